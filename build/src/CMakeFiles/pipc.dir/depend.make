@@ -1,0 +1,2 @@
+# Empty dependencies file for pipc.
+# This may be replaced when dependencies are built.

@@ -1,0 +1,21 @@
+// pipc/log.hpp - opting in to pipc's diagnostics. spdlog itself stays out of this header.
+#pragma once
+
+#include <memory>
+
+namespace spdlog {
+class logger;
+}
+
+namespace pipc {
+
+/// pipc logs nothing until the application either calls set_logger() or registers an spdlog
+/// logger named "pipc" (spdlog::register_logger). It logs lifecycle events (create, open, unlink,
+/// close, notification registration, helper threads) at debug level, never per message.
+/// Passing nullptr goes back to looking up "pipc" in spdlog's registry. Thread-safe.
+void set_logger(std::shared_ptr<spdlog::logger> logger);
+
+/// The logger pipc uses now: the injected one, else the registered "pipc", else nullptr.
+std::shared_ptr<spdlog::logger> get_logger();
+
+} // namespace pipc

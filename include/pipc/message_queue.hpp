@@ -1,0 +1,280 @@
+// pipc/message_queue.hpp - a named POSIX message queue (mq_open), blocking and RAII.
+#pragma once
+
+#include <pipc/detail/deadline.hpp>
+#include <pipc/error.hpp>
+#include <pipc/open_mode.hpp>
+
+#include <mqueue.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pipc {
+
+/// Which directions a queue handle may be used in.
+enum class access { read_only, write_only, read_write };
+
+/// Size and priority of a message received into a caller's buffer.
+struct received {
+    std::size_t size = 0;
+    unsigned priority = 0;
+};
+
+/// A message that owns its bytes.
+struct message {
+    std::vector<std::byte> data;
+    unsigned priority = 0;
+    std::string_view text() const noexcept {
+        return {reinterpret_cast<const char*>(data.data()), data.size()};
+    }
+};
+
+/// A snapshot of mq_getattr.
+struct queue_attributes {
+    long max_messages = 0;
+    long max_message_size = 0;
+    long current_messages = 0;
+    bool blocking = true; ///< False when O_NONBLOCK is set on the open file description.
+};
+
+/// Options for message_queue::open.
+struct message_queue_options {
+    open_mode open = open_mode::open_existing;
+    /// Mode bits of a created queue, applied exactly whatever the umask (fchmod after create).
+    ::mode_t permissions = 0600;
+    /// Capacity of a created queue; 0 takes /proc/sys/fs/mqueue/msg_default.
+    long max_messages = 0;
+    /// Largest message of a created queue; 0 takes /proc/sys/fs/mqueue/msgsize_default.
+    long max_message_size = 0;
+    pipc::access access = pipc::access::read_write;
+    /// Initial O_NONBLOCK state of the new open file description (see set_blocking).
+    bool blocking = true;
+    signal_policy on_signal = signal_policy::retry;
+};
+
+/// A named POSIX message queue, posix_ipc's `MessageQueue`.
+///
+/// Messages come out highest priority first, FIFO within a priority. `send` and `receive` block
+/// until they can proceed, `try_*` never block, `*_for`/`*_until` wait at most until a deadline;
+/// each works whatever the descriptor's O_NONBLOCK flag says (`set_blocking` only decides what a
+/// foreign user of the same description sees, and what posix_ipc's `block` reports).
+/// Timed calls measure their budget on the steady clock: the kernel's CLOCK_REALTIME deadline is
+/// recomputed after every wake-up and capped at one second ahead, so a wall-clock jump can delay
+/// a timeout by at most a second.
+///
+/// The destructor closes the descriptor and never unlinks.
+///
+/// @par Thread safety
+/// Distinct objects: safe. Shared object: sends, receives and attribute reads may run
+/// concurrently (the kernel serialises them); `open`, `close`, notification calls and moves may not
+/// overlap with anything else.
+class message_queue {
+public:
+    using options = message_queue_options;
+
+    message_queue() noexcept = default;
+    explicit message_queue(std::string_view name, const options& opts = {});
+    message_queue(unique_name_t, const options& opts = {});
+    message_queue(message_queue&& other) noexcept;
+    message_queue& operator=(message_queue&& other) noexcept;
+    message_queue(const message_queue&) = delete;
+    message_queue& operator=(const message_queue&) = delete;
+    ~message_queue();
+
+    void open(std::string_view name, const options& opts);
+    void open(std::string_view name, const options& opts, error_code& ec);
+    void open(unique_name_t, const options& opts);
+    void open(unique_name_t, const options& opts, error_code& ec);
+
+    bool is_open() const noexcept { return mqd_ != -1; }
+    const std::string& name() const noexcept { return name_; }
+    bool created() const noexcept { return created_; }
+    ::mode_t permissions() const noexcept { return permissions_; }
+    bool can_read() const noexcept { return access_ != access::write_only; }
+    bool can_write() const noexcept { return access_ != access::read_only; }
+    signal_policy on_signal() const noexcept { return on_signal_; }
+    void set_signal_policy(signal_policy p) noexcept { on_signal_ = p; }
+    /// The descriptor; on Linux a pollable fd (readable when non-empty, writable when not full).
+    ::mqd_t native_handle() const noexcept { return mqd_; }
+    /// Read once at open; a queue's geometry never changes.
+    long max_messages() const noexcept { return max_messages_; }
+    long max_message_size() const noexcept { return max_message_size_; }
+
+    // --- send -----------------------------------------------------------------------------
+    /// Sends `msg` with `priority` (0 .. message_priority_max()-1), waiting while the queue is full.
+    void send(std::span<const std::byte> msg, unsigned priority = 0);
+    void send(std::span<const std::byte> msg, unsigned priority, error_code& ec);
+    void send(std::string_view msg, unsigned priority = 0);
+    void send(std::string_view msg, unsigned priority, error_code& ec);
+    /// Sends only if there is room now; false when the queue is full.
+    bool try_send(std::span<const std::byte> msg, unsigned priority = 0);
+    bool try_send(std::span<const std::byte> msg, unsigned priority, error_code& ec);
+    template <class Rep, class Period>
+    bool send_for(std::span<const std::byte> msg, std::chrono::duration<Rep, Period> d,
+                  unsigned priority, error_code& ec);
+    template <class Rep, class Period>
+    bool send_for(std::span<const std::byte> msg, std::chrono::duration<Rep, Period> d,
+                  unsigned priority = 0);
+    template <class Clock, class Duration>
+    bool send_until(std::span<const std::byte> msg, std::chrono::time_point<Clock, Duration> tp,
+                    unsigned priority, error_code& ec);
+    template <class Clock, class Duration>
+    bool send_until(std::span<const std::byte> msg, std::chrono::time_point<Clock, Duration> tp,
+                    unsigned priority = 0);
+
+    // --- receive ---------------------------------------------------------------------------
+    /// Receives the oldest message of the highest priority into `buffer`, which must hold at least
+    /// max_message_size() bytes (the kernel's rule, checked first: errc::buffer_too_small).
+    received receive(std::span<std::byte> buffer);
+    received receive(std::span<std::byte> buffer, error_code& ec);
+    /// Receives into a fresh buffer of max_message_size() bytes, trimmed to the message.
+    message receive();
+    message receive(error_code& ec);
+    std::optional<received> try_receive(std::span<std::byte> buffer);
+    std::optional<received> try_receive(std::span<std::byte> buffer, error_code& ec);
+    template <class Rep, class Period>
+    std::optional<received> receive_for(std::span<std::byte> buffer,
+                                        std::chrono::duration<Rep, Period> d, error_code& ec);
+    template <class Rep, class Period>
+    std::optional<received> receive_for(std::span<std::byte> buffer,
+                                        std::chrono::duration<Rep, Period> d);
+    template <class Clock, class Duration>
+    std::optional<received> receive_until(std::span<std::byte> buffer,
+                                          std::chrono::time_point<Clock, Duration> tp,
+                                          error_code& ec);
+    template <class Clock, class Duration>
+    std::optional<received> receive_until(std::span<std::byte> buffer,
+                                          std::chrono::time_point<Clock, Duration> tp);
+
+    // --- attributes ------------------------------------------------------------------------
+    queue_attributes attributes() const;
+    queue_attributes attributes(error_code& ec) const;
+    long current_messages() const;
+    long current_messages(error_code& ec) const;
+    /// O_NONBLOCK of the open file description (shared with dup()s and forked children).
+    bool blocking() const;
+    bool blocking(error_code& ec) const;
+    void set_blocking(bool blocking);
+    void set_blocking(bool blocking, error_code& ec);
+
+    // --- notification ----------------------------------------------------------------------
+    /// mq_notify(SIGEV_SIGNAL): `signal_number` is sent to this process when the queue goes from
+    /// empty to non-empty while no receiver is blocked. One-shot; one process per queue (another
+    /// process's registration: EBUSY, condition::busy). Replaces this process's registration.
+    void request_notification(int signal_number);
+    void request_notification(int signal_number, error_code& ec);
+    /// mq_notify(SIGEV_THREAD): `callback` runs once on a thread glibc creates. Exceptions escaping
+    /// the callback terminate the program. The callback is dropped by close() and destruction;
+    /// a notification already under way may still run it concurrently with them.
+    void request_notification(std::function<void()> callback);
+    void request_notification(std::function<void()> callback, error_code& ec);
+    /// Removes this process's registration (if any).
+    void cancel_notification();
+    void cancel_notification(error_code& ec);
+
+    /// Closes the descriptor. Closing twice does nothing. Also ends this process's notification.
+    void close();
+    void close(error_code& ec);
+    /// Removes the name (mq_unlink); works before or after close().
+    void unlink();
+    void unlink(error_code& ec);
+    static void unlink(std::string_view name);
+    static void unlink(std::string_view name, error_code& ec);
+
+private:
+    bool send_until_deadline(std::span<const std::byte> msg, unsigned priority,
+                             const detail::deadline& dl, error_code& ec);
+    std::optional<received> receive_until_deadline(std::span<std::byte> buffer,
+                                                   const detail::deadline& dl, error_code& ec);
+    void release_callback() noexcept;
+
+    ::mqd_t mqd_ = -1;
+    std::string name_;
+    ::mode_t permissions_ = 0600;
+    bool created_ = false;
+    pipc::access access_ = pipc::access::read_write;
+    signal_policy on_signal_ = signal_policy::retry;
+    long max_messages_ = 0;
+    long max_message_size_ = 0;
+    std::uint64_t callback_id_ = 0; ///< Registry key of the SIGEV_THREAD callback, 0 if none.
+};
+
+void unlink_message_queue(std::string_view name);
+void unlink_message_queue(std::string_view name, error_code& ec);
+
+// --- template definitions ----------------------------------------------------------------
+
+template <class Rep, class Period>
+bool message_queue::send_for(std::span<const std::byte> msg, std::chrono::duration<Rep, Period> d,
+                             unsigned priority, error_code& ec) {
+    const auto dl = detail::deadline_after(d, ec);
+    if (ec) return false;
+    return send_until_deadline(msg, priority, dl, ec);
+}
+template <class Rep, class Period>
+bool message_queue::send_for(std::span<const std::byte> msg, std::chrono::duration<Rep, Period> d,
+                             unsigned priority) {
+    error_code ec;
+    const bool sent = send_for(msg, d, priority, ec);
+    if (ec) throw_error(ec, "message_queue::send_for \"" + name_ + "\"");
+    return sent;
+}
+template <class Clock, class Duration>
+bool message_queue::send_until(std::span<const std::byte> msg,
+                               std::chrono::time_point<Clock, Duration> tp, unsigned priority,
+                               error_code& ec) {
+    const auto dl = detail::deadline_at(tp, ec);
+    if (ec) return false;
+    return send_until_deadline(msg, priority, dl, ec);
+}
+template <class Clock, class Duration>
+bool message_queue::send_until(std::span<const std::byte> msg,
+                               std::chrono::time_point<Clock, Duration> tp, unsigned priority) {
+    error_code ec;
+    const bool sent = send_until(msg, tp, priority, ec);
+    if (ec) throw_error(ec, "message_queue::send_until \"" + name_ + "\"");
+    return sent;
+}
+template <class Rep, class Period>
+std::optional<received> message_queue::receive_for(std::span<std::byte> buffer,
+                                                   std::chrono::duration<Rep, Period> d,
+                                                   error_code& ec) {
+    const auto dl = detail::deadline_after(d, ec);
+    if (ec) return std::nullopt;
+    return receive_until_deadline(buffer, dl, ec);
+}
+template <class Rep, class Period>
+std::optional<received> message_queue::receive_for(std::span<std::byte> buffer,
+                                                   std::chrono::duration<Rep, Period> d) {
+    error_code ec;
+    auto r = receive_for(buffer, d, ec);
+    if (ec) throw_error(ec, "message_queue::receive_for \"" + name_ + "\"");
+    return r;
+}
+template <class Clock, class Duration>
+std::optional<received> message_queue::receive_until(std::span<std::byte> buffer,
+                                                     std::chrono::time_point<Clock, Duration> tp,
+                                                     error_code& ec) {
+    const auto dl = detail::deadline_at(tp, ec);
+    if (ec) return std::nullopt;
+    return receive_until_deadline(buffer, dl, ec);
+}
+template <class Clock, class Duration>
+std::optional<received> message_queue::receive_until(std::span<std::byte> buffer,
+                                                     std::chrono::time_point<Clock, Duration> tp) {
+    error_code ec;
+    auto r = receive_until(buffer, tp, ec);
+    if (ec) throw_error(ec, "message_queue::receive_until \"" + name_ + "\"");
+    return r;
+}
+
+} // namespace pipc

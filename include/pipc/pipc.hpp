@@ -1,0 +1,14 @@
+// pipc/pipc.hpp - the blocking core of pipc: semaphores, shared memory, message queues.
+// The Boost.Asio layer lives in <pipc/asio.hpp>.
+#pragma once
+
+#include <pipc/error.hpp>
+#include <pipc/limits.hpp>
+#include <pipc/log.hpp>
+#include <pipc/mapping.hpp>
+#include <pipc/message_queue.hpp>
+#include <pipc/name.hpp>
+#include <pipc/open_mode.hpp>
+#include <pipc/semaphore.hpp>
+#include <pipc/shared_memory.hpp>
+#include <pipc/version.hpp>

@@ -1,0 +1,162 @@
+// pipc/semaphore.hpp - a named POSIX semaphore (sem_open), blocking and RAII.
+#pragma once
+
+#include <pipc/detail/deadline.hpp>
+#include <pipc/error.hpp>
+#include <pipc/open_mode.hpp>
+
+#include <semaphore.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace pipc {
+
+/// Options for semaphore::open.
+struct semaphore_options {
+    open_mode open = open_mode::open_existing;
+    /// Mode bits of a created semaphore, applied exactly whatever the process umask (pipc
+    /// chmods the object after creating it). Ignored when an existing one is opened.
+    ::mode_t permissions = 0600;
+    /// Value of a created semaphore (at most SEM_VALUE_MAX). Ignored when opening an existing one.
+    unsigned initial_value = 0;
+    signal_policy on_signal = signal_policy::retry;
+};
+
+/// A named POSIX semaphore, posix_ipc's `Semaphore`.
+///
+/// The destructor closes the handle and never unlinks the name: named objects outlive processes
+/// on purpose, so removing one is always an explicit `unlink()`.
+///
+/// The waiting calls are named like std::counting_semaphore's. Timed waits sleep on
+/// CLOCK_MONOTONIC (sem_clockwait), so a wall-clock jump changes nothing; a deadline on
+/// std::chrono::system_clock waits on CLOCK_REALTIME, as it asks to.
+///
+/// @par Thread safety
+/// Distinct objects: safe. Shared object: the waiting and posting calls (`acquire`,
+/// `try_acquire*`, `release`, `value`) may be called concurrently; `open`, `close` and moves may not
+/// overlap with anything else.
+///
+/// @par Exception safety
+/// Every throwing call has an `error_code&` twin that never throws; a failed call changes nothing.
+class semaphore {
+public:
+    using options = semaphore_options;
+
+    semaphore() noexcept = default;
+    /// Opens or creates `name` as `opts` says. @throws pipc::error (a subclass by condition).
+    explicit semaphore(std::string_view name, const options& opts = {});
+    semaphore(unique_name_t, const options& opts = {});
+    semaphore(semaphore&& other) noexcept;
+    semaphore& operator=(semaphore&& other) noexcept;
+    semaphore(const semaphore&) = delete;
+    semaphore& operator=(const semaphore&) = delete;
+    ~semaphore();
+
+    void open(std::string_view name, const options& opts);
+    void open(std::string_view name, const options& opts, error_code& ec);
+    void open(unique_name_t, const options& opts);
+    void open(unique_name_t, const options& opts, error_code& ec);
+
+    bool is_open() const noexcept { return sem_ != nullptr; }
+    /// The name it was opened with (kept after close(), so unlink() still works).
+    const std::string& name() const noexcept { return name_; }
+    /// True when the last open() created the semaphore rather than opening an existing one.
+    bool created() const noexcept { return created_; }
+    /// The requested mode bits (posix_ipc's `mode`), not those of a pre-existing object.
+    ::mode_t permissions() const noexcept { return permissions_; }
+    signal_policy on_signal() const noexcept { return on_signal_; }
+    void set_signal_policy(signal_policy p) noexcept { on_signal_ = p; }
+    sem_t* native_handle() const noexcept { return sem_; }
+
+    /// Waits until the value is positive, then decrements it.
+    void acquire();
+    void acquire(error_code& ec);
+    /// Decrements if the value is positive; returns false (with no error) when it is not.
+    bool try_acquire();
+    bool try_acquire(error_code& ec);
+    /// Waits up to `d`; returns false on timeout. Non-positive durations make a single try, an
+    /// infinite or huge one waits forever, NaN is errc::invalid_timeout.
+    template <class Rep, class Period>
+    bool try_acquire_for(std::chrono::duration<Rep, Period> d);
+    template <class Rep, class Period>
+    bool try_acquire_for(std::chrono::duration<Rep, Period> d, error_code& ec);
+    template <class Clock, class Duration>
+    bool try_acquire_until(std::chrono::time_point<Clock, Duration> tp);
+    template <class Clock, class Duration>
+    bool try_acquire_until(std::chrono::time_point<Clock, Duration> tp, error_code& ec);
+
+    /// Increments the value `n` times (sem_post). Fails with errc::invalid_release_count, without
+    /// posting anything, when n < 0 or the value would pass SEM_VALUE_MAX; a concurrent poster can
+    /// still make a later post fail with EOVERFLOW (value_too_large), and posts already made stay.
+    void release(std::ptrdiff_t n = 1);
+    void release(std::ptrdiff_t n, error_code& ec);
+
+    /// The current value (a snapshot; Linux reports 0, never negative, while others wait).
+    int value() const;
+    int value(error_code& ec) const;
+
+    /// Closes this handle (sem_close). Closing a closed handle does nothing.
+    void close();
+    void close(error_code& ec);
+    /// Removes the name (sem_unlink); works before or after close(). Missing name: existential.
+    void unlink();
+    void unlink(error_code& ec);
+    static void unlink(std::string_view name);
+    static void unlink(std::string_view name, error_code& ec);
+
+private:
+    bool wait_until(const detail::deadline& dl, error_code& ec);
+    bool wait_until_system(std::chrono::system_clock::time_point tp, error_code& ec);
+
+    sem_t* sem_ = nullptr;
+    std::string name_;
+    ::mode_t permissions_ = 0600;
+    bool created_ = false;
+    signal_policy on_signal_ = signal_policy::retry;
+};
+
+/// Removes a semaphore by name; the same as semaphore::unlink(name).
+void unlink_semaphore(std::string_view name);
+void unlink_semaphore(std::string_view name, error_code& ec);
+
+template <class Rep, class Period>
+bool semaphore::try_acquire_for(std::chrono::duration<Rep, Period> d, error_code& ec) {
+    const auto dl = detail::deadline_after(d, ec);
+    if (ec) return false;
+    return wait_until(dl, ec);
+}
+
+template <class Rep, class Period>
+bool semaphore::try_acquire_for(std::chrono::duration<Rep, Period> d) {
+    error_code ec;
+    const bool acquired = try_acquire_for(d, ec);
+    if (ec) throw_error(ec, "semaphore::try_acquire_for \"" + name_ + "\"");
+    return acquired;
+}
+
+template <class Clock, class Duration>
+bool semaphore::try_acquire_until(std::chrono::time_point<Clock, Duration> tp, error_code& ec) {
+    if constexpr (std::is_same_v<Clock, std::chrono::system_clock>) {
+        ec = {};
+        return wait_until_system(std::chrono::time_point_cast<std::chrono::system_clock::duration>(tp),
+                                 ec);
+    } else {
+        const auto dl = detail::deadline_at(tp, ec);
+        if (ec) return false;
+        return wait_until(dl, ec);
+    }
+}
+
+template <class Clock, class Duration>
+bool semaphore::try_acquire_until(std::chrono::time_point<Clock, Duration> tp) {
+    error_code ec;
+    const bool acquired = try_acquire_until(tp, ec);
+    if (ec) throw_error(ec, "semaphore::try_acquire_until \"" + name_ + "\"");
+    return acquired;
+}
+
+} // namespace pipc

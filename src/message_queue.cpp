@@ -1,0 +1,634 @@
+#include <pipc/limits.hpp>
+#include <pipc/message_queue.hpp>
+
+#include "common.hpp"
+#include "log_internal.hpp"
+#include "sys.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <utility>
+
+namespace pipc {
+
+using detail::describe;
+using detail::errno_code;
+using detail::sys;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Kernel CLOCK_REALTIME deadlines are recomputed from the steady budget at least this often.
+constexpr auto realtime_slice = std::chrono::nanoseconds(1s);
+// A deadline in 1970: the timed calls then never sleep, whatever O_NONBLOCK says.
+constexpr ::timespec already_expired{0, 0};
+
+error_code check_queue_options(const message_queue::options& opts) {
+    if (auto ec = detail::check_open_mode(opts.open)) return ec;
+    if (auto ec = detail::check_permissions(opts.permissions)) return ec;
+    switch (opts.access) {
+    case access::read_only:
+    case access::write_only:
+    case access::read_write: break;
+    default: return make_error_code(errc::invalid_access);
+    }
+    if (opts.max_messages < 0 || opts.max_messages > hard_msg_max)
+        return make_error_code(errc::invalid_max_messages);
+    if (opts.max_message_size < 0 || opts.max_message_size > hard_msgsize_max)
+        return make_error_code(errc::invalid_max_message_size);
+    return {};
+}
+
+int access_flags(access a) {
+    switch (a) {
+    case access::read_only: return O_RDONLY;
+    case access::write_only: return O_WRONLY;
+    case access::read_write: break;
+    }
+    return O_RDWR;
+}
+
+std::size_t open_descriptor_count() {
+    std::size_t n = 0;
+    if (DIR* dir = ::opendir("/proc/self/fd")) {
+        while (const ::dirent* entry = ::readdir(dir))
+            if (entry->d_name[0] != '.') ++n;
+        ::closedir(dir);
+    }
+    return n;
+}
+
+// The kernel answers several distinct limits with the same errno; name the one that was hit.
+error_code diagnose_open_failure(int err, const ::mq_attr& attr, bool creating) {
+    if (creating && err == EINVAL) {
+        const auto limits = read_mqueue_limits();
+        if (limits.msg_max && attr.mq_maxmsg > *limits.msg_max)
+            return make_error_code(errc::msg_max_exceeded);
+        if (limits.msgsize_max && attr.mq_msgsize > *limits.msgsize_max)
+            return make_error_code(errc::msgsize_max_exceeded);
+    }
+    if (creating && err == ENOSPC) return make_error_code(errc::queues_max_reached);
+    if (creating && err == EMFILE) {
+        ::rlimit nofile{};
+        if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && open_descriptor_count() + 1 < nofile.rlim_cur)
+            return make_error_code(errc::rlimit_msgqueue_exceeded);
+    }
+    return errno_code(err);
+}
+
+// SIGEV_THREAD callbacks live in a registry keyed by id: a notification thread that glibc starts
+// late must find either the callback or nothing, never a destroyed queue object.
+struct callback_registry {
+    std::mutex mutex;
+    std::map<std::uint64_t, std::shared_ptr<std::function<void()>>> callbacks;
+    std::uint64_t next_id = 1;
+};
+
+callback_registry& registry() {
+    static callback_registry r;
+    return r;
+}
+
+void notification_trampoline(::sigval value) {
+    const auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(value.sival_ptr));
+    std::shared_ptr<std::function<void()>> callback;
+    {
+        auto& r = registry();
+        const std::lock_guard lock(r.mutex);
+        const auto it = r.callbacks.find(id);
+        if (it == r.callbacks.end()) return;
+        callback = std::move(it->second); // one-shot, as the kernel's registration is
+        r.callbacks.erase(it);
+    }
+    (*callback)();
+}
+
+short poll_events_for(bool sending) { return sending ? POLLOUT : POLLIN; }
+
+// Waits on a non-blocking description until it is ready or `timeout` passes (nullptr: forever).
+error_code wait_ready(::mqd_t mqd, bool sending, const ::timespec* timeout) {
+    ::pollfd p{mqd, poll_events_for(sending), 0};
+    if (sys().ppoll(&p, 1, timeout, nullptr) < 0) return errno_code();
+    return {};
+}
+
+} // namespace
+
+message_queue::message_queue(std::string_view name, const options& opts) { open(name, opts); }
+message_queue::message_queue(unique_name_t, const options& opts) { open(unique_name, opts); }
+
+message_queue::message_queue(message_queue&& other) noexcept
+    : mqd_(std::exchange(other.mqd_, -1)), name_(std::move(other.name_)),
+      permissions_(other.permissions_), created_(other.created_), access_(other.access_),
+      on_signal_(other.on_signal_), max_messages_(other.max_messages_),
+      max_message_size_(other.max_message_size_),
+      callback_id_(std::exchange(other.callback_id_, 0)) {}
+
+message_queue& message_queue::operator=(message_queue&& other) noexcept {
+    if (this != &other) {
+        error_code ignored;
+        close(ignored);
+        mqd_ = std::exchange(other.mqd_, -1);
+        name_ = std::move(other.name_);
+        permissions_ = other.permissions_;
+        created_ = other.created_;
+        access_ = other.access_;
+        on_signal_ = other.on_signal_;
+        max_messages_ = other.max_messages_;
+        max_message_size_ = other.max_message_size_;
+        callback_id_ = std::exchange(other.callback_id_, 0);
+    }
+    return *this;
+}
+
+message_queue::~message_queue() {
+    error_code ignored;
+    close(ignored);
+}
+
+void message_queue::open(std::string_view name, const options& opts, error_code& ec) {
+    ec = validate_name(object_kind::message_queue, name);
+    if (!ec) ec = check_queue_options(opts);
+    if (ec) return;
+    const std::string owned(name);
+    ::mq_attr attr{};
+    if (opts.open != open_mode::open_existing) {
+        const auto limits = read_mqueue_limits();
+        attr.mq_maxmsg = opts.max_messages ? opts.max_messages : limits.msg_default.value_or(10);
+        attr.mq_msgsize =
+            opts.max_message_size ? opts.max_message_size : limits.msgsize_default.value_or(8192);
+    }
+    const int flags = access_flags(opts.access) | (opts.blocking ? 0 : O_NONBLOCK);
+    ::mqd_t mqd = -1;
+    const bool created = detail::open_by_mode(
+        opts.open,
+        [&](bool create) -> error_code {
+            mqd = sys().mq_open(owned.c_str(), flags | (create ? O_CREAT | O_EXCL : 0),
+                                opts.permissions, create ? &attr : nullptr);
+            return mqd == -1 ? diagnose_open_failure(errno, attr, create) : error_code{};
+        },
+        ec);
+    if (ec) return;
+    error_code setup_ec;
+    // mq_open applied the umask; on Linux fchmod on the queue descriptor sets the real mode.
+    if (created && sys().fchmod(mqd, opts.permissions) != 0) setup_ec = errno_code();
+    ::mq_attr actual{};
+    if (!setup_ec && sys().mq_getattr(mqd, &actual) != 0) setup_ec = errno_code();
+    if (setup_ec) {
+        sys().mq_close(mqd);
+        if (created) sys().mq_unlink(owned.c_str());
+        ec = setup_ec;
+        return;
+    }
+    close(ec);
+    ec = {};
+    mqd_ = mqd;
+    name_ = owned;
+    permissions_ = opts.permissions;
+    created_ = created;
+    access_ = opts.access;
+    on_signal_ = opts.on_signal;
+    max_messages_ = actual.mq_maxmsg;
+    max_message_size_ = actual.mq_msgsize;
+    detail::log_debug("message queue {} \"{}\" ({} x {} bytes)", created ? "created" : "opened",
+                      name_, max_messages_, max_message_size_);
+}
+
+void message_queue::open(std::string_view name, const options& opts) {
+    error_code ec;
+    open(name, opts, ec);
+    if (ec) throw_error(ec, describe("message_queue::open", name));
+}
+
+void message_queue::open(unique_name_t, const options& opts, error_code& ec) {
+    ec = check_queue_options(opts);
+    if (ec) return;
+    options exclusive = opts;
+    exclusive.open = open_mode::create_exclusive;
+    detail::open_unique([&](const std::string& name) {
+        error_code attempt_ec;
+        open(name, exclusive, attempt_ec);
+        return attempt_ec;
+    }, ec);
+}
+
+void message_queue::open(unique_name_t, const options& opts) {
+    error_code ec;
+    open(unique_name, opts, ec);
+    if (ec) throw_error(ec, "message_queue::open (generated name)");
+}
+
+// ---- send ----------------------------------------------------------------------------------
+
+namespace {
+error_code check_send(::mqd_t mqd, bool can_write, long max_size, std::size_t size,
+                      unsigned priority) {
+    if (mqd == -1) return make_error_code(errc::closed);
+    if (!can_write) return make_error_code(errc::not_writable);
+    if (size > static_cast<std::size_t>(max_size)) return make_error_code(errc::message_too_long);
+    if (static_cast<long>(priority) >= message_priority_max())
+        return make_error_code(errc::invalid_priority);
+    return {};
+}
+
+error_code check_receive(::mqd_t mqd, bool can_read, long max_size, std::size_t buffer_size) {
+    if (mqd == -1) return make_error_code(errc::closed);
+    if (!can_read) return make_error_code(errc::not_readable);
+    if (buffer_size < static_cast<std::size_t>(max_size))
+        return make_error_code(errc::buffer_too_small);
+    return {};
+}
+} // namespace
+
+void message_queue::send(std::span<const std::byte> msg, unsigned priority, error_code& ec) {
+    ec = check_send(mqd_, can_write(), max_message_size_, msg.size(), priority);
+    if (ec) return;
+    const auto* data = reinterpret_cast<const char*>(msg.data());
+    for (;;) {
+        if (sys().mq_timedsend(mqd_, data, msg.size(), priority, nullptr) == 0) return;
+        const int err = errno;
+        if (err == EINTR && on_signal_ == signal_policy::retry) continue;
+        if (err == EAGAIN) { // the description is non-blocking: wait for room ourselves
+            ec = wait_ready(mqd_, true, nullptr);
+            if (!ec) continue;
+            if (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry) continue;
+            return;
+        }
+        ec = errno_code(err);
+        return;
+    }
+}
+
+void message_queue::send(std::span<const std::byte> msg, unsigned priority) {
+    error_code ec;
+    send(msg, priority, ec);
+    if (ec) throw_error(ec, describe("message_queue::send", name_));
+}
+
+void message_queue::send(std::string_view msg, unsigned priority, error_code& ec) {
+    send(std::as_bytes(std::span(msg.data(), msg.size())), priority, ec);
+}
+
+void message_queue::send(std::string_view msg, unsigned priority) {
+    send(std::as_bytes(std::span(msg.data(), msg.size())), priority);
+}
+
+bool message_queue::try_send(std::span<const std::byte> msg, unsigned priority, error_code& ec) {
+    ec = check_send(mqd_, can_write(), max_message_size_, msg.size(), priority);
+    if (ec) return false;
+    const auto* data = reinterpret_cast<const char*>(msg.data());
+    for (;;) {
+        if (sys().mq_timedsend(mqd_, data, msg.size(), priority, &already_expired) == 0) return true;
+        const int err = errno;
+        if (err == EAGAIN || err == ETIMEDOUT) return false;
+        if (err == EINTR) continue; // cannot have slept: retrying costs nothing
+        ec = errno_code(err);
+        return false;
+    }
+}
+
+bool message_queue::try_send(std::span<const std::byte> msg, unsigned priority) {
+    error_code ec;
+    const bool sent = try_send(msg, priority, ec);
+    if (ec) throw_error(ec, describe("message_queue::try_send", name_));
+    return sent;
+}
+
+bool message_queue::send_until_deadline(std::span<const std::byte> msg, unsigned priority,
+                                        const detail::deadline& dl, error_code& ec) {
+    if (dl.infinite) {
+        send(msg, priority, ec);
+        return !ec;
+    }
+    ec = check_send(mqd_, can_write(), max_message_size_, msg.size(), priority);
+    if (ec) return false;
+    const auto* data = reinterpret_cast<const char*>(msg.data());
+    for (;;) {
+        const auto remaining = dl.when - std::chrono::steady_clock::now();
+        if (remaining <= remaining.zero()) return try_send(msg, priority, ec);
+        const auto slice = std::min<std::chrono::nanoseconds>(remaining, realtime_slice);
+        const ::timespec abs = detail::realtime_after(slice);
+        if (sys().mq_timedsend(mqd_, data, msg.size(), priority, &abs) == 0) return true;
+        const int err = errno;
+        if (err == ETIMEDOUT) continue;
+        if (err == EAGAIN) {
+            const ::timespec rel = detail::to_timespec(slice);
+            ec = wait_ready(mqd_, true, &rel);
+            if (!ec || (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry)) {
+                ec = {};
+                continue;
+            }
+            return false;
+        }
+        if (err == EINTR && on_signal_ == signal_policy::retry) continue;
+        ec = errno_code(err);
+        return false;
+    }
+}
+
+// ---- receive -------------------------------------------------------------------------------
+
+received message_queue::receive(std::span<std::byte> buffer, error_code& ec) {
+    ec = check_receive(mqd_, can_read(), max_message_size_, buffer.size());
+    if (ec) return {};
+    auto* data = reinterpret_cast<char*>(buffer.data());
+    for (;;) {
+        unsigned priority = 0;
+        const auto n = sys().mq_timedreceive(mqd_, data, buffer.size(), &priority, nullptr);
+        if (n >= 0) return {static_cast<std::size_t>(n), priority};
+        const int err = errno;
+        if (err == EINTR && on_signal_ == signal_policy::retry) continue;
+        if (err == EAGAIN) {
+            ec = wait_ready(mqd_, false, nullptr);
+            if (!ec) continue;
+            if (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry) continue;
+            return {};
+        }
+        ec = errno_code(err);
+        return {};
+    }
+}
+
+received message_queue::receive(std::span<std::byte> buffer) {
+    error_code ec;
+    const auto r = receive(buffer, ec);
+    if (ec) throw_error(ec, describe("message_queue::receive", name_));
+    return r;
+}
+
+message message_queue::receive(error_code& ec) {
+    message m;
+    if (mqd_ != -1) m.data.resize(static_cast<std::size_t>(max_message_size_));
+    const auto r = receive(std::span(m.data), ec);
+    if (ec) return {};
+    m.data.resize(r.size);
+    m.priority = r.priority;
+    return m;
+}
+
+message message_queue::receive() {
+    error_code ec;
+    auto m = receive(ec);
+    if (ec) throw_error(ec, describe("message_queue::receive", name_));
+    return m;
+}
+
+std::optional<received> message_queue::try_receive(std::span<std::byte> buffer, error_code& ec) {
+    ec = check_receive(mqd_, can_read(), max_message_size_, buffer.size());
+    if (ec) return std::nullopt;
+    auto* data = reinterpret_cast<char*>(buffer.data());
+    for (;;) {
+        unsigned priority = 0;
+        const auto n =
+            sys().mq_timedreceive(mqd_, data, buffer.size(), &priority, &already_expired);
+        if (n >= 0) return received{static_cast<std::size_t>(n), priority};
+        const int err = errno;
+        if (err == EAGAIN || err == ETIMEDOUT) return std::nullopt;
+        if (err == EINTR) continue;
+        ec = errno_code(err);
+        return std::nullopt;
+    }
+}
+
+std::optional<received> message_queue::try_receive(std::span<std::byte> buffer) {
+    error_code ec;
+    auto r = try_receive(buffer, ec);
+    if (ec) throw_error(ec, describe("message_queue::try_receive", name_));
+    return r;
+}
+
+std::optional<received> message_queue::receive_until_deadline(std::span<std::byte> buffer,
+                                                              const detail::deadline& dl,
+                                                              error_code& ec) {
+    if (dl.infinite) {
+        auto r = receive(buffer, ec);
+        if (ec) return std::nullopt;
+        return r;
+    }
+    ec = check_receive(mqd_, can_read(), max_message_size_, buffer.size());
+    if (ec) return std::nullopt;
+    auto* data = reinterpret_cast<char*>(buffer.data());
+    for (;;) {
+        const auto remaining = dl.when - std::chrono::steady_clock::now();
+        if (remaining <= remaining.zero()) return try_receive(buffer, ec);
+        const auto slice = std::min<std::chrono::nanoseconds>(remaining, realtime_slice);
+        const ::timespec abs = detail::realtime_after(slice);
+        unsigned priority = 0;
+        const auto n = sys().mq_timedreceive(mqd_, data, buffer.size(), &priority, &abs);
+        if (n >= 0) return received{static_cast<std::size_t>(n), priority};
+        const int err = errno;
+        if (err == ETIMEDOUT) continue;
+        if (err == EAGAIN) {
+            const ::timespec rel = detail::to_timespec(slice);
+            ec = wait_ready(mqd_, false, &rel);
+            if (!ec || (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry)) {
+                ec = {};
+                continue;
+            }
+            return std::nullopt;
+        }
+        if (err == EINTR && on_signal_ == signal_policy::retry) continue;
+        ec = errno_code(err);
+        return std::nullopt;
+    }
+}
+
+// ---- attributes ----------------------------------------------------------------------------
+
+queue_attributes message_queue::attributes(error_code& ec) const {
+    ec = {};
+    if (mqd_ == -1) {
+        ec = make_error_code(errc::closed);
+        return {};
+    }
+    ::mq_attr attr{};
+    if (sys().mq_getattr(mqd_, &attr) != 0) {
+        ec = errno_code();
+        return {};
+    }
+    return {attr.mq_maxmsg, attr.mq_msgsize, attr.mq_curmsgs, (attr.mq_flags & O_NONBLOCK) == 0};
+}
+
+queue_attributes message_queue::attributes() const {
+    error_code ec;
+    const auto a = attributes(ec);
+    if (ec) throw_error(ec, describe("message_queue::attributes", name_));
+    return a;
+}
+
+long message_queue::current_messages(error_code& ec) const { return attributes(ec).current_messages; }
+long message_queue::current_messages() const { return attributes().current_messages; }
+bool message_queue::blocking(error_code& ec) const { return attributes(ec).blocking; }
+bool message_queue::blocking() const { return attributes().blocking; }
+
+void message_queue::set_blocking(bool blocking, error_code& ec) {
+    ec = {};
+    if (mqd_ == -1) {
+        ec = make_error_code(errc::closed);
+        return;
+    }
+    ::mq_attr attr{};
+    attr.mq_flags = blocking ? 0 : O_NONBLOCK;
+    if (sys().mq_setattr(mqd_, &attr, nullptr) != 0) ec = errno_code();
+}
+
+void message_queue::set_blocking(bool blocking) {
+    error_code ec;
+    set_blocking(blocking, ec);
+    if (ec) throw_error(ec, describe("message_queue::set_blocking", name_));
+}
+
+// ---- notification --------------------------------------------------------------------------
+
+void message_queue::release_callback() noexcept {
+    if (callback_id_ == 0) return;
+    auto& r = registry();
+    const std::lock_guard lock(r.mutex);
+    r.callbacks.erase(std::exchange(callback_id_, 0));
+}
+
+void message_queue::request_notification(int signal_number, error_code& ec) {
+    ec = {};
+    if (mqd_ == -1) {
+        ec = make_error_code(errc::closed);
+        return;
+    }
+    if (signal_number < 0 || signal_number > SIGRTMAX) {
+        ec = make_error_code(errc::invalid_signal);
+        return;
+    }
+    sys().mq_notify(mqd_, nullptr); // replace this process's registration, as posix_ipc does
+    ::sigevent sev{};
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = signal_number;
+    if (sys().mq_notify(mqd_, &sev) != 0) {
+        ec = errno_code();
+        return;
+    }
+    release_callback();
+    detail::log_debug("message queue \"{}\": notification by signal {}", name_, signal_number);
+}
+
+void message_queue::request_notification(int signal_number) {
+    error_code ec;
+    request_notification(signal_number, ec);
+    if (ec) throw_error(ec, describe("message_queue::request_notification", name_));
+}
+
+void message_queue::request_notification(std::function<void()> callback, error_code& ec) {
+    ec = {};
+    if (mqd_ == -1) {
+        ec = make_error_code(errc::closed);
+        return;
+    }
+    if (!callback) { // an empty function is a request to cancel, as posix_ipc's None is
+        cancel_notification(ec);
+        return;
+    }
+    std::uint64_t id = 0;
+    {
+        auto& r = registry();
+        const std::lock_guard lock(r.mutex);
+        id = r.next_id++;
+        r.callbacks.emplace(id, std::make_shared<std::function<void()>>(std::move(callback)));
+    }
+    sys().mq_notify(mqd_, nullptr);
+    ::sigevent sev{};
+    sev.sigev_notify = SIGEV_THREAD;
+    sev.sigev_notify_function = notification_trampoline;
+    sev.sigev_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
+    if (sys().mq_notify(mqd_, &sev) != 0) {
+        ec = errno_code();
+        auto& r = registry();
+        const std::lock_guard lock(r.mutex);
+        r.callbacks.erase(id);
+        return;
+    }
+    release_callback();
+    callback_id_ = id;
+    detail::log_debug("message queue \"{}\": notification by callback", name_);
+}
+
+void message_queue::request_notification(std::function<void()> callback) {
+    error_code ec;
+    request_notification(std::move(callback), ec);
+    if (ec) throw_error(ec, describe("message_queue::request_notification", name_));
+}
+
+void message_queue::cancel_notification(error_code& ec) {
+    ec = {};
+    if (mqd_ == -1) {
+        ec = make_error_code(errc::closed);
+        return;
+    }
+    if (sys().mq_notify(mqd_, nullptr) != 0) ec = errno_code();
+    release_callback();
+}
+
+void message_queue::cancel_notification() {
+    error_code ec;
+    cancel_notification(ec);
+    if (ec) throw_error(ec, describe("message_queue::cancel_notification", name_));
+}
+
+// ---- lifetime ------------------------------------------------------------------------------
+
+void message_queue::close(error_code& ec) {
+    ec = {};
+    release_callback();
+    if (mqd_ == -1) return;
+    if (sys().mq_close(std::exchange(mqd_, -1)) != 0) ec = errno_code();
+    detail::log_debug("message queue closed \"{}\"", name_);
+}
+
+void message_queue::close() {
+    error_code ec;
+    close(ec);
+    if (ec) throw_error(ec, describe("message_queue::close", name_));
+}
+
+void message_queue::unlink(std::string_view name, error_code& ec) {
+    ec = validate_name(object_kind::message_queue, name);
+    if (ec) return;
+    const std::string owned(name);
+    if (sys().mq_unlink(owned.c_str()) != 0) {
+        ec = errno_code();
+        return;
+    }
+    detail::log_debug("message queue unlinked \"{}\"", owned);
+}
+
+void message_queue::unlink(std::string_view name) {
+    error_code ec;
+    unlink(name, ec);
+    if (ec) throw_error(ec, describe("message_queue::unlink", name));
+}
+
+void message_queue::unlink(error_code& ec) {
+    if (name_.empty()) {
+        ec = make_error_code(errc::closed);
+        return;
+    }
+    unlink(std::string_view(name_), ec);
+}
+
+void message_queue::unlink() {
+    error_code ec;
+    unlink(ec);
+    if (ec) throw_error(ec, describe("message_queue::unlink", name_));
+}
+
+void unlink_message_queue(std::string_view name) { message_queue::unlink(name); }
+void unlink_message_queue(std::string_view name, error_code& ec) {
+    message_queue::unlink(name, ec);
+}
+
+} // namespace pipc

@@ -1,0 +1,288 @@
+#include <pipc/limits.hpp>
+#include <pipc/shared_memory.hpp>
+
+#include "common.hpp"
+#include "log_internal.hpp"
+#include "sys.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <limits>
+#include <utility>
+
+namespace pipc {
+
+using detail::describe;
+using detail::errno_code;
+using detail::sys;
+
+namespace {
+constexpr std::uint64_t off_t_max = static_cast<std::uint64_t>(std::numeric_limits<::off_t>::max());
+
+// Reserves [0, size) so that a full /dev/shm is reported now instead of as SIGBUS on first touch.
+error_code reserve(int fd, std::uint64_t size) {
+    const int rc = sys().posix_fallocate(fd, 0, static_cast<::off_t>(size));
+    if (rc == 0) return {};
+    if (rc == ENOSPC) return make_error_code(errc::no_space);
+    return errno_code(rc);
+}
+
+error_code check_shm_options(const shared_memory::options& opts) {
+    if (auto ec = detail::check_open_mode(opts.open)) return ec;
+    if (auto ec = detail::check_permissions(opts.permissions)) return ec;
+    if (opts.size > off_t_max) return make_error_code(errc::invalid_size);
+    if (opts.read_only && opts.size != 0 && opts.open != open_mode::open_existing)
+        return make_error_code(errc::invalid_size);
+    if (opts.read_only && opts.truncate) return make_error_code(errc::truncate_needs_write);
+    return {};
+}
+} // namespace
+
+shared_memory::shared_memory(std::string_view name, const options& opts) { open(name, opts); }
+shared_memory::shared_memory(unique_name_t, const options& opts) { open(unique_name, opts); }
+
+shared_memory::shared_memory(shared_memory&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)),
+      permissions_(other.permissions_), created_(other.created_), read_only_(other.read_only_) {}
+
+shared_memory& shared_memory::operator=(shared_memory&& other) noexcept {
+    if (this != &other) {
+        error_code ignored;
+        close(ignored);
+        fd_ = std::exchange(other.fd_, -1);
+        name_ = std::move(other.name_);
+        permissions_ = other.permissions_;
+        created_ = other.created_;
+        read_only_ = other.read_only_;
+    }
+    return *this;
+}
+
+shared_memory::~shared_memory() {
+    error_code ignored;
+    close(ignored);
+}
+
+void shared_memory::open(std::string_view name, const options& opts, error_code& ec) {
+    ec = validate_name(object_kind::shared_memory, name);
+    if (!ec) ec = check_shm_options(opts);
+    if (ec) return;
+    const std::string owned(name);
+    const int access_flags = (opts.read_only ? O_RDONLY : O_RDWR) | (opts.truncate ? O_TRUNC : 0);
+    int fd = -1;
+    const bool created = detail::open_by_mode(
+        opts.open,
+        [&](bool create) -> error_code {
+            fd = sys().shm_open(owned.c_str(), access_flags | (create ? O_CREAT | O_EXCL : 0),
+                                opts.permissions);
+            return fd < 0 ? errno_code() : error_code{};
+        },
+        ec);
+    if (ec) return;
+    if (created) {
+        // shm_open applied the umask; the requested mode is what the segment gets.
+        error_code setup_ec;
+        if (sys().fchmod(fd, opts.permissions) != 0) setup_ec = errno_code();
+        if (!setup_ec && opts.size > 0) setup_ec = reserve(fd, opts.size);
+        if (setup_ec) { // leave nothing behind: the half-made segment was ours
+            sys().close(fd);
+            sys().shm_unlink(owned.c_str());
+            ec = setup_ec;
+            return;
+        }
+    }
+    close(ec);
+    ec = {};
+    fd_ = fd;
+    name_ = owned;
+    permissions_ = opts.permissions;
+    created_ = created;
+    read_only_ = opts.read_only;
+    detail::log_debug("shared memory {} \"{}\"", created ? "created" : "opened", name_);
+}
+
+void shared_memory::open(std::string_view name, const options& opts) {
+    error_code ec;
+    open(name, opts, ec);
+    if (ec) throw_error(ec, describe("shared_memory::open", name));
+}
+
+void shared_memory::open(unique_name_t, const options& opts, error_code& ec) {
+    ec = check_shm_options(opts);
+    if (ec) return;
+    options exclusive = opts;
+    exclusive.open = open_mode::create_exclusive;
+    detail::open_unique([&](const std::string& name) {
+        error_code attempt_ec;
+        open(name, exclusive, attempt_ec);
+        return attempt_ec;
+    }, ec);
+}
+
+void shared_memory::open(unique_name_t, const options& opts) {
+    error_code ec;
+    open(unique_name, opts, ec);
+    if (ec) throw_error(ec, "shared_memory::open (generated name)");
+}
+
+std::uint64_t shared_memory::size(error_code& ec) const {
+    ec = {};
+    if (fd_ < 0) {
+        ec = make_error_code(errc::closed);
+        return 0;
+    }
+    struct ::stat st {};
+    if (sys().fstat(fd_, &st) != 0) {
+        ec = errno_code();
+        return 0;
+    }
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
+std::uint64_t shared_memory::size() const {
+    error_code ec;
+    const auto s = size(ec);
+    if (ec) throw_error(ec, describe("shared_memory::size", name_));
+    return s;
+}
+
+void shared_memory::resize(std::uint64_t new_size, error_code& ec) {
+    const std::uint64_t old_size = size(ec);
+    if (ec) return;
+    if (read_only_) {
+        ec = make_error_code(errc::read_only);
+        return;
+    }
+    if (new_size > off_t_max) {
+        ec = make_error_code(errc::invalid_size);
+        return;
+    }
+    if (new_size > old_size) {
+        ec = reserve(fd_, new_size);
+        if (ec) sys().ftruncate(fd_, static_cast<::off_t>(old_size)); // undo any partial growth
+        return;
+    }
+    if (new_size < old_size && sys().ftruncate(fd_, static_cast<::off_t>(new_size)) != 0)
+        ec = errno_code();
+}
+
+void shared_memory::resize(std::uint64_t new_size) {
+    error_code ec;
+    resize(new_size, ec);
+    if (ec) throw_error(ec, describe("shared_memory::resize", name_));
+}
+
+shared_memory::raw_mapping shared_memory::map_raw(std::uint64_t offset, std::uint64_t length,
+                                                  bool writable, error_code& ec) const {
+    const std::uint64_t total = size(ec);
+    if (ec) return {};
+    if (writable && read_only_) {
+        ec = make_error_code(errc::read_only);
+        return {};
+    }
+    if (total == 0) {
+        ec = make_error_code(errc::empty_segment);
+        return {};
+    }
+    if (offset >= total) {
+        ec = make_error_code(errc::mapping_out_of_range);
+        return {};
+    }
+    if (length == whole) length = total - offset;
+    if (length == 0 || length > total - offset ||
+        length > std::numeric_limits<std::size_t>::max() / 2) {
+        ec = make_error_code(errc::mapping_out_of_range);
+        return {};
+    }
+    const auto page = static_cast<std::uint64_t>(page_size());
+    const std::uint64_t aligned = offset - offset % page;
+    const auto lead = static_cast<std::size_t>(offset - aligned);
+    const auto mapped_length = lead + static_cast<std::size_t>(length);
+    void* base = sys().mmap(nullptr, mapped_length, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                            MAP_SHARED, fd_, static_cast<::off_t>(aligned));
+    if (base == MAP_FAILED) {
+        ec = errno_code();
+        return {};
+    }
+    return {base, mapped_length, lead, static_cast<std::size_t>(length)};
+}
+
+mapping shared_memory::map(std::uint64_t offset, std::uint64_t length, error_code& ec) const {
+    const auto raw = map_raw(offset, length, true, ec);
+    if (ec) return {};
+    return mapping(raw.base, raw.mapped_length, raw.lead, raw.length, offset);
+}
+
+mapping shared_memory::map(std::uint64_t offset, std::uint64_t length) const {
+    error_code ec;
+    auto m = map(offset, length, ec);
+    if (ec) throw_error(ec, describe("shared_memory::map", name_));
+    return m;
+}
+
+const_mapping shared_memory::map_read_only(std::uint64_t offset, std::uint64_t length,
+                                           error_code& ec) const {
+    const auto raw = map_raw(offset, length, false, ec);
+    if (ec) return {};
+    return const_mapping(raw.base, raw.mapped_length, raw.lead, raw.length, offset);
+}
+
+const_mapping shared_memory::map_read_only(std::uint64_t offset, std::uint64_t length) const {
+    error_code ec;
+    auto m = map_read_only(offset, length, ec);
+    if (ec) throw_error(ec, describe("shared_memory::map_read_only", name_));
+    return m;
+}
+
+void shared_memory::close(error_code& ec) {
+    ec = {};
+    if (fd_ < 0) return;
+    if (sys().close(std::exchange(fd_, -1)) != 0) ec = errno_code();
+    detail::log_debug("shared memory closed \"{}\"", name_);
+}
+
+void shared_memory::close() {
+    error_code ec;
+    close(ec);
+    if (ec) throw_error(ec, describe("shared_memory::close", name_));
+}
+
+void shared_memory::unlink(std::string_view name, error_code& ec) {
+    ec = validate_name(object_kind::shared_memory, name);
+    if (ec) return;
+    const std::string owned(name);
+    if (sys().shm_unlink(owned.c_str()) != 0) {
+        ec = errno_code();
+        return;
+    }
+    detail::log_debug("shared memory unlinked \"{}\"", owned);
+}
+
+void shared_memory::unlink(std::string_view name) {
+    error_code ec;
+    unlink(name, ec);
+    if (ec) throw_error(ec, describe("shared_memory::unlink", name));
+}
+
+void shared_memory::unlink(error_code& ec) {
+    if (name_.empty()) {
+        ec = make_error_code(errc::closed);
+        return;
+    }
+    unlink(std::string_view(name_), ec);
+}
+
+void shared_memory::unlink() {
+    error_code ec;
+    unlink(ec);
+    if (ec) throw_error(ec, describe("shared_memory::unlink", name_));
+}
+
+void unlink_shared_memory(std::string_view name) { shared_memory::unlink(name); }
+void unlink_shared_memory(std::string_view name, error_code& ec) {
+    shared_memory::unlink(name, ec);
+}
+
+} // namespace pipc
