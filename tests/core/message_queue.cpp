@@ -1,0 +1,498 @@
+#define BOOST_TEST_MODULE pipc message_queue
+#include <boost/test/unit_test.hpp>
+
+#include <pipc/limits.hpp>
+#include <pipc/message_queue.hpp>
+
+#include <pipc_test/fault.hpp>
+#include <pipc_test/support.hpp>
+
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+using namespace std::chrono_literals;
+using pipc::errc;
+using pipc::message_queue;
+using pipc::open_mode;
+using pipc_test::named;
+
+namespace {
+constexpr auto kind = pipc::object_kind::message_queue;
+// Small queues: RLIMIT_MSGQUEUE is shared by every test running in parallel.
+message_queue::options create(long max_messages = 4, long max_size = 64) {
+    return {.open = open_mode::create_exclusive, .max_messages = max_messages,
+            .max_message_size = max_size};
+}
+std::span<const std::byte> bytes(std::string_view s) { return std::as_bytes(std::span(s)); }
+std::string text(std::span<const std::byte> b, std::size_t n) {
+    return {reinterpret_cast<const char*>(b.data()), n};
+}
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(opening)
+
+BOOST_AUTO_TEST_CASE(create_reports_geometry_and_open_reads_it_back) {
+    named name(kind);
+    message_queue a(name, create(3, 100));
+    BOOST_TEST(a.created());
+    BOOST_TEST(a.max_messages() == 3);
+    BOOST_TEST(a.max_message_size() == 100);
+    message_queue b(name, {.open = open_mode::open_or_create, .max_messages = 9, .max_message_size = 9});
+    BOOST_TEST(!b.created());
+    BOOST_TEST(b.max_messages() == 3); // the existing queue's, not the request's
+    const auto attrs = b.attributes();
+    BOOST_TEST(attrs.max_message_size == 100);
+    BOOST_TEST(attrs.current_messages == 0);
+    BOOST_TEST(attrs.blocking);
+}
+
+BOOST_AUTO_TEST_CASE(zero_geometry_takes_the_system_defaults) {
+    named name(kind);
+    message_queue q(name, {.open = open_mode::create_exclusive, .max_messages = 2});
+    const auto limits = pipc::read_mqueue_limits();
+    BOOST_TEST(q.max_message_size() == limits.msgsize_default.value_or(8192));
+}
+
+BOOST_AUTO_TEST_CASE(mode_is_exact_whatever_the_umask) {
+    named name(kind);
+    const ::mode_t old = ::umask(077);
+    message_queue q(name, {.open = open_mode::create_exclusive, .permissions = 0640,
+                           .max_messages = 1, .max_message_size = 8});
+    ::umask(old);
+    struct ::stat st {};
+    BOOST_REQUIRE(::fstat(q.native_handle(), &st) == 0);
+    BOOST_TEST((st.st_mode & 07777) == 0640U);
+}
+
+BOOST_AUTO_TEST_CASE(bad_input_is_rejected_without_side_effects) {
+    named name(kind);
+    struct row {
+        const char* what;
+        std::string name;
+        message_queue::options opts;
+        errc expected;
+    };
+    auto with = [](auto change) {
+        auto o = create();
+        change(o);
+        return o;
+    };
+    const row rows[] = {
+        {"no slash", "q", create(), errc::invalid_name},
+        {"dot dot", "/..", create(), errc::invalid_name},
+        {"too long", "/" + std::string(256, 'q'), create(), errc::name_too_long},
+        {"negative max_messages", name.str(), with([](auto& o) { o.max_messages = -1; }),
+         errc::invalid_max_messages},
+        {"huge max_messages", name.str(), with([](auto& o) { o.max_messages = 1L << 40; }),
+         errc::invalid_max_messages},
+        {"negative size", name.str(), with([](auto& o) { o.max_message_size = -5; }),
+         errc::invalid_max_message_size},
+        {"huge size", name.str(), with([](auto& o) { o.max_message_size = 1L << 30; }),
+         errc::invalid_max_message_size},
+        {"access", name.str(), with([](auto& o) { o.access = static_cast<pipc::access>(3); }),
+         errc::invalid_access},
+        {"permissions", name.str(), with([](auto& o) { o.permissions = 0170000; }),
+         errc::invalid_permissions},
+    };
+    for (const auto& r : rows)
+        BOOST_TEST_CONTEXT(r.what) {
+            message_queue q;
+            pipc::error_code ec;
+            q.open(r.name, r.opts, ec);
+            BOOST_TEST((ec == make_error_code(r.expected)));
+            BOOST_TEST(!q.is_open());
+            BOOST_TEST(!pipc_test::exists(kind, name.str()));
+        }
+}
+
+BOOST_AUTO_TEST_CASE(limits_are_named_when_hit_by_an_unprivileged_user) {
+    named name(kind);
+    const auto limits = pipc::read_mqueue_limits();
+    BOOST_REQUIRE(limits.msg_max && limits.msgsize_max);
+    pipc_test::child_process child([&] {
+        if (!pipc_test::drop_to_nobody()) return false;
+        pipc::error_code ec;
+        message_queue q;
+        q.open(name.str(), create(*limits.msg_max + 1, 64), ec);
+        if (ec != make_error_code(errc::msg_max_exceeded)) return false;
+        q.open(name.str(), create(1, *limits.msgsize_max + 1), ec);
+        if (ec != make_error_code(errc::msgsize_max_exceeded)) return false;
+        ::rlimit tiny{4096, 4096}; // fewer bytes than one 4 x 1024 queue needs
+        if (::setrlimit(RLIMIT_MSGQUEUE, &tiny) != 0) return false;
+        q.open(name.str(), create(4, 1024), ec);
+        return ec == make_error_code(errc::rlimit_msgqueue_exceeded) && !q.is_open();
+    });
+    BOOST_TEST(child.succeeded());
+    BOOST_TEST(!pipc_test::exists(kind, name.str()));
+}
+
+BOOST_AUTO_TEST_CASE(queues_max_is_named) {
+    named name(kind);
+    pipc_test::fault_scope faults;
+    faults.table().mq_open = [](const char*, int, ::mode_t, ::mq_attr*) -> ::mqd_t {
+        errno = ENOSPC;
+        return -1;
+    };
+    pipc::error_code ec;
+    message_queue q;
+    q.open(name, create(), ec);
+    BOOST_TEST((ec == make_error_code(errc::queues_max_reached)));
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_setup_step_removes_the_created_queue) {
+    named name(kind);
+    pipc_test::fault_scope faults;
+    faults.table().mq_getattr = [](::mqd_t, ::mq_attr*) {
+        errno = EIO;
+        return -1;
+    };
+    pipc::error_code ec;
+    message_queue q;
+    q.open(name, create(), ec);
+    BOOST_TEST((ec == boost::system::errc::io_error));
+    BOOST_TEST(!q.is_open());
+    faults.table() = pipc::detail::real_sys();
+    BOOST_TEST(!pipc_test::exists(kind, name.str()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(messages)
+
+BOOST_AUTO_TEST_CASE(priority_order_then_fifo) {
+    named name(kind);
+    message_queue q(name, create(6, 16));
+    q.send("a0", 0);
+    q.send("b5", 5);
+    q.send("c0", 0);
+    q.send("d5", 5);
+    q.send("e9", 9);
+    q.send(std::string_view(), 1); // empty messages are messages
+    const char* expected[] = {"e9", "b5", "d5", "", "a0", "c0"};
+    const unsigned priorities[] = {9, 5, 5, 1, 0, 0};
+    for (int i = 0; i < 6; ++i) {
+        const auto m = q.receive();
+        BOOST_TEST(m.text() == expected[i]);
+        BOOST_TEST(m.priority == priorities[i]);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(binary_payloads_round_trip_byte_for_byte) {
+    named name(kind);
+    message_queue q(name, create(2, 256));
+    std::array<std::byte, 256> out{};
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::byte(i);
+    q.send(out, 3);
+    std::array<std::byte, 256> in{};
+    const auto r = q.receive(in);
+    BOOST_TEST(r.size == 256U);
+    BOOST_TEST(r.priority == 3U);
+    BOOST_TEST(std::memcmp(in.data(), out.data(), 256) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(try_calls_never_block) {
+    named name(kind);
+    message_queue q(name, create(2, 16));
+    std::array<std::byte, 16> buf{};
+    BOOST_TEST(!q.try_receive(buf).has_value());
+    BOOST_TEST(q.try_send(bytes("1")));
+    BOOST_TEST(q.try_send(bytes("2")));
+    pipc::error_code ec;
+    BOOST_TEST(!q.try_send(bytes("3"), 0, ec));
+    BOOST_TEST(!ec);
+    BOOST_TEST(q.current_messages() == 2);
+    const auto r = q.try_receive(buf);
+    BOOST_REQUIRE(r.has_value());
+    BOOST_TEST(text(buf, r->size) == "1");
+}
+
+BOOST_AUTO_TEST_CASE(timed_calls_wait_at_least_the_timeout) {
+    named name(kind);
+    message_queue q(name, create(1, 16));
+    std::array<std::byte, 16> buf{};
+    auto start = std::chrono::steady_clock::now();
+    BOOST_TEST(!q.receive_for(buf, 50ms).has_value());
+    BOOST_TEST((std::chrono::steady_clock::now() - start >= 50ms));
+    q.send("x");
+    start = std::chrono::steady_clock::now();
+    BOOST_TEST(!q.send_for(bytes("y"), 30ms));
+    BOOST_TEST((std::chrono::steady_clock::now() - start >= 30ms));
+    BOOST_TEST(!q.send_until(bytes("y"), std::chrono::system_clock::now() + 10ms));
+    BOOST_TEST(q.receive_until(buf, std::chrono::steady_clock::now() + 1s).has_value());
+    BOOST_TEST(q.send_for(bytes("z"), -1s)); // room now: a non-positive timeout is a try
+    pipc::error_code ec;
+    q.receive_for(buf, std::chrono::duration<double>(std::nan("")), ec);
+    BOOST_TEST((ec == make_error_code(errc::invalid_timeout)));
+    BOOST_TEST(q.current_messages() == 1); // the NaN call took nothing
+}
+
+BOOST_AUTO_TEST_CASE(non_blocking_description_still_honours_each_call) {
+    named name(kind);
+    message_queue q(name, {.open = open_mode::create_exclusive, .max_messages = 1,
+                           .max_message_size = 16, .blocking = false});
+    BOOST_TEST(!q.blocking());
+    std::array<std::byte, 16> buf{};
+    auto start = std::chrono::steady_clock::now();
+    BOOST_TEST(!q.receive_for(buf, 30ms).has_value()); // waits via poll, not EAGAIN at once
+    BOOST_TEST((std::chrono::steady_clock::now() - start >= 30ms));
+    pipc_test::handshake ready;
+    pipc_test::child_process child([&] {
+        message_queue mine(name.str());
+        ready.wait();
+        mine.send("late");
+        return true;
+    });
+    ready.signal();
+    const auto r = q.receive(buf); // blocking receive over an O_NONBLOCK description
+    BOOST_TEST(text(buf, r.size) == "late");
+    BOOST_TEST(child.succeeded());
+    q.set_blocking(true);
+    BOOST_TEST(q.blocking());
+}
+
+BOOST_AUTO_TEST_CASE(a_blocked_receive_is_woken_by_another_process) {
+    named name(kind);
+    message_queue q(name, create(2, 32));
+    pipc_test::handshake ready;
+    pipc_test::child_process child([&] {
+        message_queue mine(name.str());
+        ready.signal();
+        std::vector<std::byte> buf(32);
+        const auto m = mine.receive_for(std::span(buf), 20s);
+        return m.has_value() && m->size == 5 && m->priority == 4;
+    });
+    ready.wait();
+    q.send("hello", 4);
+    BOOST_TEST(child.succeeded());
+}
+
+BOOST_AUTO_TEST_CASE(bad_sends_and_receives_change_nothing) {
+    named name(kind);
+    message_queue q(name, create(2, 8));
+    pipc::error_code ec;
+    q.send(bytes("123456789"), 0, ec);
+    BOOST_TEST((ec == make_error_code(errc::message_too_long)));
+    q.send(bytes("x"), static_cast<unsigned>(pipc::message_priority_max()), ec);
+    BOOST_TEST((ec == make_error_code(errc::invalid_priority)));
+    q.try_send(bytes("x"), ~0U, ec);
+    BOOST_TEST((ec == make_error_code(errc::invalid_priority)));
+    BOOST_TEST(q.current_messages() == 0);
+    q.send("ok", static_cast<unsigned>(pipc::message_priority_max() - 1));
+    std::array<std::byte, 7> small{};
+    q.receive(small, ec);
+    BOOST_TEST((ec == make_error_code(errc::buffer_too_small)));
+    BOOST_TEST(q.current_messages() == 1);
+    BOOST_CHECK_THROW(q.send(bytes("123456789")), pipc::error);
+}
+
+BOOST_AUTO_TEST_CASE(access_is_enforced_per_handle) {
+    named name(kind);
+    message_queue owner(name, create());
+    message_queue reader(name, {.access = pipc::access::read_only});
+    message_queue writer(name, {.access = pipc::access::write_only});
+    BOOST_TEST(!reader.can_write());
+    BOOST_TEST(!writer.can_read());
+    pipc::error_code ec;
+    reader.send("x", 0, ec);
+    BOOST_TEST((ec == make_error_code(errc::not_writable)));
+    BOOST_TEST((ec == pipc::condition::permissions));
+    writer.receive(ec);
+    BOOST_TEST((ec == make_error_code(errc::not_readable)));
+    writer.send("y");
+    BOOST_TEST(reader.receive().text() == "y");
+}
+
+BOOST_AUTO_TEST_CASE(messages_from_threads_arrive_exactly_once) {
+    named name(kind);
+    message_queue q(name, create(4, 16));
+    constexpr int per_thread = 200;
+    std::vector<std::thread> senders;
+    for (int t = 0; t < 3; ++t)
+        senders.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i) {
+                const int value = t * per_thread + i;
+                q.send(std::as_bytes(std::span(&value, 1)));
+            }
+        });
+    std::vector<int> seen(3 * per_thread, 0);
+    std::array<std::byte, 16> buf{};
+    for (int i = 0; i < 3 * per_thread; ++i) {
+        const auto r = q.receive_for(buf, 20s);
+        BOOST_REQUIRE(r.has_value());
+        int value = 0;
+        std::memcpy(&value, buf.data(), sizeof value);
+        ++seen[static_cast<std::size_t>(value)];
+    }
+    for (auto& t : senders) t.join();
+    BOOST_TEST(std::count(seen.begin(), seen.end(), 1) == 3 * per_thread);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(notification)
+
+BOOST_AUTO_TEST_CASE(callback_runs_once_on_empty_to_non_empty) {
+    named name(kind);
+    message_queue q(name, create());
+    const int efd = ::eventfd(0, EFD_CLOEXEC);
+    BOOST_REQUIRE(efd >= 0);
+    q.request_notification([efd] {
+        const std::uint64_t one = 1;
+        (void)!::write(efd, &one, sizeof one);
+    });
+    q.send("wake");
+    ::pollfd p{efd, POLLIN, 0};
+    BOOST_TEST(::poll(&p, 1, 20000) == 1);
+    std::uint64_t count = 0;
+    BOOST_TEST(::read(efd, &count, sizeof count) == static_cast<ssize_t>(sizeof count));
+    BOOST_TEST(count == 1U);
+    // One-shot: a second message (still non-empty) notifies nobody; re-arming works.
+    q.receive();
+    q.request_notification([efd] {
+        const std::uint64_t one = 1;
+        (void)!::write(efd, &one, sizeof one);
+    });
+    q.send("again");
+    BOOST_TEST(::poll(&p, 1, 20000) == 1);
+    ::close(efd);
+}
+
+BOOST_AUTO_TEST_CASE(signal_notification_and_cancel) {
+    named name(kind);
+    message_queue q(name, create());
+    ::sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    ::sigset_t old;
+    ::pthread_sigmask(SIG_BLOCK, &set, &old);
+    q.request_notification(SIGUSR2);
+    q.send("x");
+    ::timespec limit{20, 0};
+    BOOST_TEST(::sigtimedwait(&set, nullptr, &limit) == SIGUSR2);
+    q.receive();
+    q.request_notification(SIGUSR2);
+    q.cancel_notification();
+    q.send("y");
+    ::timespec none{0, 0};
+    BOOST_TEST(::sigtimedwait(&set, nullptr, &none) == -1); // cancelled: nothing pending
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    pipc::error_code ec;
+    q.request_notification(-3, ec);
+    BOOST_TEST((ec == make_error_code(errc::invalid_signal)));
+}
+
+BOOST_AUTO_TEST_CASE(another_process_registered_is_busy) {
+    named name(kind);
+    message_queue q(name, create());
+    pipc_test::handshake registered, finish;
+    pipc_test::child_process child([&] {
+        message_queue mine(name.str());
+        mine.request_notification(SIGUSR2);
+        registered.signal();
+        finish.wait();
+        return true;
+    });
+    registered.wait();
+    pipc::error_code ec;
+    q.request_notification(SIGUSR2, ec);
+    BOOST_TEST((ec == pipc::condition::busy));
+    BOOST_CHECK_THROW(q.request_notification([] {}), pipc::busy_error);
+    finish.signal();
+    BOOST_TEST(child.succeeded());
+    q.request_notification(SIGUSR2); // the registration died with the child
+    q.cancel_notification();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(lifetime)
+
+BOOST_AUTO_TEST_CASE(closed_queue_errors_and_unlink_after_close) {
+    named name(kind);
+    message_queue q(name, create());
+    q.close();
+    q.close();
+    BOOST_TEST(q.native_handle() == -1);
+    BOOST_TEST(q.max_message_size() == 64); // still readable, as in posix_ipc
+    pipc::error_code ec;
+    q.send("x", 0, ec);
+    BOOST_TEST((ec == make_error_code(errc::closed)));
+    q.receive(ec);
+    BOOST_TEST((ec == make_error_code(errc::closed)));
+    q.attributes(ec);
+    BOOST_TEST((ec == make_error_code(errc::closed)));
+    q.set_blocking(false, ec);
+    BOOST_TEST((ec == make_error_code(errc::closed)));
+    q.request_notification(SIGUSR2, ec);
+    BOOST_TEST((ec == make_error_code(errc::closed)));
+    q.unlink();
+    BOOST_TEST(!pipc_test::exists(kind, name.str()));
+}
+
+BOOST_AUTO_TEST_CASE(unlinked_queue_works_until_closed) {
+    named name(kind);
+    message_queue q(name, create());
+    pipc::unlink_message_queue(name.str());
+    q.send("still");
+    BOOST_TEST(q.receive().text() == "still");
+}
+
+BOOST_AUTO_TEST_CASE(moves) {
+    named name(kind);
+    message_queue a(name, create());
+    message_queue b(std::move(a));
+    BOOST_TEST(!a.is_open()); // NOLINT(bugprone-use-after-move): the moved-from state is specified
+    b.send("m");
+    message_queue c;
+    c = std::move(b);
+    BOOST_TEST(c.receive().text() == "m");
+}
+
+BOOST_AUTO_TEST_CASE(permission_denied_for_another_user) {
+    named name(kind);
+    message_queue q(name, {.open = open_mode::create_exclusive, .permissions = 0600,
+                           .max_messages = 1, .max_message_size = 8});
+    pipc_test::child_process child([&] {
+        if (!pipc_test::drop_to_nobody()) return false;
+        pipc::error_code ec;
+        message_queue other;
+        other.open(name.str(), {}, ec);
+        if (ec != pipc::condition::permissions) return false;
+        message_queue::unlink(name.str(), ec);
+        return ec == pipc::condition::permissions;
+    });
+    BOOST_TEST(child.succeeded());
+    BOOST_TEST(pipc_test::exists(kind, name.str()));
+}
+
+BOOST_AUTO_TEST_CASE(eintr_retried_or_reported) {
+    named name(kind);
+    message_queue q(name, create());
+    q.send("x");
+    pipc_test::fault_scope faults;
+    static int interruptions = 0;
+    faults.table().mq_timedreceive = [](::mqd_t m, char* b, std::size_t n, unsigned* p,
+                                        const ::timespec* t) -> ::ssize_t {
+        if (interruptions-- > 0) {
+            errno = EINTR;
+            return -1;
+        }
+        return pipc::detail::real_sys().mq_timedreceive(m, b, n, p, t);
+    };
+    interruptions = 1;
+    q.set_signal_policy(pipc::signal_policy::report);
+    pipc::error_code ec;
+    q.receive(ec);
+    BOOST_TEST((ec == pipc::condition::signal));
+    BOOST_TEST(q.current_messages() == 1);
+    q.set_signal_policy(pipc::signal_policy::retry);
+    interruptions = 2;
+    BOOST_TEST(q.receive().text() == "x");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
