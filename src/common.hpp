@@ -29,7 +29,8 @@ inline error_code check_open_mode(open_mode m) noexcept {
     switch (m) {
     case open_mode::open_existing:
     case open_mode::open_or_create:
-    case open_mode::create_exclusive: return {};
+    case open_mode::create_exclusive:
+        return {};
     }
     return make_error_code(errc::invalid_open_mode);
 }
@@ -43,7 +44,8 @@ inline ::timespec to_timespec(std::chrono::nanoseconds since_epoch) noexcept {
 inline ::timespec realtime_after(std::chrono::nanoseconds d) noexcept {
     ::timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
-    return to_timespec(std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec) + d);
+    return to_timespec(std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec) +
+                       d);
 }
 
 /// Runs `attempt(bool exclusive_create) -> error_code` as `mode` asks. For open_or_create it
@@ -53,8 +55,12 @@ inline ::timespec realtime_after(std::chrono::nanoseconds d) noexcept {
 template <class Attempt>
 bool open_by_mode(open_mode mode, Attempt&& attempt, error_code& ec) {
     switch (mode) {
-    case open_mode::open_existing: ec = attempt(false); return false;
-    case open_mode::create_exclusive: ec = attempt(true); return !ec;
+    case open_mode::open_existing:
+        ec = attempt(false);
+        return false;
+    case open_mode::create_exclusive:
+        ec = attempt(true);
+        return !ec;
     case open_mode::open_or_create:
         for (int round = 0; round < 16; ++round) {
             ec = attempt(true);

@@ -16,35 +16,47 @@ public:
 
     std::string message(int ev) const override {
         switch (static_cast<errc>(ev)) {
-        case errc::closed: return "the object has been closed";
+        case errc::closed:
+            return "the object has been closed";
         case errc::invalid_name:
             return "invalid name: it needs exactly one leading '/', no other '/', must not be "
                    "\"/.\" or \"/..\" and must not contain NUL";
         case errc::name_too_long:
             return "name too long: at most 255 bytes after '/' (251 for semaphores)";
-        case errc::invalid_permissions: return "invalid permissions: only the bits 07777 may be set";
-        case errc::invalid_initial_value: return "invalid initial_value: above SEM_VALUE_MAX";
+        case errc::invalid_permissions:
+            return "invalid permissions: only the bits 07777 may be set";
+        case errc::invalid_initial_value:
+            return "invalid initial_value: above SEM_VALUE_MAX";
         case errc::invalid_release_count:
             return "invalid release count: n must be >= 0 and value + n at most SEM_VALUE_MAX";
         case errc::invalid_max_messages:
             return "invalid max_messages: must be 0 (system default) or 1..65536";
         case errc::invalid_max_message_size:
             return "invalid max_message_size: must be 0 (system default) or 1..16777216";
-        case errc::invalid_access: return "invalid access: not read_only, write_only or read_write";
-        case errc::invalid_priority: return "invalid priority: must be below MQ_PRIO_MAX";
-        case errc::invalid_timeout: return "invalid timeout: NaN";
+        case errc::invalid_access:
+            return "invalid access: not read_only, write_only or read_write";
+        case errc::invalid_priority:
+            return "invalid priority: must be below MQ_PRIO_MAX";
+        case errc::invalid_timeout:
+            return "invalid timeout: NaN";
         case errc::invalid_size:
             return "invalid size: beyond off_t, or a size for a read-only segment";
-        case errc::invalid_signal: return "invalid signal number: must be 0..SIGRTMAX";
+        case errc::invalid_signal:
+            return "invalid signal number: must be 0..SIGRTMAX";
         case errc::invalid_open_mode:
             return "invalid open mode: not open_existing, open_or_create or create_exclusive";
-        case errc::message_too_long: return "message too long: longer than the queue's max_message_size";
+        case errc::message_too_long:
+            return "message too long: longer than the queue's max_message_size";
         case errc::buffer_too_small:
             return "receive buffer too small: it must hold the queue's max_message_size bytes";
-        case errc::not_readable: return "the queue is not open for reading";
-        case errc::not_writable: return "the queue is not open for writing";
-        case errc::read_only: return "the shared memory is open read-only";
-        case errc::truncate_needs_write: return "truncate needs a read-write handle";
+        case errc::not_readable:
+            return "the queue is not open for reading";
+        case errc::not_writable:
+            return "the queue is not open for writing";
+        case errc::read_only:
+            return "the shared memory is open read-only";
+        case errc::truncate_needs_write:
+            return "truncate needs a read-write handle";
         case errc::msg_max_exceeded:
             return "max_messages exceeds /proc/sys/fs/mqueue/msg_max (raise it with sysctl "
                    "fs.mqueue.msg_max)";
@@ -54,32 +66,44 @@ public:
         case errc::queues_max_reached:
             return "/proc/sys/fs/mqueue/queues_max reached: no more queues can be created";
         case errc::rlimit_msgqueue_exceeded:
-            return "RLIMIT_MSGQUEUE exceeded: this user's queues would use more bytes than ulimit -q "
+            return "RLIMIT_MSGQUEUE exceeded: this user's queues would use more bytes than ulimit "
+                   "-q "
                    "allows (unlink unused queues or raise the limit)";
-        case errc::no_space: return "not enough free space in /dev/shm for the segment";
+        case errc::no_space:
+            return "not enough free space in /dev/shm for the segment";
         case errc::mapping_out_of_range:
             return "offset/length: the mapping would be empty or reach past the end of the segment";
-        case errc::empty_segment: return "the segment has size 0: nothing to map";
-        case errc::name_generation_failed: return "no unused generated name found after 16 tries";
+        case errc::empty_segment:
+            return "the segment has size 0: nothing to map";
+        case errc::name_generation_failed:
+            return "no unused generated name found after 16 tries";
         }
         return "unknown pipc error";
     }
 
     boost::system::error_condition default_error_condition(int ev) const noexcept override {
         switch (static_cast<errc>(ev)) {
-        case errc::closed: return bse::bad_file_descriptor;
-        case errc::name_too_long: return bse::filename_too_long;
+        case errc::closed:
+            return bse::bad_file_descriptor;
+        case errc::name_too_long:
+            return bse::filename_too_long;
         case errc::message_too_long:
-        case errc::buffer_too_small: return bse::message_size;
+        case errc::buffer_too_small:
+            return bse::message_size;
         case errc::not_readable:
         case errc::not_writable:
         case errc::read_only:
-        case errc::truncate_needs_write: return bse::permission_denied;
+        case errc::truncate_needs_write:
+            return bse::permission_denied;
         case errc::queues_max_reached:
-        case errc::no_space: return bse::no_space_on_device;
-        case errc::name_generation_failed: return bse::file_exists;
-        case errc::rlimit_msgqueue_exceeded: return bse::too_many_files_open;
-        default: return bse::invalid_argument;
+        case errc::no_space:
+            return bse::no_space_on_device;
+        case errc::name_generation_failed:
+            return bse::file_exists;
+        case errc::rlimit_msgqueue_exceeded:
+            return bse::too_many_files_open;
+        default:
+            return bse::invalid_argument;
         }
     }
 };
@@ -91,10 +115,14 @@ public:
 
     std::string message(int ev) const override {
         switch (static_cast<condition>(ev)) {
-        case condition::existential: return "does not exist, already exists, or has been closed";
-        case condition::permissions: return "permission denied";
-        case condition::busy: return "busy: would block, timed out, or taken by another process";
-        case condition::signal: return "interrupted by a signal";
+        case condition::existential:
+            return "does not exist, already exists, or has been closed";
+        case condition::permissions:
+            return "permission denied";
+        case condition::busy:
+            return "busy: would block, timed out, or taken by another process";
+        case condition::signal:
+            return "interrupted by a signal";
         }
         return "unknown pipc condition";
     }
@@ -103,12 +131,15 @@ public:
         const auto c = static_cast<condition>(cond);
         if (code.category() == pipc_category()) {
             switch (static_cast<errc>(code.value())) {
-            case errc::closed: return c == condition::existential;
+            case errc::closed:
+                return c == condition::existential;
             case errc::not_readable:
             case errc::not_writable:
             case errc::read_only:
-            case errc::truncate_needs_write: return c == condition::permissions;
-            default: return false;
+            case errc::truncate_needs_write:
+                return c == condition::permissions;
+            default:
+                return false;
             }
         }
         if (code.category() != boost::system::system_category() &&
@@ -116,14 +147,19 @@ public:
             return false;
         switch (code.value()) {
         case ENOENT:
-        case EEXIST: return c == condition::existential;
+        case EEXIST:
+            return c == condition::existential;
         case EACCES:
-        case EPERM: return c == condition::permissions;
+        case EPERM:
+            return c == condition::permissions;
         case EAGAIN:
         case ETIMEDOUT:
-        case EBUSY: return c == condition::busy;
-        case EINTR: return c == condition::signal;
-        default: return false;
+        case EBUSY:
+            return c == condition::busy;
+        case EINTR:
+            return c == condition::signal;
+        default:
+            return false;
         }
     }
 };
@@ -133,7 +169,9 @@ constinit const condition_category_impl condition_category_instance;
 
 } // namespace
 
-const boost::system::error_category& pipc_category() noexcept { return pipc_category_instance; }
+const boost::system::error_category& pipc_category() noexcept {
+    return pipc_category_instance;
+}
 const boost::system::error_category& condition_category() noexcept {
     return condition_category_instance;
 }

@@ -19,7 +19,9 @@ std::optional<long> read_proc_long(const char* path) {
 }
 } // namespace
 
-long page_size() noexcept { return ::sysconf(_SC_PAGESIZE); }
+long page_size() noexcept {
+    return ::sysconf(_SC_PAGESIZE);
+}
 
 long semaphore_value_max() noexcept {
     const long v = ::sysconf(_SC_SEM_VALUE_MAX);

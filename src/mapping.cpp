@@ -31,7 +31,9 @@ mapping_base& mapping_base::operator=(mapping_base&& other) noexcept {
     return *this;
 }
 
-mapping_base::~mapping_base() { unmap(); }
+mapping_base::~mapping_base() {
+    unmap();
+}
 
 void mapping_base::unmap() noexcept {
     if (!base_) return;

@@ -37,8 +37,10 @@ error_code check_queue_options(const message_queue::options& opts) {
     switch (opts.access) {
     case access::read_only:
     case access::write_only:
-    case access::read_write: break;
-    default: return make_error_code(errc::invalid_access);
+    case access::read_write:
+        break;
+    default:
+        return make_error_code(errc::invalid_access);
     }
     if (opts.max_messages < 0 || opts.max_messages > hard_msg_max)
         return make_error_code(errc::invalid_max_messages);
@@ -49,9 +51,12 @@ error_code check_queue_options(const message_queue::options& opts) {
 
 int access_flags(access a) {
     switch (a) {
-    case access::read_only: return O_RDONLY;
-    case access::write_only: return O_WRONLY;
-    case access::read_write: break;
+    case access::read_only:
+        return O_RDONLY;
+    case access::write_only:
+        return O_WRONLY;
+    case access::read_write:
+        break;
     }
     return O_RDWR;
 }
@@ -78,7 +83,8 @@ error_code diagnose_open_failure(int err, const ::mq_attr& attr, bool creating) 
     if (creating && err == ENOSPC) return make_error_code(errc::queues_max_reached);
     if (creating && err == EMFILE) {
         ::rlimit nofile{};
-        if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && open_descriptor_count() + 1 < nofile.rlim_cur)
+        if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+            open_descriptor_count() + 1 < nofile.rlim_cur)
             return make_error_code(errc::rlimit_msgqueue_exceeded);
     }
     return errno_code(err);
@@ -111,7 +117,9 @@ void notification_trampoline(::sigval value) {
     (*callback)();
 }
 
-short poll_events_for(bool sending) { return sending ? POLLOUT : POLLIN; }
+short poll_events_for(bool sending) {
+    return sending ? POLLOUT : POLLIN;
+}
 
 // Waits on a non-blocking description until it is ready or `timeout` passes (nullptr: forever).
 error_code wait_ready(::mqd_t mqd, bool sending, const ::timespec* timeout) {
@@ -122,8 +130,12 @@ error_code wait_ready(::mqd_t mqd, bool sending, const ::timespec* timeout) {
 
 } // namespace
 
-message_queue::message_queue(std::string_view name, const options& opts) { open(name, opts); }
-message_queue::message_queue(unique_name_t, const options& opts) { open(unique_name, opts); }
+message_queue::message_queue(std::string_view name, const options& opts) {
+    open(name, opts);
+}
+message_queue::message_queue(unique_name_t, const options& opts) {
+    open(unique_name, opts);
+}
 
 message_queue::message_queue(message_queue&& other) noexcept
     : mqd_(std::exchange(other.mqd_, -1)), name_(std::move(other.name_)),
@@ -213,11 +225,13 @@ void message_queue::open(unique_name_t, const options& opts, error_code& ec) {
     if (ec) return;
     options exclusive = opts;
     exclusive.open = open_mode::create_exclusive;
-    detail::open_unique([&](const std::string& name) {
-        error_code attempt_ec;
-        open(name, exclusive, attempt_ec);
-        return attempt_ec;
-    }, ec);
+    detail::open_unique(
+        [&](const std::string& name) {
+            error_code attempt_ec;
+            open(name, exclusive, attempt_ec);
+            return attempt_ec;
+        },
+        ec);
 }
 
 void message_queue::open(unique_name_t, const options& opts) {
@@ -259,7 +273,8 @@ void message_queue::send(std::span<const std::byte> msg, unsigned priority, erro
         if (err == EAGAIN) { // the description is non-blocking: wait for room ourselves
             ec = wait_ready(mqd_, true, nullptr);
             if (!ec) continue;
-            if (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry) continue;
+            if (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry)
+                continue;
             return;
         }
         ec = errno_code(err);
@@ -286,7 +301,8 @@ bool message_queue::try_send(std::span<const std::byte> msg, unsigned priority, 
     if (ec) return false;
     const auto* data = reinterpret_cast<const char*>(msg.data());
     for (;;) {
-        if (sys().mq_timedsend(mqd_, data, msg.size(), priority, &already_expired) == 0) return true;
+        if (sys().mq_timedsend(mqd_, data, msg.size(), priority, &already_expired) == 0)
+            return true;
         const int err = errno;
         if (err == EAGAIN || err == ETIMEDOUT) return false;
         if (err == EINTR) continue; // cannot have slept: retrying costs nothing
@@ -322,7 +338,8 @@ bool message_queue::send_until_deadline(std::span<const std::byte> msg, unsigned
         if (err == EAGAIN) {
             const ::timespec rel = detail::to_timespec(slice);
             ec = wait_ready(mqd_, true, &rel);
-            if (!ec || (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry)) {
+            if (!ec ||
+                (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry)) {
                 ec = {};
                 continue;
             }
@@ -349,7 +366,8 @@ received message_queue::receive(std::span<std::byte> buffer, error_code& ec) {
         if (err == EAGAIN) {
             ec = wait_ready(mqd_, false, nullptr);
             if (!ec) continue;
-            if (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry) continue;
+            if (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry)
+                continue;
             return {};
         }
         ec = errno_code(err);
@@ -429,7 +447,8 @@ std::optional<received> message_queue::receive_until_deadline(std::span<std::byt
         if (err == EAGAIN) {
             const ::timespec rel = detail::to_timespec(slice);
             ec = wait_ready(mqd_, false, &rel);
-            if (!ec || (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry)) {
+            if (!ec ||
+                (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry)) {
                 ec = {};
                 continue;
             }
@@ -464,10 +483,18 @@ queue_attributes message_queue::attributes() const {
     return a;
 }
 
-long message_queue::current_messages(error_code& ec) const { return attributes(ec).current_messages; }
-long message_queue::current_messages() const { return attributes().current_messages; }
-bool message_queue::blocking(error_code& ec) const { return attributes(ec).blocking; }
-bool message_queue::blocking() const { return attributes().blocking; }
+long message_queue::current_messages(error_code& ec) const {
+    return attributes(ec).current_messages;
+}
+long message_queue::current_messages() const {
+    return attributes().current_messages;
+}
+bool message_queue::blocking(error_code& ec) const {
+    return attributes(ec).blocking;
+}
+bool message_queue::blocking() const {
+    return attributes().blocking;
+}
 
 void message_queue::set_blocking(bool blocking, error_code& ec) {
     ec = {};
@@ -626,7 +653,9 @@ void message_queue::unlink() {
     if (ec) throw_error(ec, describe("message_queue::unlink", name_));
 }
 
-void unlink_message_queue(std::string_view name) { message_queue::unlink(name); }
+void unlink_message_queue(std::string_view name) {
+    message_queue::unlink(name);
+}
 void unlink_message_queue(std::string_view name, error_code& ec) {
     message_queue::unlink(name, ec);
 }

@@ -15,8 +15,12 @@ using detail::describe;
 using detail::errno_code;
 using detail::sys;
 
-semaphore::semaphore(std::string_view name, const options& opts) { open(name, opts); }
-semaphore::semaphore(unique_name_t, const options& opts) { open(unique_name, opts); }
+semaphore::semaphore(std::string_view name, const options& opts) {
+    open(name, opts);
+}
+semaphore::semaphore(unique_name_t, const options& opts) {
+    open(unique_name, opts);
+}
 
 semaphore::semaphore(semaphore&& other) noexcept
     : sem_(std::exchange(other.sem_, nullptr)), name_(std::move(other.name_)),
@@ -106,11 +110,13 @@ void semaphore::open(unique_name_t, const options& opts, error_code& ec) {
     if (ec) return;
     options exclusive = opts;
     exclusive.open = open_mode::create_exclusive;
-    detail::open_unique([&](const std::string& name) {
-        error_code attempt_ec;
-        open(name, exclusive, attempt_ec);
-        return attempt_ec;
-    }, ec);
+    detail::open_unique(
+        [&](const std::string& name) {
+            error_code attempt_ec;
+            open(name, exclusive, attempt_ec);
+            return attempt_ec;
+        },
+        ec);
 }
 
 void semaphore::open(unique_name_t, const options& opts) {
@@ -298,7 +304,11 @@ void semaphore::unlink() {
     if (ec) throw_error(ec, describe("semaphore::unlink", name_));
 }
 
-void unlink_semaphore(std::string_view name) { semaphore::unlink(name); }
-void unlink_semaphore(std::string_view name, error_code& ec) { semaphore::unlink(name, ec); }
+void unlink_semaphore(std::string_view name) {
+    semaphore::unlink(name);
+}
+void unlink_semaphore(std::string_view name, error_code& ec) {
+    semaphore::unlink(name, ec);
+}
 
 } // namespace pipc

@@ -40,8 +40,12 @@ error_code check_shm_options(const shared_memory::options& opts) {
 }
 } // namespace
 
-shared_memory::shared_memory(std::string_view name, const options& opts) { open(name, opts); }
-shared_memory::shared_memory(unique_name_t, const options& opts) { open(unique_name, opts); }
+shared_memory::shared_memory(std::string_view name, const options& opts) {
+    open(name, opts);
+}
+shared_memory::shared_memory(unique_name_t, const options& opts) {
+    open(unique_name, opts);
+}
 
 shared_memory::shared_memory(shared_memory&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)),
@@ -114,11 +118,13 @@ void shared_memory::open(unique_name_t, const options& opts, error_code& ec) {
     if (ec) return;
     options exclusive = opts;
     exclusive.open = open_mode::create_exclusive;
-    detail::open_unique([&](const std::string& name) {
-        error_code attempt_ec;
-        open(name, exclusive, attempt_ec);
-        return attempt_ec;
-    }, ec);
+    detail::open_unique(
+        [&](const std::string& name) {
+            error_code attempt_ec;
+            open(name, exclusive, attempt_ec);
+            return attempt_ec;
+        },
+        ec);
 }
 
 void shared_memory::open(unique_name_t, const options& opts) {
@@ -280,7 +286,9 @@ void shared_memory::unlink() {
     if (ec) throw_error(ec, describe("shared_memory::unlink", name_));
 }
 
-void unlink_shared_memory(std::string_view name) { shared_memory::unlink(name); }
+void unlink_shared_memory(std::string_view name) {
+    shared_memory::unlink(name);
+}
 void unlink_shared_memory(std::string_view name, error_code& ec) {
     shared_memory::unlink(name, ec);
 }

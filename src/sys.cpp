@@ -14,7 +14,9 @@ namespace {
 ::sem_t* sem_open_shim(const char* name, int oflag, ::mode_t mode, unsigned value) {
     return ::sem_open(name, oflag, mode, value);
 }
-int fstat_shim(int fd, struct ::stat* st) { return ::fstat(fd, st); }
+int fstat_shim(int fd, struct ::stat* st) {
+    return ::fstat(fd, st);
+}
 
 const sys_table real_table{
     .mq_open = mq_open_shim,
@@ -52,7 +54,11 @@ sys_table current_table = real_table;
 
 } // namespace
 
-sys_table& sys() noexcept { return current_table; }
-const sys_table& real_sys() noexcept { return real_table; }
+sys_table& sys() noexcept {
+    return current_table;
+}
+const sys_table& real_sys() noexcept {
+    return real_table;
+}
 
 } // namespace pipc::detail

@@ -17,42 +17,45 @@ using error_code = boost::system::error_code;
 /// `ec == boost::system::errc::no_such_file_or_directory` and `ec.message()` work as usual.
 /// Each enumerator's message names the field or the limit concerned.
 enum class errc {
-    closed = 1,               ///< The object has been closed (or was never opened).
-    invalid_name,             ///< Name: needs exactly one leading '/', no other '/', not "/." or "/..", no NUL.
-    name_too_long,            ///< Name: longer than this kind allows (mq/shm 255, semaphore 251 bytes after '/').
+    closed = 1,   ///< The object has been closed (or was never opened).
+    invalid_name, ///< Name: needs exactly one leading '/', no other '/', not "/." or "/..", no NUL.
+    name_too_long, ///< Name: longer than this kind allows (mq/shm 255, semaphore 251 bytes after
+                   ///< '/').
     invalid_permissions,      ///< permissions: only the bits 07777 are allowed.
     invalid_initial_value,    ///< initial_value: above SEM_VALUE_MAX.
-    invalid_release_count,    ///< release(n): n must be at least 0, and value + n at most SEM_VALUE_MAX.
+    invalid_release_count,    ///< release(n): n must be at least 0, and value + n at most
+                              ///< SEM_VALUE_MAX.
     invalid_max_messages,     ///< max_messages: must be 0 (system default) or 1..65536.
     invalid_max_message_size, ///< max_message_size: must be 0 (system default) or 1..16 MiB.
     invalid_access,           ///< access: a value outside read_only, write_only, read_write.
     invalid_priority,         ///< priority: must be below MQ_PRIO_MAX.
     invalid_timeout,          ///< timeout: NaN.
-    invalid_size,             ///< size: larger than off_t can hold, or given for a read-only object.
-    invalid_signal,           ///< signal number: outside 1..SIGRTMAX.
-    invalid_open_mode,        ///< open: a value outside open_existing, open_or_create, create_exclusive.
-    message_too_long,         ///< message: longer than the queue's max_message_size.
-    buffer_too_small,         ///< receive buffer: shorter than the queue's max_message_size.
-    not_readable,             ///< The queue was opened without read access.
-    not_writable,             ///< The queue was opened without write access.
-    read_only,                ///< The shared memory was opened read-only.
+    invalid_size,      ///< size: larger than off_t can hold, or given for a read-only object.
+    invalid_signal,    ///< signal number: outside 1..SIGRTMAX.
+    invalid_open_mode, ///< open: a value outside open_existing, open_or_create, create_exclusive.
+    message_too_long,  ///< message: longer than the queue's max_message_size.
+    buffer_too_small,  ///< receive buffer: shorter than the queue's max_message_size.
+    not_readable,      ///< The queue was opened without read access.
+    not_writable,      ///< The queue was opened without write access.
+    read_only,         ///< The shared memory was opened read-only.
     truncate_needs_write,     ///< truncate: a read-only handle may not truncate a segment.
     msg_max_exceeded,         ///< max_messages: above /proc/sys/fs/mqueue/msg_max.
     msgsize_max_exceeded,     ///< max_message_size: above /proc/sys/fs/mqueue/msgsize_max.
     queues_max_reached,       ///< /proc/sys/fs/mqueue/queues_max queues exist already.
     rlimit_msgqueue_exceeded, ///< The queue would exceed this user's RLIMIT_MSGQUEUE (ulimit -q).
     no_space,                 ///< Not enough free space in /dev/shm for the segment.
-    mapping_out_of_range,     ///< offset/length: the mapping would reach past the end of the segment.
-    empty_segment,            ///< The segment has size 0: there is nothing to map.
-    name_generation_failed,   ///< No unused generated name was found within the retry bound.
+    mapping_out_of_range,   ///< offset/length: the mapping would reach past the end of the segment.
+    empty_segment,          ///< The segment has size 0: there is nothing to map.
+    name_generation_failed, ///< No unused generated name was found within the retry bound.
 };
 
 /// posix_ipc's four exception classes, as error conditions: `ec == pipc::condition::busy`.
 enum class condition {
-    existential = 1, ///< Does not exist, already exists, or has been closed (posix_ipc ExistentialError).
-    permissions,     ///< Not allowed by mode bits or access flags (PermissionsError).
-    busy,            ///< Would block, timed out, queue full/empty, notification taken (BusyError).
-    signal,          ///< Interrupted by a signal (SignalError).
+    existential =
+        1, ///< Does not exist, already exists, or has been closed (posix_ipc ExistentialError).
+    permissions, ///< Not allowed by mode bits or access flags (PermissionsError).
+    busy,        ///< Would block, timed out, queue full/empty, notification taken (BusyError).
+    signal,      ///< Interrupted by a signal (SignalError).
 };
 
 /// The category of pipc::errc. Returns a reference to a static object; thread-safe.
@@ -60,7 +63,9 @@ const boost::system::error_category& pipc_category() noexcept;
 /// The category of pipc::condition. Returns a reference to a static object; thread-safe.
 const boost::system::error_category& condition_category() noexcept;
 
-inline error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), pipc_category()}; }
+inline error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), pipc_category()};
+}
 inline boost::system::error_condition make_error_condition(condition c) noexcept {
     return {static_cast<int>(c), condition_category()};
 }

@@ -23,10 +23,10 @@ struct rlimit_value {
     bool hard_unlimited = false;
 };
 
-long page_size() noexcept;                ///< sysconf(_SC_PAGESIZE).
-long semaphore_value_max() noexcept;      ///< sysconf(_SC_SEM_VALUE_MAX), SEM_VALUE_MAX if unknown.
-long message_priority_max() noexcept;     ///< sysconf(_SC_MQ_PRIO_MAX): priorities are 0..this-1.
-mqueue_limits read_mqueue_limits();       ///< Reads /proc/sys/fs/mqueue/* afresh on every call.
+long page_size() noexcept;            ///< sysconf(_SC_PAGESIZE).
+long semaphore_value_max() noexcept;  ///< sysconf(_SC_SEM_VALUE_MAX), SEM_VALUE_MAX if unknown.
+long message_priority_max() noexcept; ///< sysconf(_SC_MQ_PRIO_MAX): priorities are 0..this-1.
+mqueue_limits read_mqueue_limits();   ///< Reads /proc/sys/fs/mqueue/* afresh on every call.
 rlimit_value read_rlimit_msgqueue() noexcept;
 
 /// Kernel hard caps (mq_overview(7), Linux >= 3.5); pipc rejects larger values before the call.

@@ -66,7 +66,8 @@ public:
     /// (throws errc::mapping_out_of_range otherwise).
     template <class T>
     T& as(std::size_t offset = 0) const {
-        static_assert(std::is_trivially_copyable_v<T>, "only trivially copyable types can be shared");
+        static_assert(std::is_trivially_copyable_v<T>,
+                      "only trivially copyable types can be shared");
         check_view(offset, sizeof(T), alignof(T));
         return *reinterpret_cast<T*>(data_ptr() + offset);
     }
@@ -85,7 +86,8 @@ public:
 
     template <class T>
     const T& as(std::size_t offset = 0) const {
-        static_assert(std::is_trivially_copyable_v<T>, "only trivially copyable types can be shared");
+        static_assert(std::is_trivially_copyable_v<T>,
+                      "only trivially copyable types can be shared");
         check_view(offset, sizeof(T), alignof(T));
         return *reinterpret_cast<const T*>(data_ptr() + offset);
     }

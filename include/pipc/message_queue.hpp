@@ -110,7 +110,8 @@ public:
     long max_message_size() const noexcept { return max_message_size_; }
 
     // --- send -----------------------------------------------------------------------------
-    /// Sends `msg` with `priority` (0 .. message_priority_max()-1), waiting while the queue is full.
+    /// Sends `msg` with `priority` (0 .. message_priority_max()-1), waiting while the queue is
+    /// full.
     void send(std::span<const std::byte> msg, unsigned priority = 0);
     void send(std::span<const std::byte> msg, unsigned priority, error_code& ec);
     void send(std::string_view msg, unsigned priority = 0);

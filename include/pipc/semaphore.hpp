@@ -37,8 +37,8 @@ struct semaphore_options {
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared object: the waiting and posting calls (`acquire`,
-/// `try_acquire*`, `release`, `value`) may be called concurrently; `open`, `close` and moves may not
-/// overlap with anything else.
+/// `try_acquire*`, `release`, `value`) may be called concurrently; `open`, `close` and moves may
+/// not overlap with anything else.
 ///
 /// @par Exception safety
 /// Every throwing call has an `error_code&` twin that never throws; a failed call changes nothing.
@@ -142,8 +142,8 @@ template <class Clock, class Duration>
 bool semaphore::try_acquire_until(std::chrono::time_point<Clock, Duration> tp, error_code& ec) {
     if constexpr (std::is_same_v<Clock, std::chrono::system_clock>) {
         ec = {};
-        return wait_until_system(std::chrono::time_point_cast<std::chrono::system_clock::duration>(tp),
-                                 ec);
+        return wait_until_system(
+            std::chrono::time_point_cast<std::chrono::system_clock::duration>(tp), ec);
     } else {
         const auto dl = detail::deadline_at(tp, ec);
         if (ec) return false;

@@ -82,7 +82,8 @@ public:
     const_mapping map_read_only(std::uint64_t offset = 0, std::uint64_t length = whole) const;
     const_mapping map_read_only(std::uint64_t offset, std::uint64_t length, error_code& ec) const;
 
-    /// Closes the descriptor (posix_ipc's close_fd); mappings stay valid. Closing twice does nothing.
+    /// Closes the descriptor (posix_ipc's close_fd); mappings stay valid. Closing twice does
+    /// nothing.
     void close();
     void close(error_code& ec);
     /// Removes the name (shm_unlink); works before or after close().

@@ -12,7 +12,9 @@ using pipc::errc;
 using pipc::error_code;
 
 namespace {
-error_code sys(int e) { return {e, boost::system::system_category()}; }
+error_code sys(int e) {
+    return {e, boost::system::system_category()};
+}
 constexpr int errc_first = static_cast<int>(errc::closed);
 constexpr int errc_last = static_cast<int>(errc::name_generation_failed);
 } // namespace
@@ -34,7 +36,8 @@ BOOST_AUTO_TEST_CASE(every_errc_has_its_own_message) {
 BOOST_AUTO_TEST_CASE(messages_name_the_field) {
     BOOST_TEST(make_error_code(errc::invalid_max_messages).message().find("max_messages") !=
                std::string::npos);
-    BOOST_TEST(make_error_code(errc::invalid_priority).message().find("priority") != std::string::npos);
+    BOOST_TEST(make_error_code(errc::invalid_priority).message().find("priority") !=
+               std::string::npos);
     BOOST_TEST(make_error_code(errc::msgsize_max_exceeded).message().find("msgsize_max") !=
                std::string::npos);
     BOOST_TEST(make_error_code(errc::rlimit_msgqueue_exceeded).message().find("RLIMIT_MSGQUEUE") !=
@@ -45,7 +48,8 @@ BOOST_AUTO_TEST_CASE(category_names) {
     BOOST_TEST(std::string(pipc::pipc_category().name()) == "pipc");
     BOOST_TEST(std::string(pipc::condition_category().name()) == "pipc.condition");
     for (int c = 1; c <= 4; ++c)
-        BOOST_TEST(make_error_condition(static_cast<condition>(c)).message() != "unknown pipc condition");
+        BOOST_TEST(make_error_condition(static_cast<condition>(c)).message() !=
+                   "unknown pipc condition");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -13,8 +13,8 @@
 
 namespace {
 std::shared_ptr<spdlog::logger> capture(std::ostringstream& out, const std::string& name) {
-    auto logger =
-        std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::ostream_sink_st>(out));
+    auto logger = std::make_shared<spdlog::logger>(
+        name, std::make_shared<spdlog::sinks::ostream_sink_st>(out));
     logger->set_level(spdlog::level::debug);
     logger->set_pattern("%v");
     return logger;

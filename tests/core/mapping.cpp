@@ -81,9 +81,9 @@ BOOST_AUTO_TEST_CASE(never_past_the_end) {
     struct row {
         std::uint64_t offset, length;
     };
-    const row rows[] = {{0, 101}, {100, shared_memory::whole}, {50, 51}, {0, 0}, {~0ULL, 1}, {1, ~0ULL - 1}};
-    for (const auto& r : rows)
-        BOOST_TEST_CONTEXT("offset " << r.offset << " length " << r.length) {
+    const row rows[] = {{0, 101},      {100, shared_memory::whole}, {50, 51}, {0, 0}, {~0ULL, 1},
+                        {1, ~0ULL - 1}};
+    for (const auto& r : rows) BOOST_TEST_CONTEXT("offset " << r.offset << " length " << r.length) {
             pipc::error_code ec;
             const auto m = shm.map(r.offset, r.length, ec);
             BOOST_TEST((ec == make_error_code(errc::mapping_out_of_range)));
@@ -120,8 +120,8 @@ BOOST_AUTO_TEST_CASE(typed_views_are_checked) {
     counter = 41;
     std::atomic_ref<std::uint64_t>(counter).fetch_add(1);
     BOOST_TEST(shm.map_read_only().as<std::uint64_t>(8) == 42U);
-    BOOST_CHECK_THROW(m.as<std::uint64_t>(60), pipc::error);  // past the end
-    BOOST_CHECK_THROW(m.as<std::uint64_t>(3), pipc::error);   // misaligned
+    BOOST_CHECK_THROW(m.as<std::uint64_t>(60), pipc::error); // past the end
+    BOOST_CHECK_THROW(m.as<std::uint64_t>(3), pipc::error);  // misaligned
 }
 
 BOOST_AUTO_TEST_CASE(moves_and_flush) {
@@ -129,7 +129,8 @@ BOOST_AUTO_TEST_CASE(moves_and_flush) {
     shared_memory shm(name, create(10));
     auto a = shm.map();
     auto b = std::move(a);
-    BOOST_TEST(!a.is_mapped()); // NOLINT(bugprone-use-after-move): the moved-from state is specified
+    BOOST_TEST(
+        !a.is_mapped()); // NOLINT(bugprone-use-after-move): the moved-from state is specified
     BOOST_TEST(b.is_mapped());
     b.flush();
     pipc::error_code ec;

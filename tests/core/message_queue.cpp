@@ -25,10 +25,13 @@ namespace {
 constexpr auto kind = pipc::object_kind::message_queue;
 // Small queues: RLIMIT_MSGQUEUE is shared by every test running in parallel.
 message_queue::options create(long max_messages = 4, long max_size = 64) {
-    return {.open = open_mode::create_exclusive, .max_messages = max_messages,
+    return {.open = open_mode::create_exclusive,
+            .max_messages = max_messages,
             .max_message_size = max_size};
 }
-std::span<const std::byte> bytes(std::string_view s) { return std::as_bytes(std::span(s)); }
+std::span<const std::byte> bytes(std::string_view s) {
+    return std::as_bytes(std::span(s));
+}
 std::string text(std::span<const std::byte> b, std::size_t n) {
     return {reinterpret_cast<const char*>(b.data()), n};
 }
@@ -42,7 +45,8 @@ BOOST_AUTO_TEST_CASE(create_reports_geometry_and_open_reads_it_back) {
     BOOST_TEST(a.created());
     BOOST_TEST(a.max_messages() == 3);
     BOOST_TEST(a.max_message_size() == 100);
-    message_queue b(name, {.open = open_mode::open_or_create, .max_messages = 9, .max_message_size = 9});
+    message_queue b(name,
+                    {.open = open_mode::open_or_create, .max_messages = 9, .max_message_size = 9});
     BOOST_TEST(!b.created());
     BOOST_TEST(b.max_messages() == 3); // the existing queue's, not the request's
     const auto attrs = b.attributes();
@@ -61,8 +65,10 @@ BOOST_AUTO_TEST_CASE(zero_geometry_takes_the_system_defaults) {
 BOOST_AUTO_TEST_CASE(mode_is_exact_whatever_the_umask) {
     named name(kind);
     const ::mode_t old = ::umask(077);
-    message_queue q(name, {.open = open_mode::create_exclusive, .permissions = 0640,
-                           .max_messages = 1, .max_message_size = 8});
+    message_queue q(name, {.open = open_mode::create_exclusive,
+                           .permissions = 0640,
+                           .max_messages = 1,
+                           .max_message_size = 8});
     ::umask(old);
     struct ::stat st {};
     BOOST_REQUIRE(::fstat(q.native_handle(), &st) == 0);
@@ -99,8 +105,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_without_side_effects) {
         {"permissions", name.str(), with([](auto& o) { o.permissions = 0170000; }),
          errc::invalid_permissions},
     };
-    for (const auto& r : rows)
-        BOOST_TEST_CONTEXT(r.what) {
+    for (const auto& r : rows) BOOST_TEST_CONTEXT(r.what) {
             message_queue q;
             pipc::error_code ec;
             q.open(r.name, r.opts, ec);
@@ -233,8 +238,10 @@ BOOST_AUTO_TEST_CASE(timed_calls_wait_at_least_the_timeout) {
 
 BOOST_AUTO_TEST_CASE(non_blocking_description_still_honours_each_call) {
     named name(kind);
-    message_queue q(name, {.open = open_mode::create_exclusive, .max_messages = 1,
-                           .max_message_size = 16, .blocking = false});
+    message_queue q(name, {.open = open_mode::create_exclusive,
+                           .max_messages = 1,
+                           .max_message_size = 16,
+                           .blocking = false});
     BOOST_TEST(!q.blocking());
     std::array<std::byte, 16> buf{};
     auto start = std::chrono::steady_clock::now();
@@ -455,8 +462,10 @@ BOOST_AUTO_TEST_CASE(moves) {
 
 BOOST_AUTO_TEST_CASE(permission_denied_for_another_user) {
     named name(kind);
-    message_queue q(name, {.open = open_mode::create_exclusive, .permissions = 0600,
-                           .max_messages = 1, .max_message_size = 8});
+    message_queue q(name, {.open = open_mode::create_exclusive,
+                           .permissions = 0600,
+                           .max_messages = 1,
+                           .max_message_size = 8});
     pipc_test::child_process child([&] {
         if (!pipc_test::drop_to_nobody()) return false;
         pipc::error_code ec;

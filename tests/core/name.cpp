@@ -21,12 +21,13 @@ constexpr object_kind all_kinds[] = {object_kind::semaphore, object_kind::shared
 
 BOOST_AUTO_TEST_CASE(malformed_names_are_rejected_the_same_way_for_every_kind) {
     using namespace std::string_literals;
-    const std::string bad[] = {"", "/", "//", "//x", "noslash", "/a/b", "/x/", "/.", "/..",
-                               "/x\0y"s, "\0"s};
+    const std::string bad[] = {"",    "/",  "//",  "//x",    "noslash", "/a/b",
+                               "/x/", "/.", "/..", "/x\0y"s, "\0"s};
     for (const auto kind : all_kinds)
         for (const auto& name : bad)
             BOOST_TEST_CONTEXT("kind " << static_cast<int>(kind) << " name size " << name.size()) {
-                BOOST_TEST((pipc::validate_name(kind, name) == make_error_code(errc::invalid_name)));
+                BOOST_TEST(
+                    (pipc::validate_name(kind, name) == make_error_code(errc::invalid_name)));
             }
 }
 
@@ -62,7 +63,8 @@ BOOST_AUTO_TEST_CASE(longest_names_really_work) {
     // The limits are the kernel's, not stricter: the longest allowed name opens for real.
     for (const auto kind : all_kinds) {
         const auto base = pipc_test::unique_name("L");
-        const std::string name = base + std::string(pipc::max_name_length(kind) + 1 - base.size(), 'x');
+        const std::string name =
+            base + std::string(pipc::max_name_length(kind) + 1 - base.size(), 'x');
         pipc_test::remove_quietly(kind, name);
         pipc::error_code ec;
         switch (kind) {
@@ -76,7 +78,8 @@ BOOST_AUTO_TEST_CASE(longest_names_really_work) {
         }
         case object_kind::message_queue: {
             pipc::message_queue q(name, {.open = pipc::open_mode::create_exclusive,
-                                         .max_messages = 1, .max_message_size = 16});
+                                         .max_messages = 1,
+                                         .max_message_size = 16});
             break;
         }
         }

@@ -99,9 +99,12 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_without_side_effects) {
         {"embedded slash", "/a/b", create(), errc::invalid_name},
         {"no slash", "x", create(), errc::invalid_name},
         {"too long", "/" + std::string(252, 'n'), create(), errc::name_too_long},
-        {"permissions", name.str(), {.open = open_mode::create_exclusive, .permissions = 010000},
+        {"permissions",
+         name.str(),
+         {.open = open_mode::create_exclusive, .permissions = 010000},
          errc::invalid_permissions},
-        {"initial value", name.str(),
+        {"initial value",
+         name.str(),
          {.open = open_mode::create_exclusive,
           .initial_value = static_cast<unsigned>(pipc::semaphore_value_max()) + 1U},
          errc::invalid_initial_value},
@@ -172,10 +175,10 @@ BOOST_AUTO_TEST_CASE(timed_waits_time_out_no_earlier_than_asked) {
     BOOST_TEST((std::chrono::steady_clock::now() - start >= 25ms)); // realtime vs steady rounding
 
     BOOST_TEST(!s.try_acquire_for(std::chrono::duration<double>(0.02)));
-    BOOST_TEST(!s.try_acquire_for(-5s));   // negative: one try
-    BOOST_TEST(!s.try_acquire_for(0ns));   // zero: one try
+    BOOST_TEST(!s.try_acquire_for(-5s)); // negative: one try
+    BOOST_TEST(!s.try_acquire_for(0ns)); // zero: one try
     s.release();
-    BOOST_TEST(s.try_acquire_for(-1s));    // a try still takes a free unit
+    BOOST_TEST(s.try_acquire_for(-1s)); // a try still takes a free unit
     s.release();
     BOOST_TEST(s.try_acquire_for(std::chrono::hours::max())); // huge: no overflow into the past
 }

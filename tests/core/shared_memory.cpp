@@ -94,17 +94,22 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_without_side_effects) {
     const row rows[] = {
         {"slash", "/x/y", create(1), errc::invalid_name},
         {"semaphore alias", "/sem.x", create(1), errc::invalid_name},
-        {"permissions", name.str(), {.open = open_mode::create_exclusive, .permissions = 0177777},
+        {"permissions",
+         name.str(),
+         {.open = open_mode::create_exclusive, .permissions = 0177777},
          errc::invalid_permissions},
         {"size beyond off_t", name.str(), create(~0ULL), errc::invalid_size},
-        {"read-only create with size", name.str(),
-         {.open = open_mode::create_exclusive, .size = 10, .read_only = true}, errc::invalid_size},
-        {"read-only truncate", name.str(), {.read_only = true, .truncate = true},
+        {"read-only create with size",
+         name.str(),
+         {.open = open_mode::create_exclusive, .size = 10, .read_only = true},
+         errc::invalid_size},
+        {"read-only truncate",
+         name.str(),
+         {.read_only = true, .truncate = true},
          errc::truncate_needs_write},
         {"open mode", name.str(), {.open = static_cast<open_mode>(-1)}, errc::invalid_open_mode},
     };
-    for (const auto& r : rows)
-        BOOST_TEST_CONTEXT(r.what) {
+    for (const auto& r : rows) BOOST_TEST_CONTEXT(r.what) {
             shared_memory shm;
             pipc::error_code ec;
             shm.open(r.name, r.opts, ec);
@@ -132,7 +137,8 @@ BOOST_AUTO_TEST_CASE(a_segment_too_big_for_the_filesystem_fails_cleanly) {
     shared_memory shm;
     pipc::error_code ec;
     shm.open(name, create(1ULL << 50), ec); // 1 PiB
-    BOOST_TEST((ec == make_error_code(errc::no_space) || ec == boost::system::errc::file_too_large));
+    BOOST_TEST(
+        (ec == make_error_code(errc::no_space) || ec == boost::system::errc::file_too_large));
     BOOST_TEST(!pipc_test::exists(kind, name.str()));
 }
 

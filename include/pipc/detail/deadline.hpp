@@ -36,7 +36,8 @@ deadline deadline_after(std::chrono::duration<Rep, Period> d, error_code& ec) no
     } else {
         if (d <= d.zero()) return {now, false};
         const auto remaining = steady_clock::time_point::max() - now;
-        if (duration_cast<duration<long double>>(d) >= duration_cast<duration<long double>>(remaining))
+        if (duration_cast<duration<long double>>(d) >=
+            duration_cast<duration<long double>>(remaining))
             return {{}, true};
         const auto step = duration_cast<steady_clock::duration>(d);
         if (step >= remaining) return {{}, true};

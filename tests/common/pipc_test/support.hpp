@@ -37,9 +37,15 @@ inline std::string unique_name(const char* tag = "t") {
 inline void remove_quietly(pipc::object_kind kind, const std::string& name) {
     pipc::error_code ignored;
     switch (kind) {
-    case pipc::object_kind::semaphore: pipc::unlink_semaphore(name, ignored); break;
-    case pipc::object_kind::shared_memory: pipc::unlink_shared_memory(name, ignored); break;
-    case pipc::object_kind::message_queue: pipc::unlink_message_queue(name, ignored); break;
+    case pipc::object_kind::semaphore:
+        pipc::unlink_semaphore(name, ignored);
+        break;
+    case pipc::object_kind::shared_memory:
+        pipc::unlink_shared_memory(name, ignored);
+        break;
+    case pipc::object_kind::message_queue:
+        pipc::unlink_message_queue(name, ignored);
+        break;
     }
 }
 
@@ -70,8 +76,8 @@ inline bool exists(pipc::object_kind kind, const std::string& name) {
         ::mq_close(q);
         return true;
     }
-    const std::string path = (kind == pipc::object_kind::semaphore ? "/dev/shm/sem." : "/dev/shm/") +
-                             name.substr(1);
+    const std::string path =
+        (kind == pipc::object_kind::semaphore ? "/dev/shm/sem." : "/dev/shm/") + name.substr(1);
     struct ::stat st {};
     return ::stat(path.c_str(), &st) == 0;
 }
@@ -169,7 +175,8 @@ private:
     bool reaped_ = false;
 };
 
-/// In a forked child: become uid/gid 65534 (nobody), so mode bits are enforced (root bypasses them).
+/// In a forked child: become uid/gid 65534 (nobody), so mode bits are enforced (root bypasses
+/// them).
 inline bool drop_to_nobody() {
     return ::setgroups(0, nullptr) == 0 && ::setresgid(65534, 65534, 65534) == 0 &&
            ::setresuid(65534, 65534, 65534) == 0;
