@@ -343,7 +343,19 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(notification)
 
-BOOST_AUTO_TEST_CASE(callback_runs_once_on_empty_to_non_empty) {
+// glibc starts SIGEV_THREAD callbacks from its own helper thread through an internal
+// pthread_create that ThreadSanitizer does not intercept; TSan then crashes in that thread.
+// The callback path is covered by the normal and ASan builds.
+boost::test_tools::assertion_result not_under_thread_sanitizer(boost::unit_test::test_unit_id) {
+#if defined(__SANITIZE_THREAD__)
+    return {false};
+#else
+    return {true};
+#endif
+}
+
+BOOST_AUTO_TEST_CASE(callback_runs_once_on_empty_to_non_empty,
+                     *boost::unit_test::precondition(not_under_thread_sanitizer)) {
     named name(kind);
     message_queue q(name, create());
     const int efd = ::eventfd(0, EFD_CLOEXEC);
@@ -408,7 +420,11 @@ BOOST_AUTO_TEST_CASE(another_process_registered_is_busy) {
     pipc::error_code ec;
     q.request_notification(SIGUSR2, ec);
     BOOST_TEST((ec == pipc::condition::busy));
-    BOOST_CHECK_THROW(q.request_notification([] {}), pipc::busy_error);
+#if !defined(__SANITIZE_THREAD__) // glibc starts its helper thread even for a rejected request
+    pipc::error_code callback_ec;
+    q.request_notification([] {}, callback_ec);
+    BOOST_TEST((callback_ec == pipc::condition::busy));
+#endif
     finish.signal();
     BOOST_TEST(child.succeeded());
     q.request_notification(SIGUSR2); // the registration died with the child
