@@ -1,0 +1,121 @@
+"""Shared fixtures for the posix_ipc tests.
+
+Every test gets a watchdog (SIGALRM, so pytest-timeout is not needed): a stuck wait is interrupted
+and the handler's exception propagates out of it, failing the test. Names are unique per process
+and per test, and whatever a test leaves behind is unlinked afterwards.
+"""
+import itertools
+import os
+import signal
+import sys
+
+import pytest
+
+import posix_ipc
+
+WATCHDOG_SECONDS = 60
+_counter = itertools.count()
+
+
+class WatchdogExpired(Exception):
+    pass
+
+
+def _expired(signum, frame):
+    raise WatchdogExpired(f"test still running after {WATCHDOG_SECONDS} s")
+
+
+@pytest.fixture(autouse=True)
+def watchdog():
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.alarm(WATCHDOG_SECONDS)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class Names:
+    """Hands out unique names and unlinks them (all three kinds) when the test ends."""
+
+    def __init__(self):
+        self.issued = []
+
+    def __call__(self, tag="x"):
+        name = f"/pyt-{os.getpid()}-{next(_counter)}-{tag}"
+        self.issued.append(name)
+        return name
+
+    def adopt(self, name):
+        self.issued.append(name)
+        return name
+
+    def cleanup(self):
+        for name in self.issued:
+            for unlink in (posix_ipc.unlink_semaphore, posix_ipc.unlink_shared_memory,
+                           posix_ipc.unlink_message_queue):
+                try:
+                    unlink(name)
+                except (posix_ipc.ExistentialError, ValueError):
+                    pass
+
+
+@pytest.fixture
+def names():
+    n = Names()
+    try:
+        yield n
+    finally:
+        n.cleanup()
+
+
+def run_in_child(fn, *, as_nobody=False):
+    """Runs fn() in a forked child; returns (exit status, text the child wrote).
+
+    fn returns a string (the child's report). Exceptions become "EXC <type>: <message>".
+    as_nobody drops to uid/gid 65534 first: root ignores mode bits.
+    """
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never return into pytest
+        code = 0
+        try:
+            os.close(r)
+            signal.alarm(WATCHDOG_SECONDS)
+            if as_nobody:
+                os.setgroups([])
+                os.setresgid(65534, 65534, 65534)
+                os.setresuid(65534, 65534, 65534)
+            try:
+                out = fn()
+            except BaseException as e:  # noqa: B902 - report everything to the parent
+                out = f"EXC {type(e).__name__}: {e}"
+            os.write(w, str(out).encode())
+        except BaseException:
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(w)
+    chunks = []
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind():
+    """The suite's own prefix must be gone from /dev/shm and the mqueue fs at the end."""
+    yield
+    prefix = f"pyt-{os.getpid()}-"
+    left = [f for f in os.listdir("/dev/shm") if prefix in f]
+    if os.path.isdir("/dev/mqueue"):
+        left += [f for f in os.listdir("/dev/mqueue") if f.startswith(prefix)]
+    if left:
+        print(f"\nLEFT BEHIND: {left}", file=sys.stderr)
+        pytest.fail(f"IPC objects left behind: {left}")
