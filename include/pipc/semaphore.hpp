@@ -95,6 +95,20 @@ public:
     void release(std::ptrdiff_t n = 1);
     void release(std::ptrdiff_t n, error_code& ec);
 
+    /// Lockable adaptors, so `std::lock_guard`, `std::unique_lock` and `std::scoped_lock` can
+    /// hold a unit for a scope (posix_ipc's `with sem:`). Errors throw, as the standard expects.
+    void lock() { acquire(); }
+    bool try_lock() { return try_acquire(); }
+    template <class Rep, class Period>
+    bool try_lock_for(std::chrono::duration<Rep, Period> d) {
+        return try_acquire_for(d);
+    }
+    template <class Clock, class Duration>
+    bool try_lock_until(std::chrono::time_point<Clock, Duration> tp) {
+        return try_acquire_until(tp);
+    }
+    void unlock() { release(); }
+
     /// The current value (a snapshot; Linux reports 0, never negative, while others wait).
     int value() const;
     int value(error_code& ec) const;

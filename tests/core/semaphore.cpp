@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -236,6 +237,23 @@ BOOST_AUTO_TEST_CASE(release_past_the_maximum_fails_and_changes_nothing) {
     BOOST_TEST(s.value() == static_cast<int>(max));
     s.release(-1, ec);
     BOOST_TEST((ec == make_error_code(errc::invalid_release_count)));
+}
+
+BOOST_AUTO_TEST_CASE(standard_lock_types_hold_a_unit_for_a_scope) {
+    named name(kind);
+    semaphore s(name, create(1));
+    {
+        const std::lock_guard guard(s);
+        BOOST_TEST(s.value() == 0);
+    }
+    BOOST_TEST(s.value() == 1);
+    {
+        std::unique_lock first(s, std::try_to_lock);
+        BOOST_TEST(first.owns_lock());
+        std::unique_lock second(s, 10ms);
+        BOOST_TEST(!second.owns_lock());
+    }
+    BOOST_TEST(s.value() == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
