@@ -1,0 +1,523 @@
+#include "inventory.hpp"
+
+#include "common.hpp"
+
+#include <pipc/message_queue.hpp>
+#include <pipc/semaphore.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <tuple>
+
+namespace pipc_cli {
+namespace {
+
+constexpr const char* shm_dir = "/dev/shm";
+
+void debug(const std::string& message) {
+    if (auto lg = logger()) lg->debug("{}", message);
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// Mount points in /proc/self/mountinfo escape space, tab, newline and backslash as \ooo.
+std::string unescape_mountinfo(const std::string& s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && i + 3 < s.size()) {
+            const std::string oct = s.substr(i + 1, 3);
+            if (oct.size() == 3 && std::all_of(oct.begin(), oct.end(),
+                                               [](char c) { return c >= '0' && c <= '7'; })) {
+                out += static_cast<char>(std::stoi(oct, nullptr, 8));
+                i += 3;
+                continue;
+            }
+        }
+        out += s[i];
+    }
+    return out;
+}
+
+std::string read_small_file(const std::string& path, int* err = nullptr) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (err) *err = errno;
+        return {};
+    }
+    std::string data;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            if (err) *err = errno;
+            ::close(fd);
+            return {};
+        }
+        if (n == 0) break;
+        data.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    if (err) *err = 0;
+    return data;
+}
+
+std::optional<std::string> user_name(::uid_t uid) {
+    std::vector<char> buf(16384);
+    ::passwd pw{};
+    ::passwd* result = nullptr;
+    if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &result) == 0 && result)
+        return std::string(result->pw_name);
+    return std::nullopt;
+}
+
+std::optional<std::string> group_name(::gid_t gid) {
+    std::vector<char> buf(16384);
+    ::group gr{};
+    ::group* result = nullptr;
+    if (::getgrgid_r(gid, &gr, buf.data(), buf.size(), &result) == 0 && result)
+        return std::string(result->gr_name);
+    return std::nullopt;
+}
+
+object_info from_stat(pipc::object_kind kind, std::string name, const struct ::stat& st) {
+    object_info info;
+    info.kind = kind;
+    info.name = std::move(name);
+    info.mode = st.st_mode & 07777;
+    info.uid = st.st_uid;
+    info.gid = st.st_gid;
+    info.ctime = static_cast<std::int64_t>(st.st_ctim.tv_sec);
+    info.dev = st.st_dev;
+    info.ino = st.st_ino;
+    return info;
+}
+
+} // namespace
+
+const char* kind_label(pipc::object_kind kind) noexcept {
+    switch (kind) {
+    case pipc::object_kind::message_queue: return "mq";
+    case pipc::object_kind::semaphore: return "sem";
+    case pipc::object_kind::shared_memory: return "shm";
+    }
+    return "?";
+}
+
+// --- mqueue_view -----------------------------------------------------------------------------
+
+std::optional<std::string> mqueue_view::find_mount() {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPEROPTIONS"
+        const auto sep = line.find(" - ");
+        if (sep == std::string::npos) continue;
+        std::istringstream tail(line.substr(sep + 3));
+        std::string fstype;
+        tail >> fstype;
+        if (fstype != "mqueue") continue;
+        std::istringstream head(line.substr(0, sep));
+        std::string id, parent, devno, root, mount_point;
+        head >> id >> parent >> devno >> root >> mount_point;
+        if (root != "/") continue;
+        return unescape_mountinfo(mount_point);
+    }
+    return std::nullopt;
+}
+
+mqueue_view::mqueue_view() {
+    if (auto existing = find_mount()) {
+        dir_ = *existing;
+        debug("message queues: using the mqueue mount at " + dir_);
+        return;
+    }
+    // A private mount namespace keeps the temporary mount invisible to every other process and
+    // guarantees it disappears with this process even if it is killed before cleaning up.
+    const std::string hint =
+        " (an administrator can make queues visible with: mount -t mqueue none /dev/mqueue)";
+    if (::unshare(CLONE_NEWNS) != 0) {
+        const int err = errno;
+        error_ = err;
+        reason_ = "message queues cannot be listed: no mqueue file system is mounted, and mounting "
+                  "one privately needs root (CAP_SYS_ADMIN): unshare(CLONE_NEWNS): " +
+                  errno_text(err) + hint;
+        return;
+    }
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        error_ = errno;
+        reason_ = "message queues cannot be listed: making the private mount namespace private "
+                  "failed: " +
+                  errno_text(errno) + hint;
+        return;
+    }
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/pipc-mqueue-XXXXXX";
+    std::vector<char> path(templ.begin(), templ.end());
+    path.push_back('\0');
+    if (!::mkdtemp(path.data())) {
+        error_ = errno;
+        reason_ = "message queues cannot be listed: cannot create a temporary mount point " +
+                  templ + ": " + errno_text(errno) + hint;
+        return;
+    }
+    if (::mount("mqueue", path.data(), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+        const int err = errno;
+        error_ = err;
+        ::rmdir(path.data());
+        reason_ = "message queues cannot be listed: mount -t mqueue failed: " + errno_text(err) + hint;
+        return;
+    }
+    dir_ = path.data();
+    private_ = true;
+    debug("message queues: /dev/mqueue is not mounted; mounted mqueue privately at " + dir_);
+}
+
+mqueue_view::~mqueue_view() {
+    if (!private_) return;
+    if (::umount2(dir_.c_str(), MNT_DETACH) == 0) ::rmdir(dir_.c_str());
+}
+
+// --- holder_index ----------------------------------------------------------------------------
+
+holder_index::holder_index(const std::set<::dev_t>& devices) {
+    if (devices.empty()) return;
+    DIR* proc = ::opendir("/proc");
+    if (!proc) {
+        uninspected_.push_back(0);
+        return;
+    }
+    const ::pid_t self = ::getpid();
+    while (const ::dirent* entry = ::readdir(proc)) {
+        char* end = nullptr;
+        const long pid_long = std::strtol(entry->d_name, &end, 10);
+        if (end == entry->d_name || *end != '\0' || pid_long <= 0) continue;
+        const auto pid = static_cast<::pid_t>(pid_long);
+        if (pid == self) continue; // pipc opens objects itself while it looks at them
+        const std::string base = std::string("/proc/") + entry->d_name;
+        bool found = false;
+        bool denied = false;
+
+        if (DIR* fds = ::opendir((base + "/fd").c_str())) {
+            const int dfd = ::dirfd(fds);
+            while (const ::dirent* fd = ::readdir(fds)) {
+                if (fd->d_name[0] == '.') continue;
+                struct ::stat st {};
+                if (::fstatat(dfd, fd->d_name, &st, 0) != 0) continue;
+                if (!devices.count(st.st_dev)) continue;
+                by_inode_[{st.st_dev, st.st_ino}].insert(pid);
+                found = true;
+            }
+            ::closedir(fds);
+        } else if (errno == EACCES || errno == EPERM) {
+            denied = true;
+        }
+
+        int err = 0;
+        const std::string maps = read_small_file(base + "/maps", &err);
+        if (err == EACCES || err == EPERM) denied = true;
+        if (denied) uninspected_.push_back(pid);
+        std::istringstream lines(maps);
+        std::string line;
+        while (std::getline(lines, line)) {
+            // "start-end perms offset MAJ:MIN inode path"
+            unsigned maj = 0, min = 0;
+            unsigned long long inode = 0;
+            if (std::sscanf(line.c_str(), "%*s %*s %*s %x:%x %llu", &maj, &min, &inode) != 3) continue;
+            if (inode == 0) continue;
+            const ::dev_t dev = ::makedev(maj, min);
+            if (!devices.count(dev)) continue;
+            by_inode_[{dev, static_cast<::ino_t>(inode)}].insert(pid);
+            found = true;
+        }
+        if (found) {
+            std::string comm = read_small_file(base + "/comm");
+            while (!comm.empty() && (comm.back() == '\n' || comm.back() == '\r')) comm.pop_back();
+            commands_[pid] = comm;
+        }
+    }
+    ::closedir(proc);
+}
+
+std::vector<holder> holder_index::find(::dev_t dev, ::ino_t ino) const {
+    std::vector<holder> out;
+    const auto it = by_inode_.find({dev, ino});
+    if (it == by_inode_.end()) return out;
+    for (const ::pid_t pid : it->second) {
+        const auto c = commands_.find(pid);
+        out.push_back({pid, c == commands_.end() ? std::string() : c->second});
+    }
+    return out;
+}
+
+std::string holders_incomplete_text(const std::vector<::pid_t>& uninspected) {
+    if (uninspected.empty()) return {};
+    std::string pids;
+    for (std::size_t i = 0; i < uninspected.size() && i < 10; ++i)
+        pids += (i ? ", " : "") + std::to_string(uninspected[i]);
+    if (uninspected.size() > 10) pids += ", ...";
+    return "holders may be incomplete: " + std::to_string(uninspected.size()) +
+           " process(es) could not be inspected (pid " + pids + ")" +
+           (::geteuid() == 0 ? "" : "; run as root to see all");
+}
+
+// --- objects ---------------------------------------------------------------------------------
+
+std::optional<::dev_t> shm_device() {
+    struct ::stat st {};
+    if (::stat(shm_dir, &st) != 0) return std::nullopt;
+    return st.st_dev;
+}
+
+void fill_semaphore(object_info& info) {
+    pipc::error_code ec;
+    pipc::semaphore sem;
+    sem.open(info.name, {}, ec);
+    if (ec) {
+        debug("cannot open semaphore " + escape_for_text(info.name) + ": " + ec.message());
+        return;
+    }
+    const int v = sem.value(ec);
+    if (!ec) info.value = v;
+}
+
+void fill_queue(object_info& info, const std::string& mqueue_dir) {
+    if (!mqueue_dir.empty()) {
+        // One line: "QSIZE:12         NOTIFY:0     SIGNO:0     NOTIFY_PID:0".
+        int err = 0;
+        const std::string status = read_small_file(mqueue_dir + "/" + info.name.substr(1), &err);
+        unsigned long long qsize = 0;
+        if (err == 0) {
+            if (const auto q = status.find("QSIZE:"); q != std::string::npos &&
+                                                      std::sscanf(status.c_str() + q, "QSIZE:%llu",
+                                                                  &qsize) == 1)
+                info.queued_bytes = qsize;
+            long npid = 0;
+            if (const auto n = status.find("NOTIFY_PID:"); n != std::string::npos &&
+                                                           std::sscanf(status.c_str() + n,
+                                                                       "NOTIFY_PID:%ld", &npid) == 1)
+                info.notify_pid = npid;
+        }
+    }
+    pipc::message_queue_options opts;
+    opts.access = pipc::access::read_only;
+    opts.blocking = false;
+    pipc::error_code ec;
+    pipc::message_queue q;
+    q.open(info.name, opts, ec);
+    if (ec) {
+        debug("cannot open message queue " + escape_for_text(info.name) + ": " + ec.message());
+        return;
+    }
+    const auto attr = q.attributes(ec);
+    if (ec) return;
+    info.current_messages = attr.current_messages;
+    info.max_messages = attr.max_messages;
+    info.message_size = attr.max_message_size;
+}
+
+inventory list_objects(const std::set<pipc::object_kind>& kinds, const mqueue_view* mq) {
+    std::vector<object_info> objects;
+    std::set<::dev_t> devices;
+    const bool want_shm = kinds.count(pipc::object_kind::shared_memory) > 0;
+    const bool want_sem = kinds.count(pipc::object_kind::semaphore) > 0;
+    if (want_shm || want_sem) {
+        if (DIR* dir = ::opendir(shm_dir)) {
+            const int dfd = ::dirfd(dir);
+            while (const ::dirent* entry = ::readdir(dir)) {
+                const std::string file = entry->d_name;
+                if (file == "." || file == "..") continue;
+                struct ::stat st {};
+                if (::fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+                if (!S_ISREG(st.st_mode)) continue;
+                devices.insert(st.st_dev);
+                // glibc keeps semaphore "/x" as /dev/shm/sem.x; everything else is shm_open's.
+                if (file.rfind("sem.", 0) == 0) {
+                    if (!want_sem) continue;
+                    auto info = from_stat(pipc::object_kind::semaphore, "/" + file.substr(4), st);
+                    fill_semaphore(info);
+                    objects.push_back(std::move(info));
+                } else {
+                    if (!want_shm) continue;
+                    auto info = from_stat(pipc::object_kind::shared_memory, "/" + file, st);
+                    info.size = static_cast<std::uint64_t>(st.st_size);
+                    objects.push_back(std::move(info));
+                }
+            }
+            ::closedir(dir);
+        }
+    }
+    if (kinds.count(pipc::object_kind::message_queue) && mq && mq->available()) {
+        if (DIR* dir = ::opendir(mq->dir().c_str())) {
+            const int dfd = ::dirfd(dir);
+            while (const ::dirent* entry = ::readdir(dir)) {
+                const std::string file = entry->d_name;
+                if (file == "." || file == "..") continue;
+                struct ::stat st {};
+                if (::fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+                if (!S_ISREG(st.st_mode)) continue;
+                devices.insert(st.st_dev);
+                auto info = from_stat(pipc::object_kind::message_queue, "/" + file, st);
+                fill_queue(info, mq->dir());
+                objects.push_back(std::move(info));
+            }
+            ::closedir(dir);
+        }
+    }
+    const holder_index holders(devices);
+    for (auto& info : objects) info.holders = holders.find(info.dev, info.ino);
+    std::sort(objects.begin(), objects.end(), [](const object_info& a, const object_info& b) {
+        return std::tuple(std::string_view(kind_label(a.kind)), a.name) <
+               std::tuple(std::string_view(kind_label(b.kind)), b.name);
+    });
+    return {std::move(objects), holders.uninspected()};
+}
+
+// --- rendering -------------------------------------------------------------------------------
+
+namespace {
+template <class T>
+boost::json::value optional_json(const std::optional<T>& v) {
+    if (!v) return nullptr;
+    return boost::json::value(*v);
+}
+} // namespace
+
+boost::json::object to_json(const object_info& info) {
+    boost::json::object o;
+    o["kind"] = kind_label(info.kind);
+    put_bytes(o, "name", "name_encoding", info.name);
+    o["mode"] = mode_string(info.mode);
+    o["uid"] = info.uid;
+    o["gid"] = info.gid;
+    const auto user = user_name(info.uid);
+    const auto group = group_name(info.gid);
+    o["user"] = user ? boost::json::value(*user) : boost::json::value(nullptr);
+    o["group"] = group ? boost::json::value(*group) : boost::json::value(nullptr);
+    o["ctime"] = info.ctime;
+    switch (info.kind) {
+    case pipc::object_kind::shared_memory: o["size"] = optional_json(info.size); break;
+    case pipc::object_kind::semaphore: o["value"] = optional_json(info.value); break;
+    case pipc::object_kind::message_queue:
+        o["current_messages"] = optional_json(info.current_messages);
+        o["max_messages"] = optional_json(info.max_messages);
+        o["message_size"] = optional_json(info.message_size);
+        o["queued_bytes"] = optional_json(info.queued_bytes);
+        o["notify_pid"] = optional_json(info.notify_pid);
+        break;
+    }
+    boost::json::array holders;
+    for (const auto& h : info.holders) {
+        boost::json::object ho;
+        ho["pid"] = h.pid;
+        put_bytes(ho, "command", "command_encoding", h.command);
+        holders.push_back(std::move(ho));
+    }
+    o["holders"] = std::move(holders);
+    return o;
+}
+
+namespace {
+std::string owner_text(::uid_t uid) {
+    const auto n = user_name(uid);
+    return n ? *n : std::to_string(uid);
+}
+std::string group_text(::gid_t gid) {
+    const auto n = group_name(gid);
+    return n ? *n : std::to_string(gid);
+}
+template <class T>
+std::string opt_text(const std::optional<T>& v) {
+    return v ? std::to_string(*v) : std::string("?");
+}
+std::string holders_text(const std::vector<holder>& holders) {
+    if (holders.empty()) return "none";
+    std::string out;
+    for (const auto& h : holders) {
+        if (!out.empty()) out += ",";
+        out += std::to_string(h.pid) + "(" + escape_for_text(h.command) + ")";
+    }
+    return out;
+}
+std::string details_text(const object_info& info) {
+    switch (info.kind) {
+    case pipc::object_kind::shared_memory: return "size=" + opt_text(info.size);
+    case pipc::object_kind::semaphore: return "value=" + opt_text(info.value);
+    case pipc::object_kind::message_queue:
+        return "messages=" + opt_text(info.current_messages) + "/" + opt_text(info.max_messages) +
+               " msgsize=" + opt_text(info.message_size);
+    }
+    return {};
+}
+} // namespace
+
+std::string to_text(const object_info& info) {
+    std::string out;
+    const auto line = [&](const char* key, const std::string& value) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%-17s ", (std::string(key) + ":").c_str());
+        out += buf + value + "\n";
+    };
+    line("name", escape_for_text(info.name));
+    line("kind", kind_label(info.kind));
+    line("mode", mode_string(info.mode));
+    line("owner", owner_text(info.uid) + " (" + std::to_string(info.uid) + ")");
+    line("group", group_text(info.gid) + " (" + std::to_string(info.gid) + ")");
+    switch (info.kind) {
+    case pipc::object_kind::shared_memory:
+        line("size", info.size ? std::to_string(*info.size) + " (" + human_size(*info.size) + ")"
+                               : std::string("?"));
+        break;
+    case pipc::object_kind::semaphore: line("value", opt_text(info.value)); break;
+    case pipc::object_kind::message_queue:
+        line("current_messages", opt_text(info.current_messages));
+        line("max_messages", opt_text(info.max_messages));
+        line("message_size", opt_text(info.message_size));
+        line("queued_bytes", opt_text(info.queued_bytes));
+        line("notify_pid", opt_text(info.notify_pid));
+        break;
+    }
+    line("holders", holders_text(info.holders));
+    return out;
+}
+
+std::string to_table(const std::vector<object_info>& objects) {
+    std::vector<std::array<std::string, 7>> rows;
+    rows.push_back({"KIND", "NAME", "MODE", "OWNER", "GROUP", "DETAILS", "HOLDERS"});
+    for (const auto& o : objects)
+        rows.push_back({kind_label(o.kind), escape_for_text(o.name), mode_string(o.mode),
+                        owner_text(o.uid), group_text(o.gid), details_text(o),
+                        holders_text(o.holders)});
+    std::array<std::size_t, 7> width{};
+    for (const auto& r : rows)
+        for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    std::string out;
+    for (const auto& r : rows) {
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            out += r[i];
+            if (i + 1 < r.size()) out += std::string(width[i] - r[i].size() + 2, ' ');
+        }
+        out += "\n";
+    }
+    return out;
+}
+
+} // namespace pipc_cli

@@ -1,0 +1,123 @@
+// tools/src/inventory.hpp - finding POSIX IPC objects and the processes that hold them.
+//
+// Shared memory and semaphores are files in /dev/shm (a semaphore "/x" is /dev/shm/sem.x);
+// message queues are only visible through an mqueue file system mount. Holders are found by
+// matching (device, inode) against /proc/*/fd and /proc/*/maps: glibc maps a semaphore under a
+// temporary file name, so paths cannot be trusted, but the inode can.
+#pragma once
+
+#include <pipc/name.hpp>
+
+#include <boost/json.hpp>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pipc_cli {
+
+struct holder {
+    ::pid_t pid = 0;
+    std::string command; ///< /proc/PID/comm
+};
+
+/// One object, as `pipc ls` and `pipc * info` show it. Kind-specific fields stay empty for other
+/// kinds; a field that could not be read (no permission) is nullopt.
+struct object_info {
+    pipc::object_kind kind = pipc::object_kind::shared_memory;
+    std::string name; ///< With the leading '/'.
+    ::mode_t mode = 0;
+    ::uid_t uid = 0;
+    ::gid_t gid = 0;
+    std::int64_t ctime = 0; ///< Seconds since the epoch.
+    ::dev_t dev = 0;
+    ::ino_t ino = 0;
+    // shared memory
+    std::optional<std::uint64_t> size;
+    // semaphore
+    std::optional<int> value;
+    // message queue
+    std::optional<long> current_messages;
+    std::optional<long> max_messages;
+    std::optional<long> message_size;
+    std::optional<std::uint64_t> queued_bytes; ///< QSIZE from the mqueue fs.
+    std::optional<long> notify_pid;           ///< NOTIFY_PID from the mqueue fs (0: none).
+    std::vector<holder> holders;
+};
+
+const char* kind_label(pipc::object_kind kind) noexcept; ///< "mq", "sem", "shm"
+
+/// Where message queues can be read as files: an existing mqueue mount, or (as root) a private
+/// one made in a private mount namespace and removed again by the destructor.
+class mqueue_view {
+public:
+    mqueue_view();
+    ~mqueue_view();
+    mqueue_view(const mqueue_view&) = delete;
+    mqueue_view& operator=(const mqueue_view&) = delete;
+
+    bool available() const noexcept { return !dir_.empty(); }
+    const std::string& dir() const noexcept { return dir_; }
+    /// True when the view is pipc's own temporary mount rather than an existing one.
+    bool private_mount() const noexcept { return private_; }
+    /// Why queues cannot be listed (empty when available()).
+    const std::string& reason() const noexcept { return reason_; }
+    /// The errno behind reason(), 0 when available().
+    int error() const noexcept { return error_; }
+    /// The mount point of an mqueue file system in this mount namespace, if any (/dev/mqueue).
+    static std::optional<std::string> find_mount();
+
+private:
+    std::string dir_;
+    std::string reason_;
+    int error_ = 0;
+    bool private_ = false;
+};
+
+/// Holders of every object on the given devices, from one pass over /proc.
+class holder_index {
+public:
+    /// `devices`: st_dev of /dev/shm and of the mqueue fs; other files are ignored.
+    explicit holder_index(const std::set<::dev_t>& devices);
+    std::vector<holder> find(::dev_t dev, ::ino_t ino) const;
+    /// False when some processes could not be inspected (another user's, as non-root).
+    bool complete() const noexcept { return uninspected_.empty(); }
+    /// The processes whose descriptors or mappings could not be read.
+    const std::vector<::pid_t>& uninspected() const noexcept { return uninspected_; }
+
+private:
+    std::map<std::pair<::dev_t, ::ino_t>, std::set<::pid_t>> by_inode_;
+    std::map<::pid_t, std::string> commands_;
+    std::vector<::pid_t> uninspected_;
+};
+
+/// Reads a semaphore's value and queue attributes/QSIZE into `info` (best effort).
+void fill_semaphore(object_info& info);
+void fill_queue(object_info& info, const std::string& mqueue_dir);
+
+struct inventory {
+    std::vector<object_info> objects; ///< Sorted by kind and name.
+    std::vector<::pid_t> uninspected; ///< See holder_index::uninspected().
+};
+
+/// "holders may be incomplete: ..." naming the processes that could not be inspected.
+std::string holders_incomplete_text(const std::vector<::pid_t>& uninspected);
+
+/// Every object of `kinds`. Queues are listed only when `mq` is available (null: not wanted).
+inventory list_objects(const std::set<pipc::object_kind>& kinds, const mqueue_view* mq);
+
+/// st_dev of /dev/shm, if it exists.
+std::optional<::dev_t> shm_device();
+
+boost::json::object to_json(const object_info& info);
+/// `key: value` lines for `pipc * info`.
+std::string to_text(const object_info& info);
+/// The `pipc ls` table.
+std::string to_table(const std::vector<object_info>& objects);
+
+} // namespace pipc_cli
