@@ -1,0 +1,10 @@
+# Tests of include/pipc/asio/async_message_queue.hpp (both backends run every test).
+pipc_add_test(asio_async_message_queue SOURCES ${CMAKE_CURRENT_LIST_DIR}/async_message_queue.cpp)
+if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_threaded.cpp)
+  pipc_add_test(asio_async_message_queue_threaded
+                SOURCES ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_threaded.cpp LABELS threaded)
+endif()
+if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_stress.cpp)
+  pipc_add_test(asio_async_message_queue_stress
+                SOURCES ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_stress.cpp)
+endif()
