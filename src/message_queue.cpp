@@ -249,7 +249,8 @@ error_code check_send(::mqd_t mqd, bool can_write, long max_size, std::size_t si
     if (mqd == -1) return make_error_code(errc::closed);
     if (!can_write) return make_error_code(errc::not_writable);
     if (size > static_cast<std::size_t>(max_size)) return make_error_code(errc::message_too_long);
-    if (static_cast<long>(priority) >= message_priority_max())
+    static const long priority_limit = message_priority_max(); // fixed for the process's life
+    if (static_cast<long>(priority) >= priority_limit)
         return make_error_code(errc::invalid_priority);
     return {};
 }
