@@ -1,0 +1,564 @@
+// Rendering a run: the terminal table with ratios to the floors, the JSON document, the SVG
+// percentile plot (hand-written, no plotting library), and the comparison with an earlier run.
+#include "report.hpp"
+
+#include <pipc/version.hpp>
+
+#include <boost/json.hpp>
+#include <boost/version.hpp>
+
+#include <gnu/libc-version.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+namespace pipc_bench::detail {
+namespace json = boost::json;
+
+namespace {
+
+std::string variant_key(const cell_result& c) {
+    return c.transport + "/" + c.impl;
+}
+
+/// The floor cell of `c` in the same run and pinning, or nullptr (also for floors themselves).
+const cell_result* find_floor(const run_result& r, const cell_result& c) {
+    const std::string f = floor_of(c);
+    if (f.empty()) return nullptr;
+    const auto slash = f.find('/');
+    const std::string ft = f.substr(0, slash), fi = f.substr(slash + 1);
+    const cell_result* best = nullptr;
+    for (const auto& x : r.cells) {
+        if (!x.ok || x.transport != ft || x.impl != fi || x.pin != c.pin) continue;
+        if (ft == "sem") return &x;
+        if (x.size == c.size) return &x;
+        // Payload-less baselines (eventfd) compare with the smallest mq message.
+        if (c.size == 0 && (!best || x.size < best->size)) best = &x;
+    }
+    return best;
+}
+
+const cell_result* find_cell(const run_result& r, const cell_result& c, const char* transport,
+                             const char* impl) {
+    for (const auto& x : r.cells)
+        if (x.ok && x.transport == transport && x.impl == impl && x.pin == c.pin &&
+            x.size == c.size)
+            return &x;
+    return nullptr;
+}
+
+std::string fmt(const char* f, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, f, v);
+    return buf;
+}
+
+std::string ratio(double a, double b) {
+    if (b <= 0) return "-";
+    return fmt("%.2f", a / b);
+}
+
+std::string read_file(const char* path) {
+    std::ifstream f(path);
+    std::string s;
+    std::getline(f, s);
+    return s;
+}
+
+std::string cpu_model() {
+    std::ifstream f("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("model name", 0) == 0) {
+            const auto colon = line.find(':');
+            return colon == std::string::npos ? line : line.substr(colon + 2);
+        }
+    return "unknown";
+}
+
+std::string pin_description(const run_result& r, const std::string& pin) {
+    if (pin == "same-cpu" && !r.cpus.empty())
+        return "initiator and peer both on CPU " + std::to_string(r.cpus[0]);
+    if (pin == "cross-cpu" && r.cpus.size() > 1)
+        return "initiator on CPU " + std::to_string(r.cpus[0]) + ", peer on CPU " +
+               std::to_string(r.cpus[1]);
+    if (pin == "none") return "no affinity set (the scheduler decides; bimodal on this kind of VM)";
+    return pin;
+}
+
+/// Pins in the order the run used them.
+std::vector<std::string> pins_of(const run_result& r) {
+    std::vector<std::string> pins;
+    for (const auto& c : r.cells)
+        if (std::find(pins.begin(), pins.end(), c.pin) == pins.end()) pins.push_back(c.pin);
+    return pins;
+}
+
+// ---- a small pretty printer: Boost.JSON's serializer writes doubles as "2.75E0" ------------
+
+void pretty(std::ostream& os, const json::value& v, int indent, bool compact_objects) {
+    const std::string pad(std::size_t(indent) * 2, ' ');
+    switch (v.kind()) {
+    case json::kind::object: {
+        const auto& o = v.get_object();
+        if (o.empty()) {
+            os << "{}";
+            break;
+        }
+        if (compact_objects) {
+            os << "{";
+            bool first = true;
+            for (const auto& kv : o) {
+                os << (first ? "" : ", ") << json::serialize(json::string(kv.key())) << ": ";
+                pretty(os, kv.value(), indent, true);
+                first = false;
+            }
+            os << "}";
+            break;
+        }
+        os << "{\n";
+        bool first = true;
+        for (const auto& kv : o) {
+            if (!first) os << ",\n";
+            os << pad << "  " << json::serialize(json::string(kv.key())) << ": ";
+            // Arrays of objects (the result rows) print one row per line: easy to grep and diff.
+            pretty(os, kv.value(), indent + 1, false);
+            first = false;
+        }
+        os << "\n" << pad << "}";
+        break;
+    }
+    case json::kind::array: {
+        const auto& a = v.get_array();
+        if (a.empty()) {
+            os << "[]";
+            break;
+        }
+        const bool rows = a.front().is_object();
+        if (!rows) {
+            os << "[";
+            for (std::size_t i = 0; i < a.size(); ++i) {
+                if (i) os << ", ";
+                pretty(os, a[i], indent, true);
+            }
+            os << "]";
+            break;
+        }
+        os << "[\n";
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            os << pad << "  ";
+            pretty(os, a[i], indent + 1, true);
+            os << (i + 1 < a.size() ? ",\n" : "\n");
+        }
+        os << pad << "]";
+        break;
+    }
+    case json::kind::double_: {
+        const double d = v.get_double();
+        if (!std::isfinite(d)) {
+            os << "null";
+            break;
+        }
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.4f", d);
+        std::string s = buf;
+        while (s.size() > 1 && s.back() == '0') s.pop_back();
+        if (s.back() == '.') s += '0';
+        os << s;
+        break;
+    }
+    default:
+        os << json::serialize(v);
+    }
+}
+
+json::array int_array(const std::vector<int>& v) {
+    json::array a;
+    for (int x : v) a.push_back(x);
+    return a;
+}
+
+double round3(double v) {
+    return std::round(v * 1000.0) / 1000.0;
+}
+
+} // namespace
+
+std::string floor_of(const cell_result& c) {
+    if (c.impl == "peer") return "";
+    if (c.transport == "mq") return c.impl == "raw" ? "" : "mq/raw";
+    if (c.transport == "sem") return c.impl == "raw" ? "" : "sem/raw";
+    if (c.transport == "shm") return "sem/raw";
+    if (c.transport == "pipe" || c.transport == "eventfd") return "mq/raw";
+    return "";
+}
+
+// ---- table --------------------------------------------------------------------------------
+
+void print_table(const run_result& r, const options& o, std::FILE* out) {
+    std::fprintf(out, "pipc-bench %s  %s  %s\n", pipc::version_string, r.started_utc.c_str(),
+                 cpu_model().c_str());
+    if (!r.cells.empty())
+        std::fprintf(out,
+                     "%llu timed round trips per cell after %llu warm-up; throughput: %llu one-way "
+                     "messages, at most %ld in flight (queue depth / credit window; pipe and "
+                     "eventfd: kernel buffer)\n",
+                     (unsigned long long)r.cells.front().round_trips,
+                     (unsigned long long)r.cells.front().warmup,
+                     (unsigned long long)r.cells.front().throughput_msgs, o.queue_depth);
+    if (r.instrument.ns_per_sample > 0)
+        std::fprintf(
+            out,
+            "instrument: %.1f ns per recorded sample (one clock read + store, mean; goal < "
+            "50 ns), median %.0f ns\n",
+            r.instrument.ns_per_sample, r.instrument.clock_read_ns);
+    std::fprintf(out,
+                 "latency: round trip in us, nearest-rank percentiles. xp50/xp99/xtput: ratio to "
+                 "the floor of the same run and pinning\n(mq/* vs mq/raw at the same size; sem/* "
+                 "and shm/* vs sem/raw; pipe and eventfd vs mq/raw as kernel baselines); xepoll: "
+                 "vs mq/raw-epoll, the event-loop floor.\n");
+    for (const auto& pin : pins_of(r)) {
+        std::fprintf(out, "\n== %s: %s ==\n", pin.c_str(), pin_description(r, pin).c_str());
+        std::fprintf(out, "%-8s %-19s %5s %8s %8s %8s %8s %9s %10s  %-8s %6s %6s %6s %6s\n",
+                     "transp", "impl", "size", "p50", "p90", "p99", "p99.9", "max", "msgs/s",
+                     "floor", "xp50", "xp99", "xtput", "xepoll");
+        std::vector<const cell_result*> rows;
+        for (const auto& c : r.cells)
+            if (c.pin == pin) rows.push_back(&c);
+        // By size, then in registry order (stable); payload-less rows sit with the first size.
+        std::stable_sort(rows.begin(), rows.end(), [](const cell_result* a, const cell_result* b) {
+            return a->size < b->size && a->size != 0 && b->size != 0;
+        });
+        for (const cell_result* c : rows) {
+            const std::string size = c->size ? std::to_string(c->size) : "-";
+            if (!c->ok) {
+                std::fprintf(out, "%-8s %-19s %5s  FAILED: %s\n", c->transport.c_str(),
+                             c->impl.c_str(), size.c_str(), c->error.c_str());
+                continue;
+            }
+            const auto& s = c->stats;
+            const std::string tput = s.msgs_per_s ? fmt("%.0f", *s.msgs_per_s) : "-";
+            std::string floor = "(floor)", xp50 = "", xp99 = "", xt = "", xe = "";
+            if (const cell_result* f = find_floor(r, *c)) {
+                floor = floor_of(*c);
+                xp50 = ratio(s.p50, f->stats.p50);
+                xp99 = ratio(s.p99, f->stats.p99);
+                if (s.msgs_per_s && f->stats.msgs_per_s)
+                    xt = ratio(*s.msgs_per_s, *f->stats.msgs_per_s);
+            } else if (!floor_of(*c).empty()) {
+                floor = floor_of(*c) + "?";
+            } else if (c->impl == "peer") {
+                floor = "";
+            }
+            if (c->transport == "mq" && c->impl != "raw" && c->impl != "raw-epoll")
+                if (const cell_result* e = find_cell(r, *c, "mq", "raw-epoll"))
+                    xe = ratio(s.p50, e->stats.p50);
+            std::fprintf(
+                out, "%-8s %-19s %5s %8.2f %8.2f %8.2f %8.2f %9.2f %10s  %-8s %6s %6s %6s %6s\n",
+                c->transport.c_str(), c->impl.c_str(), size.c_str(), s.p50, s.p90, s.p99, s.p999,
+                s.max, tput.c_str(), floor.c_str(), xp50.c_str(), xp99.c_str(), xt.c_str(),
+                xe.c_str());
+        }
+    }
+    bool async = false;
+    for (const auto& c : r.cells) async = async || c.impl.rfind("pipc-async", 0) == 0;
+    if (!async && r.cells.size() > 0 && r.cells.front().impl != "peer")
+        std::fprintf(out,
+                     "\n(no pipc-async variants in this build/run: see `pipc-bench --list`)\n");
+    std::fprintf(out, "\n%zu cells in %.1f s\n", r.cells.size(), r.elapsed_s);
+}
+
+// ---- JSON ---------------------------------------------------------------------------------
+
+std::string to_json(const run_result& r, const options& o) {
+    json::object doc;
+    doc["version"] = pipc::version_string;
+
+    json::object m;
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    m["hostname"] = host;
+    utsname u{};
+    if (::uname(&u) == 0) {
+        m["kernel"] = std::string(u.sysname) + " " + u.release;
+        m["arch"] = u.machine;
+    }
+    m["cpu_model"] = cpu_model();
+    m["online_cpus"] = ::sysconf(_SC_NPROCESSORS_ONLN);
+    m["cpus_used"] = int_array(r.cpus);
+    m["clocksource"] =
+        read_file("/sys/devices/system/clocksource/clocksource0/current_clocksource");
+    m["cpuidle_driver"] = read_file("/sys/devices/system/cpu/cpuidle/current_driver");
+    m["mq_msg_max"] = read_file("/proc/sys/fs/mqueue/msg_max");
+    m["mq_msgsize_max"] = read_file("/proc/sys/fs/mqueue/msgsize_max");
+    m["glibc"] = ::gnu_get_libc_version();
+    m["compiler"] = __VERSION__;
+    m["boost"] = std::to_string(BOOST_VERSION / 100000) + "." +
+                 std::to_string(BOOST_VERSION / 100 % 1000) + "." +
+                 std::to_string(BOOST_VERSION % 100);
+#ifdef NDEBUG
+    m["optimized"] = true;
+#else
+    m["optimized"] = false;
+#endif
+    doc["machine"] = std::move(m);
+
+    json::array results, failures;
+    for (const auto& c : r.cells) {
+        json::object row;
+        row["transport"] = c.transport;
+        row["impl"] = c.impl;
+        row["pin"] = c.pin;
+        row["size"] = c.size;
+        row["round_trips"] = c.round_trips;
+        if (!c.ok) {
+            row["error"] = c.error;
+            failures.push_back(std::move(row));
+            continue;
+        }
+        const auto& s = c.stats;
+        row["p50_us"] = round3(s.p50);
+        row["p90_us"] = round3(s.p90);
+        row["p99_us"] = round3(s.p99);
+        row["p999_us"] = round3(s.p999);
+        row["max_us"] = round3(s.max);
+        if (s.msgs_per_s)
+            row["msgs_per_s"] = std::round(*s.msgs_per_s);
+        else
+            row["msgs_per_s"] = nullptr;
+        // Extras (allowed by the schema).
+        row["min_us"] = round3(s.min);
+        row["mean_us"] = round3(s.mean);
+        row["warmup"] = c.warmup;
+        row["throughput_msgs"] = c.throughput_msgs;
+        row["depth"] = c.depth;
+        row["cpus"] = int_array(c.cpus);
+        const std::string floor = floor_of(c);
+        if (const cell_result* f = find_floor(r, c)) {
+            row["floor"] = floor;
+            row["p50_vs_floor"] = round3(s.p50 / f->stats.p50);
+            row["p99_vs_floor"] = round3(s.p99 / f->stats.p99);
+            if (s.msgs_per_s && f->stats.msgs_per_s)
+                row["msgs_per_s_vs_floor"] = round3(*s.msgs_per_s / *f->stats.msgs_per_s);
+        }
+        if (c.transport == "mq" && c.impl != "raw" && c.impl != "raw-epoll")
+            if (const cell_result* e = find_cell(r, c, "mq", "raw-epoll"))
+                row["p50_vs_raw_epoll"] = round3(s.p50 / e->stats.p50);
+        results.push_back(std::move(row));
+    }
+    doc["results"] = std::move(results);
+
+    doc["date_utc"] = r.started_utc;
+    doc["command"] = r.command_line;
+    doc["elapsed_s"] = round3(r.elapsed_s);
+    json::object inst;
+    inst["ns_per_sample"] = round3(r.instrument.ns_per_sample);
+    inst["clock_read_ns"] = round3(r.instrument.clock_read_ns);
+    doc["instrument"] = std::move(inst);
+    json::object opts;
+    opts["quick"] = o.quick;
+    opts["queue_depth"] = o.queue_depth;
+    opts["sizes"] = json::value_from(o.sizes);
+    opts["pins"] = json::value_from(o.pins);
+    if (!o.peer_mq.empty()) opts["peer_mq"] = o.peer_mq;
+    if (!o.peer_sem.empty()) opts["peer_sem"] = o.peer_sem;
+    doc["options"] = std::move(opts);
+    doc["failures"] = std::move(failures);
+
+    std::ostringstream os;
+    pretty(os, doc, 0, false);
+    return os.str();
+}
+
+// ---- SVG ----------------------------------------------------------------------------------
+
+namespace {
+const char* const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                               "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+                               "#000000", "#aec7e8", "#ffbb78", "#98df8a"};
+
+std::string esc(const std::string& s) {
+    std::string o;
+    for (char c : s) {
+        if (c == '<')
+            o += "&lt;";
+        else if (c == '>')
+            o += "&gt;";
+        else if (c == '&')
+            o += "&amp;";
+        else
+            o += c;
+    }
+    return o;
+}
+} // namespace
+
+void write_svg(const run_result& r, const std::string& path) {
+    // Panels: one per (pin, size); payload-less variants join the smallest size of their pin.
+    struct panel {
+        std::string pin;
+        std::size_t size;
+        std::vector<const cell_result*> cells;
+    };
+    std::vector<panel> panels;
+    for (const auto& pin : pins_of(r)) {
+        std::vector<std::size_t> sizes;
+        for (const auto& c : r.cells)
+            if (c.pin == pin && c.size &&
+                std::find(sizes.begin(), sizes.end(), c.size) == sizes.end())
+                sizes.push_back(c.size);
+        std::sort(sizes.begin(), sizes.end());
+        if (sizes.empty()) sizes.push_back(0);
+        for (auto sz : sizes) {
+            panel p{pin, sz, {}};
+            for (const auto& c : r.cells)
+                if (c.ok && c.pin == pin && (c.size == sz || (c.size == 0 && sz == sizes.front())))
+                    p.cells.push_back(&c);
+            if (!p.cells.empty()) panels.push_back(std::move(p));
+        }
+    }
+    // One colour per variant across all panels.
+    std::map<std::string, std::string> colour;
+    std::size_t next = 0;
+    for (const auto& c : r.cells)
+        if (!colour.count(variant_key(c)))
+            colour[variant_key(c)] = palette[next++ % (sizeof palette / sizeof *palette)];
+
+    const double W = 980, H = 380, L = 70, R = 250, T = 46, B = 52;
+    const double pw = W - L - R, ph = H - T - B;
+    std::ostringstream s;
+    const double total_h = 40 + H * double(panels.size());
+    s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << total_h
+      << "\" viewBox=\"0 0 " << W << " " << total_h
+      << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+    s << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    s << "<text x=\"" << L << "\" y=\"24\" font-size=\"15\" font-weight=\"bold\">pipc-bench "
+      << pipc::version_string << ": round-trip latency by percentile (" << esc(r.started_utc)
+      << ", " << esc(cpu_model()) << ")</text>\n";
+
+    for (std::size_t pi = 0; pi < panels.size(); ++pi) {
+        const auto& p = panels[pi];
+        const double oy = 40 + H * double(pi);
+        double ymin = 1e300, ymax = 0, xmax = 1;
+        for (const cell_result* c : p.cells)
+            for (const auto& [x, y] : c->stats.curve) {
+                ymin = std::min(ymin, y);
+                ymax = std::max(ymax, y);
+                xmax = std::max(xmax, x);
+            }
+        ymin = std::max(ymin, 0.01);
+        ymax = std::max(ymax, ymin * 10);
+        const double lo = std::floor(std::log10(ymin)), hi = std::ceil(std::log10(ymax));
+        auto X = [&](double x) { return L + pw * x / xmax; };
+        auto Y = [&](double y) {
+            return oy + T + ph * (1.0 - (std::log10(std::max(y, 1e-3)) - lo) / (hi - lo));
+        };
+        s << "<g>\n<text x=\"" << L << "\" y=\"" << oy + T - 14 << "\" font-size=\"13\">pin "
+          << esc(p.pin) << " (" << esc(pin_description(r, p.pin)) << "), "
+          << (p.size ? std::to_string(p.size) + " B messages" : std::string("no payload"))
+          << "</text>\n";
+        s << "<rect x=\"" << L << "\" y=\"" << oy + T << "\" width=\"" << pw << "\" height=\"" << ph
+          << "\" fill=\"none\" stroke=\"#444\"/>\n";
+        // Y grid: 1, 2, 5 per decade.
+        for (double e = lo; e <= hi; ++e)
+            for (double m : {1.0, 2.0, 5.0}) {
+                const double v = m * std::pow(10.0, e);
+                if (std::log10(v) > hi + 1e-9) continue;
+                const double y = Y(v);
+                s << "<line x1=\"" << L << "\" x2=\"" << L + pw << "\" y1=\"" << y << "\" y2=\""
+                  << y << "\" stroke=\"" << (m == 1.0 ? "#bbb" : "#e4e4e4") << "\"/>\n";
+                s << "<text x=\"" << L - 6 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">"
+                  << fmt(v < 1 ? "%.2g" : "%.0f", v) << "</text>\n";
+            }
+        s << "<text transform=\"translate(" << L - 48 << "," << oy + T + ph / 2
+          << ") rotate(-90)\" text-anchor=\"middle\">round trip (us, log scale)</text>\n";
+        // X grid: percentiles.
+        const std::pair<double, const char*> ticks[] = {{0, "p0"},     {std::log10(2.0), "p50"},
+                                                        {1, "p90"},    {2, "p99"},
+                                                        {3, "p99.9"},  {4, "p99.99"},
+                                                        {5, "p99.999"}};
+        for (const auto& [x, label] : ticks) {
+            if (x > xmax + 1e-9) continue;
+            s << "<line x1=\"" << X(x) << "\" x2=\"" << X(x) << "\" y1=\"" << oy + T << "\" y2=\""
+              << oy + T + ph << "\" stroke=\"#ddd\"/>\n";
+            s << "<text x=\"" << X(x) << "\" y=\"" << oy + T + ph + 16
+              << "\" text-anchor=\"middle\">" << label << "</text>\n";
+        }
+        s << "<text x=\"" << L + pw / 2 << "\" y=\"" << oy + T + ph + 36
+          << "\" text-anchor=\"middle\">percentile (the right end is the max)</text>\n";
+        // Curves and legend.
+        double ly = oy + T + 6;
+        for (const cell_result* c : p.cells) {
+            const std::string col = colour[variant_key(*c)];
+            const bool floor = c->impl == "raw";
+            s << "<polyline fill=\"none\" stroke=\"" << col << "\" stroke-width=\""
+              << (floor ? 2.2 : 1.6) << "\"" << (floor ? " stroke-dasharray=\"6,3\"" : "")
+              << " points=\"";
+            for (const auto& [x, y] : c->stats.curve)
+                s << fmt("%.1f", X(x)) << "," << fmt("%.1f", Y(y)) << " ";
+            s << "\"/>\n";
+            s << "<line x1=\"" << L + pw + 12 << "\" x2=\"" << L + pw + 36 << "\" y1=\"" << ly
+              << "\" y2=\"" << ly << "\" stroke=\"" << col << "\" stroke-width=\"2.2\""
+              << (floor ? " stroke-dasharray=\"6,3\"" : "") << "/>\n";
+            s << "<text x=\"" << L + pw + 42 << "\" y=\"" << ly + 4 << "\">" << esc(variant_key(*c))
+              << " p50 " << fmt("%.2f", c->stats.p50) << "</text>\n";
+            ly += 17;
+        }
+        s << "</g>\n";
+    }
+    s << "</svg>\n";
+    std::ofstream f(path);
+    f << s.str();
+    if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+// ---- comparison ---------------------------------------------------------------------------
+
+void print_comparison(const run_result& r, const std::string& path, std::FILE* out) {
+    std::ifstream f(path);
+    std::stringstream buf;
+    buf << f.rdbuf();
+    if (!f) throw std::runtime_error("cannot read " + path);
+    json::value doc;
+    try {
+        doc = json::parse(buf.str());
+    } catch (const std::exception& e) {
+        throw std::runtime_error(path + ": not JSON (" + e.what() + ")");
+    }
+    std::map<std::string, double> before;
+    auto key = [](const std::string& t, const std::string& i, const std::string& p,
+                  std::uint64_t s) { return t + "/" + i + " " + p + " " + std::to_string(s); };
+    if (auto* res = doc.as_object().if_contains("results"))
+        for (const auto& v : res->as_array()) {
+            const auto& o = v.as_object();
+            before[key(
+                json::value_to<std::string>(o.at("transport")),
+                json::value_to<std::string>(o.at("impl")), json::value_to<std::string>(o.at("pin")),
+                o.at("size").to_number<std::uint64_t>())] = o.at("p50_us").to_number<double>();
+        }
+    std::fprintf(out, "\np50 compared with %s (now / before; '!' marks a change over 10%%):\n",
+                 path.c_str());
+    int same = 0, within = 0;
+    for (const auto& c : r.cells) {
+        if (!c.ok) continue;
+        const auto it = before.find(key(c.transport, c.impl, c.pin, c.size));
+        if (it == before.end() || it->second <= 0) continue;
+        const double q = c.stats.p50 / it->second;
+        const bool ok = std::fabs(q - 1.0) <= 0.10;
+        std::fprintf(out, "  %-9s %-26s %5zu  %8.2f -> %8.2f  %5.2f %s\n", c.pin.c_str(),
+                     variant_key(c).c_str(), c.size, it->second, c.stats.p50, q, ok ? "" : "!");
+        if (c.pin == "same-cpu") {
+            ++same;
+            within += ok;
+        }
+    }
+    std::fprintf(out, "same-cpu cells with p50 within 10%%: %d of %d\n", within, same);
+}
+
+} // namespace pipc_bench::detail

@@ -1,0 +1,253 @@
+// pipc-microbench: single-process per-call overheads, pipc's call next to the raw syscall it
+// wraps. Nothing blocks: every pair leaves the object as it found it.
+#include <pipc/message_queue.hpp>
+#include <pipc/name.hpp>
+#include <pipc/semaphore.hpp>
+#include <pipc/shared_memory.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <fcntl.h>
+#include <mqueue.h>
+#include <semaphore.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+
+namespace {
+
+/// A fresh named object per benchmark, unlinked at once (the handle keeps it alive).
+struct queue_fixture {
+    pipc::message_queue q;
+    explicit queue_fixture(long size = 64) {
+        pipc::message_queue::options o;
+        o.open = pipc::open_mode::create_exclusive;
+        o.max_messages = 10;
+        o.max_message_size = size;
+        q.open(pipc::unique_name, o);
+        q.unlink();
+    }
+};
+
+struct sem_fixture {
+    pipc::semaphore s;
+    sem_fixture() {
+        pipc::semaphore::options o;
+        s.open(pipc::unique_name, o);
+        s.unlink();
+    }
+};
+
+timespec expired() {
+    return timespec{0, 0};
+}
+
+void BM_mq_raw_timedsend_timedreceive(benchmark::State& st) {
+    queue_fixture f;
+    std::array<char, 64> msg{}, buf{};
+    const timespec ts = expired();
+    for (auto _ : st) {
+        if (::mq_timedsend(f.q.native_handle(), msg.data(), msg.size(), 0, &ts) != 0)
+            st.SkipWithError("mq_timedsend");
+        if (::mq_timedreceive(f.q.native_handle(), buf.data(), buf.size(), nullptr, &ts) < 0)
+            st.SkipWithError("mq_timedreceive");
+    }
+}
+BENCHMARK(BM_mq_raw_timedsend_timedreceive);
+
+void BM_mq_raw_send_receive(benchmark::State& st) {
+    queue_fixture f;
+    std::array<char, 64> msg{}, buf{};
+    for (auto _ : st) {
+        ::mq_send(f.q.native_handle(), msg.data(), msg.size(), 0);
+        ::mq_receive(f.q.native_handle(), buf.data(), buf.size(), nullptr);
+    }
+}
+BENCHMARK(BM_mq_raw_send_receive);
+
+void BM_mq_pipc_try_send_try_receive(benchmark::State& st) {
+    queue_fixture f;
+    std::array<std::byte, 64> msg{}, buf{};
+    for (auto _ : st) {
+        if (!f.q.try_send(msg)) st.SkipWithError("try_send");
+        auto r = f.q.try_receive(buf);
+        benchmark::DoNotOptimize(r);
+    }
+}
+BENCHMARK(BM_mq_pipc_try_send_try_receive);
+
+void BM_mq_pipc_send_receive(benchmark::State& st) {
+    queue_fixture f;
+    std::array<std::byte, 64> msg{}, buf{};
+    for (auto _ : st) {
+        f.q.send(std::span<const std::byte>(msg));
+        auto r = f.q.receive(std::span<std::byte>(buf));
+        benchmark::DoNotOptimize(r);
+    }
+}
+BENCHMARK(BM_mq_pipc_send_receive);
+
+void BM_mq_pipc_try_receive_empty(benchmark::State& st) {
+    queue_fixture f;
+    std::array<std::byte, 64> buf{};
+    for (auto _ : st) {
+        auto r = f.q.try_receive(buf);
+        benchmark::DoNotOptimize(r);
+    }
+}
+BENCHMARK(BM_mq_pipc_try_receive_empty);
+
+void BM_mq_raw_timedreceive_empty(benchmark::State& st) {
+    queue_fixture f;
+    std::array<char, 64> buf{};
+    const timespec ts = expired();
+    for (auto _ : st) {
+        auto r = ::mq_timedreceive(f.q.native_handle(), buf.data(), buf.size(), nullptr, &ts);
+        benchmark::DoNotOptimize(r);
+    }
+}
+BENCHMARK(BM_mq_raw_timedreceive_empty);
+
+void BM_mq_raw_getattr(benchmark::State& st) {
+    queue_fixture f;
+    mq_attr a{};
+    for (auto _ : st) {
+        ::mq_getattr(f.q.native_handle(), &a);
+        benchmark::DoNotOptimize(a);
+    }
+}
+BENCHMARK(BM_mq_raw_getattr);
+
+void BM_mq_pipc_current_messages(benchmark::State& st) {
+    queue_fixture f;
+    for (auto _ : st) benchmark::DoNotOptimize(f.q.current_messages());
+}
+BENCHMARK(BM_mq_pipc_current_messages);
+
+void BM_sem_raw_post_trywait(benchmark::State& st) {
+    sem_fixture f;
+    for (auto _ : st) {
+        ::sem_post(f.s.native_handle());
+        ::sem_trywait(f.s.native_handle());
+    }
+}
+BENCHMARK(BM_sem_raw_post_trywait);
+
+void BM_sem_pipc_release_try_acquire(benchmark::State& st) {
+    sem_fixture f;
+    for (auto _ : st) {
+        f.s.release();
+        benchmark::DoNotOptimize(f.s.try_acquire());
+    }
+}
+BENCHMARK(BM_sem_pipc_release_try_acquire);
+
+void BM_sem_raw_post_wait(benchmark::State& st) {
+    sem_fixture f;
+    for (auto _ : st) {
+        ::sem_post(f.s.native_handle());
+        ::sem_wait(f.s.native_handle());
+    }
+}
+BENCHMARK(BM_sem_raw_post_wait);
+
+void BM_sem_pipc_release_acquire(benchmark::State& st) {
+    sem_fixture f;
+    for (auto _ : st) {
+        f.s.release();
+        f.s.acquire();
+    }
+}
+BENCHMARK(BM_sem_pipc_release_acquire);
+
+void BM_sem_raw_trywait_empty(benchmark::State& st) {
+    sem_fixture f;
+    for (auto _ : st) benchmark::DoNotOptimize(::sem_trywait(f.s.native_handle()));
+}
+BENCHMARK(BM_sem_raw_trywait_empty);
+
+void BM_sem_pipc_try_acquire_empty(benchmark::State& st) {
+    sem_fixture f;
+    for (auto _ : st) benchmark::DoNotOptimize(f.s.try_acquire());
+}
+BENCHMARK(BM_sem_pipc_try_acquire_empty);
+
+void BM_sem_raw_getvalue(benchmark::State& st) {
+    sem_fixture f;
+    int v = 0;
+    for (auto _ : st) {
+        ::sem_getvalue(f.s.native_handle(), &v);
+        benchmark::DoNotOptimize(v);
+    }
+}
+BENCHMARK(BM_sem_raw_getvalue);
+
+void BM_sem_pipc_value(benchmark::State& st) {
+    sem_fixture f;
+    for (auto _ : st) benchmark::DoNotOptimize(f.s.value());
+}
+BENCHMARK(BM_sem_pipc_value);
+
+void BM_sem_raw_open_close(benchmark::State& st) {
+    sem_fixture f;
+    pipc::semaphore named(pipc::unique_name);
+    const std::string name = named.name();
+    for (auto _ : st) {
+        sem_t* p = ::sem_open(name.c_str(), 0);
+        benchmark::DoNotOptimize(p);
+        ::sem_close(p);
+    }
+    named.unlink();
+}
+BENCHMARK(BM_sem_raw_open_close);
+
+void BM_sem_pipc_open_close(benchmark::State& st) {
+    pipc::semaphore named(pipc::unique_name);
+    const std::string name = named.name();
+    for (auto _ : st) {
+        pipc::semaphore s(name);
+        benchmark::DoNotOptimize(s.native_handle());
+    }
+    named.unlink();
+}
+BENCHMARK(BM_sem_pipc_open_close);
+
+void BM_shm_raw_fstat(benchmark::State& st) {
+    pipc::shared_memory::options o;
+    o.size = 4096;
+    pipc::shared_memory m(pipc::unique_name, o);
+    m.unlink();
+    struct stat sb {};
+    for (auto _ : st) {
+        ::fstat(m.native_handle(), &sb);
+        benchmark::DoNotOptimize(sb);
+    }
+}
+BENCHMARK(BM_shm_raw_fstat);
+
+void BM_shm_pipc_size(benchmark::State& st) {
+    pipc::shared_memory::options o;
+    o.size = 4096;
+    pipc::shared_memory m(pipc::unique_name, o);
+    m.unlink();
+    for (auto _ : st) benchmark::DoNotOptimize(m.size());
+}
+BENCHMARK(BM_shm_pipc_size);
+
+/// The bench's instrument: two clock reads per recorded sample.
+void BM_clock_gettime_monotonic(benchmark::State& st) {
+    timespec ts;
+    for (auto _ : st) {
+        ::clock_gettime(CLOCK_MONOTONIC, &ts);
+        benchmark::DoNotOptimize(ts);
+    }
+}
+BENCHMARK(BM_clock_gettime_monotonic);
+
+} // namespace
+
+BENCHMARK_MAIN();
