@@ -93,6 +93,10 @@ std::string open_unique(Attempt&& attempt, error_code& ec) {
     return {};
 }
 
+/// Validates `name` for `kind`, then removes it with `unlink_call` (mq_unlink, sem_unlink or
+/// shm_unlink). Validation comes first because glibc reports unbuildable names as ENOENT.
+error_code unlink_name(object_kind kind, std::string_view name, int (*unlink_call)(const char*));
+
 inline std::string describe(std::string_view operation, std::string_view name) {
     std::string s(operation);
     s += " \"";

@@ -627,14 +627,7 @@ void message_queue::close() {
 }
 
 void message_queue::unlink(std::string_view name, error_code& ec) {
-    ec = validate_name(object_kind::message_queue, name);
-    if (ec) return;
-    const std::string owned(name);
-    if (sys().mq_unlink(owned.c_str()) != 0) {
-        ec = errno_code();
-        return;
-    }
-    detail::log_debug("message queue unlinked \"{}\"", owned);
+    ec = detail::unlink_name(object_kind::message_queue, name, sys().mq_unlink);
 }
 
 void message_queue::unlink(std::string_view name) {

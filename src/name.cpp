@@ -1,6 +1,7 @@
 #include <pipc/name.hpp>
 
 #include "common.hpp"
+#include "log_internal.hpp"
 #include "sys.hpp"
 
 #include <cerrno>
@@ -55,6 +56,16 @@ std::string generate_name(error_code& ec) {
     ec = {};
     return name;
 }
+
+error_code unlink_name(object_kind kind, std::string_view name, int (*unlink_call)(const char*)) {
+    if (auto ec = validate_name(kind, name)) return ec;
+    const std::string owned(name);
+    if (unlink_call(owned.c_str()) != 0) return errno_code();
+    static constexpr const char* kind_names[] = {"semaphore", "shared memory", "message queue"};
+    log_debug("{} unlinked \"{}\"", kind_names[static_cast<int>(kind)], owned);
+    return {};
+}
+
 } // namespace detail
 
 std::string generate_name() {

@@ -274,14 +274,7 @@ void semaphore::close() {
 }
 
 void semaphore::unlink(std::string_view name, error_code& ec) {
-    ec = validate_name(object_kind::semaphore, name);
-    if (ec) return;
-    const std::string owned(name);
-    if (sys().sem_unlink(owned.c_str()) != 0) {
-        ec = errno_code();
-        return;
-    }
-    detail::log_debug("semaphore unlinked \"{}\"", owned);
+    ec = detail::unlink_name(object_kind::semaphore, name, sys().sem_unlink);
 }
 
 void semaphore::unlink(std::string_view name) {

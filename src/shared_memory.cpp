@@ -256,14 +256,7 @@ void shared_memory::close() {
 }
 
 void shared_memory::unlink(std::string_view name, error_code& ec) {
-    ec = validate_name(object_kind::shared_memory, name);
-    if (ec) return;
-    const std::string owned(name);
-    if (sys().shm_unlink(owned.c_str()) != 0) {
-        ec = errno_code();
-        return;
-    }
-    detail::log_debug("shared memory unlinked \"{}\"", owned);
+    ec = detail::unlink_name(object_kind::shared_memory, name, sys().shm_unlink);
 }
 
 void shared_memory::unlink(std::string_view name) {
