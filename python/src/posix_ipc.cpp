@@ -65,18 +65,24 @@ std::nullptr_t set_os_error(int e) {
 
 const char* already_exists(kind k) {
     switch (k) {
-    case kind::semaphore: return "A semaphore with the specified name already exists";
-    case kind::shared_memory: return "Shared memory with the specified name already exists";
-    case kind::message_queue: break;
+    case kind::semaphore:
+        return "A semaphore with the specified name already exists";
+    case kind::shared_memory:
+        return "Shared memory with the specified name already exists";
+    case kind::message_queue:
+        break;
     }
     return "A queue with the specified name already exists";
 }
 
 const char* does_not_exist(kind k) {
     switch (k) {
-    case kind::semaphore: return "No semaphore exists with the specified name";
-    case kind::shared_memory: return "No shared memory exists with the specified name";
-    case kind::message_queue: break;
+    case kind::semaphore:
+        return "No semaphore exists with the specified name";
+    case kind::shared_memory:
+        return "No shared memory exists with the specified name";
+    case kind::message_queue:
+        break;
     }
     return "No queue exists with the specified name";
 }
@@ -88,8 +94,10 @@ std::nullptr_t set_gone(kind k, op o) {
         return set(ExistentialError, o == op::acquire || o == op::release || o == op::attribute
                                          ? "The semaphore does not exist"
                                          : closed_semaphore);
-    case kind::shared_memory: return set(ExistentialError, "The segment does not exist");
-    case kind::message_queue: break;
+    case kind::shared_memory:
+        return set(ExistentialError, "The segment does not exist");
+    case kind::message_queue:
+        break;
     }
     if (o == op::send) return set(ExistentialError, not_open_for_writing);
     if (o == op::receive) return set(ExistentialError, not_open_for_reading);
@@ -116,19 +124,26 @@ std::nullptr_t set_error(kind k, op o, const error_code& ec) {
             // No object can have a malformed name, so unlinking one finds nothing.
             if (o == op::unlink) return set(ExistentialError, does_not_exist(k));
             return set(PyExc_ValueError, invalid_params);
-        case errc::name_too_long: return set(PyExc_ValueError, "The name is too long");
-        case errc::invalid_release_count: return set_os_error(EOVERFLOW);
+        case errc::name_too_long:
+            return set(PyExc_ValueError, "The name is too long");
+        case errc::invalid_release_count:
+            return set_os_error(EOVERFLOW);
         case errc::invalid_priority:
             return set(PyExc_ValueError, "The priority must be a positive number no greater than "
                                          "QUEUE_PRIORITY_MAX");
-        case errc::invalid_timeout: return set(PyExc_TypeError, timeout_type_error);
+        case errc::invalid_timeout:
+            return set(PyExc_TypeError, timeout_type_error);
         case errc::invalid_size:
             return set(PyExc_ValueError, "The size is invalid or the memory is read-only");
-        case errc::invalid_signal: return set_os_error(EINVAL);
+        case errc::invalid_signal:
+            return set_os_error(EINVAL);
         case errc::message_too_long:
-        case errc::buffer_too_small: return set(PyExc_ValueError, "The message is too long");
-        case errc::not_readable: return set(PermissionsError, "The queue is not open for reading");
-        case errc::not_writable: return set(PermissionsError, "The queue is not open for writing");
+        case errc::buffer_too_small:
+            return set(PyExc_ValueError, "The message is too long");
+        case errc::not_readable:
+            return set(PermissionsError, "The queue is not open for reading");
+        case errc::not_writable:
+            return set(PermissionsError, "The queue is not open for writing");
         case errc::read_only:
         case errc::truncate_needs_write:
             return set(PermissionsError, o == op::open
@@ -138,8 +153,10 @@ std::nullptr_t set_error(kind k, op o, const error_code& ec) {
             return set(PyExc_OSError, "Insufficient space for a new queue");
         case errc::rlimit_msgqueue_exceeded:
             return set(PyExc_OSError, ec.message().c_str());
-        case errc::no_space: return set_os_error(ENOSPC);
-        case errc::name_generation_failed: return set(ExistentialError, already_exists(k));
+        case errc::no_space:
+            return set_os_error(ENOSPC);
+        case errc::name_generation_failed:
+            return set(ExistentialError, already_exists(k));
         case errc::invalid_permissions:
         case errc::invalid_initial_value:
         case errc::invalid_max_messages:
@@ -147,9 +164,11 @@ std::nullptr_t set_error(kind k, op o, const error_code& ec) {
         case errc::msg_max_exceeded:
         case errc::msgsize_max_exceeded:
         case errc::invalid_access:
-        case errc::invalid_open_mode: return set(PyExc_ValueError, invalid_params);
+        case errc::invalid_open_mode:
+            return set(PyExc_ValueError, invalid_params);
         case errc::mapping_out_of_range:
-        case errc::empty_segment: break;
+        case errc::empty_segment:
+            break;
         }
         return set(Error, ec.message().c_str());
     }
@@ -187,13 +206,17 @@ std::nullptr_t set_error(kind k, op o, const error_code& ec) {
         if (o != op::open && o != op::unlink) return set_gone(k, o);
         break;
     case EAGAIN:
-    case ETIMEDOUT: return set_busy(k, o);
+    case ETIMEDOUT:
+        return set_busy(k, o);
     case EBUSY:
         if (o == op::notify) return set_busy(k, o);
         break;
-    case EINTR: return set(SignalError, "The wait was interrupted by a signal");
-    case EMSGSIZE: return set(PyExc_ValueError, "The message is too long");
-    case ENAMETOOLONG: return set(PyExc_ValueError, "The name is too long");
+    case EINTR:
+        return set(SignalError, "The wait was interrupted by a signal");
+    case EMSGSIZE:
+        return set(PyExc_ValueError, "The message is too long");
+    case ENAMETOOLONG:
+        return set(PyExc_ValueError, "The name is too long");
     case EMFILE:
         return set(PyExc_OSError, "This process already has the maximum number of files open");
     case ENFILE:
@@ -203,10 +226,14 @@ std::nullptr_t set_error(kind k, op o, const error_code& ec) {
         if (o == op::open && k == kind::message_queue)
             return set(PyExc_OSError, "Insufficient space for a new queue");
         break;
-    case ENOMEM: return set(PyExc_MemoryError, "Not enough memory");
-    case EFBIG: return set(PyExc_ValueError, "The size is too large");
-    case EROFS: return set(PermissionsError, "The memory is read-only");
-    default: break;
+    case ENOMEM:
+        return set(PyExc_MemoryError, "Not enough memory");
+    case EFBIG:
+        return set(PyExc_ValueError, "The size is too large");
+    case EROFS:
+        return set(PermissionsError, "The memory is read-only");
+    default:
+        break;
     }
     return set_os_error(e);
 }
@@ -233,7 +260,8 @@ parsed_name parse_name(py::handle name) {
     if (name.is_none()) {
         out.generated = true;
     } else if (PyUnicode_Check(name.ptr())) {
-        py::object encoded = py::reinterpret_steal<py::object>(PyUnicode_EncodeFSDefault(name.ptr()));
+        py::object encoded =
+            py::reinterpret_steal<py::object>(PyUnicode_EncodeFSDefault(name.ptr()));
         if (!encoded) throw py::error_already_set();
         out.bytes.assign(PyBytes_AS_STRING(encoded.ptr()),
                          static_cast<std::size_t>(PyBytes_GET_SIZE(encoded.ptr())));
@@ -247,9 +275,18 @@ parsed_name parse_name(py::handle name) {
 }
 
 py::object name_to_str(const std::string& bytes) {
-    PyObject* s = PyUnicode_DecodeFSDefaultAndSize(bytes.data(), static_cast<Py_ssize_t>(bytes.size()));
+    PyObject* s =
+        PyUnicode_DecodeFSDefaultAndSize(bytes.data(), static_cast<Py_ssize_t>(bytes.size()));
     if (!s) throw py::error_already_set();
     return py::reinterpret_steal<py::object>(s);
+}
+
+// The `name` attribute: None only for an object whose __init__ never ran.
+py::object name_attr(const std::string& bytes) {
+    return bytes.empty() ? py::none() : name_to_str(bytes);
+}
+py::object name_str(const std::string& bytes) {
+    return bytes.empty() ? py::str("(no name)") : name_to_str(bytes);
 }
 
 // posix_ipc's flags: 0, O_CREAT, O_CREAT|O_EXCL (+ O_TRUNC / O_NONBLOCK where they mean something).
@@ -273,7 +310,8 @@ std::string format_mode(::mode_t mode) {
     return buf;
 }
 
-// Python string literal-ish rendering of a name for repr: posix_ipc prints it between double quotes.
+// Python string literal-ish rendering of a name for repr: posix_ipc prints it between double
+// quotes.
 std::string quoted(const py::object& name) {
     return "\"" + py::str(name).cast<std::string>() + "\"";
 }
@@ -359,7 +397,9 @@ std::nullptr_t interrupted() {
     return set(SignalError, "The wait was interrupted by a signal");
 }
 
-bool is_interrupted(const error_code& ec) { return ec == boost::system::errc::interrupted; }
+bool is_interrupted(const error_code& ec) {
+    return ec == boost::system::errc::interrupted;
+}
 
 // The C++ object behind `self`, or nullptr if __init__ never ran (posix_ipc: "closed").
 template <class T>
@@ -371,6 +411,28 @@ T* unwrap(PyObject* self) {
     auto vh = inst->get_value_and_holder(py::detail::get_type_info(typeid(T)), false);
     if (!vh || !vh.holder_constructed()) return nullptr;
     return vh.template value_ptr<T>();
+}
+
+// The Python type of each wrapper, for checking `self` in the pybind11-bound methods (they take a
+// handle so that an object made by __new__ alone behaves like a closed one instead of crashing).
+template <class T>
+PyTypeObject* wrapper_type = nullptr;
+
+template <class T>
+T& blank_wrapper() {
+    static T blank; // never opened, never modified: every method sees "closed"
+    return blank;
+}
+
+template <class T>
+T& get(py::handle self) {
+    if (!wrapper_type<T> || !PyObject_TypeCheck(self.ptr(), wrapper_type<T>)) {
+        PyErr_Format(PyExc_TypeError, "descriptor requires a '%s' object",
+                     wrapper_type<T> ? wrapper_type<T>->tp_name : "posix_ipc");
+        throw py::error_already_set();
+    }
+    T* p = unwrap<T>(self.ptr());
+    return p ? *p : blank_wrapper<T>();
 }
 
 void add_fast_method(py::handle cls, PyMethodDef* def) {
@@ -431,15 +493,14 @@ PyObject* semaphore_acquire(Semaphore* s, const timeout_arg& t) {
     const std::shared_ptr<pipc::semaphore> core = s->core; // outlives a close() from another thread
     const auto deadline = t.deadline();
     bool acquired = false;
-    Py_BEGIN_ALLOW_THREADS
-    if (t.infinite) {
+    Py_BEGIN_ALLOW_THREADS if (t.infinite) {
         core->acquire(ec);
         acquired = !ec;
-    } else {
+    }
+    else {
         acquired = core->try_acquire_until(deadline, ec);
     }
-    Py_END_ALLOW_THREADS
-    if (acquired) Py_RETURN_NONE;
+    Py_END_ALLOW_THREADS if (acquired) Py_RETURN_NONE;
     if (!ec) return set_busy(kind::semaphore, op::acquire);
     if (is_interrupted(ec)) return interrupted();
     return set_error(kind::semaphore, op::acquire, ec);
@@ -571,7 +632,9 @@ std::unique_ptr<MessageQueue> make_message_queue(py::object name, long flags, lo
     const int w = PyObject_IsTrue(write.ptr());
     if (r < 0 || w < 0) throw py::error_already_set();
     if (!r && !w) raise(PyExc_ValueError, "At least one of read or write must be True");
-    o.access = r && w ? pipc::access::read_write : r ? pipc::access::read_only : pipc::access::write_only;
+    o.access = r && w ? pipc::access::read_write
+               : r    ? pipc::access::read_only
+                      : pipc::access::write_only;
     o.blocking = (flags & O_NONBLOCK) == 0;
     o.on_signal = pipc::signal_policy::report;
     if (o.open != pipc::open_mode::open_existing) { // the sizes only matter for a creation
@@ -636,9 +699,10 @@ PyObject* queue_send_fast(PyObject* self, PyObject* const* args, Py_ssize_t narg
     if (!q->write) return set(PermissionsError, "The queue is not open for writing");
     if (!q->core) return set_gone(kind::message_queue, op::send);
     if (priority < 0 || priority > queue_priority_max) {
-        PyErr_Format(PyExc_ValueError,
-                     "The priority must be a positive number no greater than QUEUE_PRIORITY_MAX (%ld)",
-                     queue_priority_max);
+        PyErr_Format(
+            PyExc_ValueError,
+            "The priority must be a positive number no greater than QUEUE_PRIORITY_MAX (%ld)",
+            queue_priority_max);
         return nullptr;
     }
     const auto bytes = std::as_bytes(std::span(data, static_cast<std::size_t>(length)));
@@ -655,15 +719,14 @@ PyObject* queue_send_fast(PyObject* self, PyObject* const* args, Py_ssize_t narg
     const std::shared_ptr<pipc::message_queue> core = q->core;
     const auto deadline = t.deadline();
     bool sent = false;
-    Py_BEGIN_ALLOW_THREADS
-    if (t.infinite) {
+    Py_BEGIN_ALLOW_THREADS if (t.infinite) {
         core->send(bytes, prio, ec);
         sent = !ec;
-    } else {
+    }
+    else {
         sent = core->send_until(bytes, deadline, prio, ec);
     }
-    Py_END_ALLOW_THREADS
-    if (sent) Py_RETURN_NONE;
+    Py_END_ALLOW_THREADS if (sent) Py_RETURN_NONE;
     if (!ec) return set_busy(kind::message_queue, op::send);
     if (is_interrupted(ec)) return interrupted();
     return set_error(kind::message_queue, op::send, ec);
@@ -721,15 +784,14 @@ PyObject* queue_receive_fast(PyObject* self, PyObject* const* args, Py_ssize_t n
     const std::shared_ptr<pipc::message_queue> core = q->core;
     const auto deadline = t.deadline();
     std::optional<pipc::received> got;
-    Py_BEGIN_ALLOW_THREADS
-    if (t.infinite) {
+    Py_BEGIN_ALLOW_THREADS if (t.infinite) {
         const auto r = core->receive(span, ec);
         if (!ec) got = r;
-    } else {
+    }
+    else {
         got = core->receive_until(span, deadline, ec);
     }
-    Py_END_ALLOW_THREADS
-    if (got) return make_received(buffer, *got);
+    Py_END_ALLOW_THREADS if (got) return make_received(buffer, *got);
     if (!ec) return set_busy(kind::message_queue, op::receive);
     if (is_interrupted(ec)) return interrupted();
     return set_error(kind::message_queue, op::receive, ec);
@@ -773,7 +835,8 @@ struct python_callback {
     }
 };
 
-void queue_request_notification(MessageQueue& q, py::object notification) {
+void queue_request_notification(py::handle self, py::object notification) {
+    auto& q = get<MessageQueue>(self);
     error_code ec;
     if (notification.is_none()) {
         if (!q.core) return; // posix_ipc: cancelling on a closed queue is fine
@@ -817,7 +880,8 @@ void queue_request_notification(MessageQueue& q, py::object notification) {
 
 std::string unlink_arg(py::handle name) {
     if (!PyUnicode_Check(name.ptr())) {
-        PyErr_Format(PyExc_TypeError, "argument 1 must be str, not %.200s", Py_TYPE(name.ptr())->tp_name);
+        PyErr_Format(PyExc_TypeError, "argument 1 must be str, not %.200s",
+                     Py_TYPE(name.ptr())->tp_name);
         throw py::error_already_set();
     }
     return parse_name(name).bytes;
@@ -881,24 +945,34 @@ PYBIND11_MODULE(posix_ipc, m) {
     m.attr("PIPC_VERSION") = pipc::version_string;
 
     // Module functions: positional only, str only (as posix_ipc's METH_VARARGS "s").
-    m.def("unlink_semaphore", [](py::object name) {
-        error_code ec;
-        pipc::unlink_semaphore(unlink_arg(name), ec);
-        if (ec) raise_error(kind::semaphore, op::unlink, ec);
-    }, "unlink_semaphore(name)\n\nRemoves the semaphore's name.");
-    m.def("unlink_shared_memory", [](py::object name) {
-        error_code ec;
-        pipc::unlink_shared_memory(unlink_arg(name), ec);
-        if (ec) raise_error(kind::shared_memory, op::unlink, ec);
-    }, "unlink_shared_memory(name)\n\nRemoves the segment's name.");
-    m.def("unlink_message_queue", [](py::object name) {
-        error_code ec;
-        pipc::unlink_message_queue(unlink_arg(name), ec);
-        if (ec) raise_error(kind::message_queue, op::unlink, ec);
-    }, "unlink_message_queue(name)\n\nRemoves the queue's name.");
+    m.def(
+        "unlink_semaphore",
+        [](py::object name) {
+            error_code ec;
+            pipc::unlink_semaphore(unlink_arg(name), ec);
+            if (ec) raise_error(kind::semaphore, op::unlink, ec);
+        },
+        "unlink_semaphore(name)\n\nRemoves the semaphore's name.");
+    m.def(
+        "unlink_shared_memory",
+        [](py::object name) {
+            error_code ec;
+            pipc::unlink_shared_memory(unlink_arg(name), ec);
+            if (ec) raise_error(kind::shared_memory, op::unlink, ec);
+        },
+        "unlink_shared_memory(name)\n\nRemoves the segment's name.");
+    m.def(
+        "unlink_message_queue",
+        [](py::object name) {
+            error_code ec;
+            pipc::unlink_message_queue(unlink_arg(name), ec);
+            if (ec) raise_error(kind::message_queue, op::unlink, ec);
+        },
+        "unlink_message_queue(name)\n\nRemoves the queue's name.");
 
     const auto not_picklable = [](py::handle self, py::args) -> py::object {
-        PyErr_Format(PyExc_TypeError, "cannot pickle '%.200s' object", Py_TYPE(self.ptr())->tp_name);
+        PyErr_Format(PyExc_TypeError, "cannot pickle '%.200s' object",
+                     Py_TYPE(self.ptr())->tp_name);
         throw py::error_already_set();
     };
 
@@ -906,38 +980,59 @@ PYBIND11_MODULE(posix_ipc, m) {
     py::class_<Semaphore> sem(m, "Semaphore",
                               "Semaphore(name, flags=0, mode=0o600, initial_value=0)\n\n"
                               "A named POSIX semaphore.");
+    wrapper_type<Semaphore> = reinterpret_cast<PyTypeObject*>(sem.ptr());
     sem.def(py::init(&make_semaphore), py::arg("name"), py::arg("flags") = 0,
             py::arg("mode") = 0600, py::arg("initial_value") = 0)
-        .def("close", [](Semaphore& s) {
-            open_semaphore(s);
-            if (auto ec = drop(s.core)) raise_error(kind::semaphore, op::close, ec);
-        }, "close()\n\nCloses this handle; the semaphore itself lives on until unlinked.")
-        .def("unlink", [](Semaphore& s) {
-            error_code ec;
-            pipc::unlink_semaphore(s.name, ec);
-            if (ec) raise_error(kind::semaphore, op::unlink, ec);
-        }, "unlink()\n\nRemoves the semaphore's name (also after close()).")
-        .def("__enter__", [](py::object self) {
-            if (!semaphore_acquire(&self.cast<Semaphore&>(), timeout_arg{}))
-                throw py::error_already_set();
-            return self;
-        })
-        .def("__exit__", [](Semaphore& s, py::args) {
-            if (!semaphore_release(&s)) throw py::error_already_set();
-        })
-        .def_property_readonly("value", [](Semaphore& s) {
-            error_code ec;
-            const int v = open_semaphore(s).core->value(ec);
-            if (ec) raise_error(kind::semaphore, op::attribute, ec);
-            return v;
-        })
-        .def_property_readonly("name", [](const Semaphore& s) { return name_to_str(s.name); })
-        .def_property_readonly("mode", [](const Semaphore& s) { return static_cast<long>(s.mode); })
-        .def("__str__", [](const Semaphore& s) { return name_to_str(s.name); })
-        .def("__repr__", [](const Semaphore& s) {
-            return "posix_ipc.Semaphore(" + quoted(name_to_str(s.name)) +
-                   ", mode=" + format_mode(s.mode) + ")";
-        })
+        .def(
+            "close",
+            [](py::handle self) {
+                auto& s = get<Semaphore>(self);
+                open_semaphore(s);
+                if (auto ec = drop(s.core)) raise_error(kind::semaphore, op::close, ec);
+            },
+            "close()\n\nCloses this handle; the semaphore itself lives on until unlinked.")
+        .def(
+            "unlink",
+            [](py::handle self) {
+                auto& s = get<Semaphore>(self);
+                error_code ec;
+                pipc::unlink_semaphore(s.name, ec);
+                if (ec) raise_error(kind::semaphore, op::unlink, ec);
+            },
+            "unlink()\n\nRemoves the semaphore's name (also after close()).")
+        .def("__enter__",
+             [](py::object self) {
+                 if (!semaphore_acquire(&get<Semaphore>(self), timeout_arg{}))
+                     throw py::error_already_set();
+                 return self;
+             })
+        .def("__exit__",
+             [](py::handle self, py::args) {
+                 auto& s = get<Semaphore>(self);
+                 if (!semaphore_release(&s)) throw py::error_already_set();
+             })
+        .def_property_readonly("value",
+                               [](py::handle self) {
+                                   auto& s = get<Semaphore>(self);
+                                   error_code ec;
+                                   const int v = open_semaphore(s).core->value(ec);
+                                   if (ec) raise_error(kind::semaphore, op::attribute, ec);
+                                   return v;
+                               })
+        .def_property_readonly("name",
+                               [](py::handle self) { return name_attr(get<Semaphore>(self).name); })
+        .def_property_readonly("mode",
+                               [](py::handle self) {
+                                   auto& s = get<Semaphore>(self);
+                                   return static_cast<long>(s.mode);
+                               })
+        .def("__str__", [](py::handle self) { return name_str(get<Semaphore>(self).name); })
+        .def("__repr__",
+             [](py::handle self) {
+                 auto& s = get<Semaphore>(self);
+                 return "posix_ipc.Semaphore(" + quoted(name_str(s.name)) +
+                        ", mode=" + format_mode(s.mode) + ")";
+             })
         .def("__reduce_ex__", not_picklable);
     add_fast_method(sem, &semaphore_acquire_def);
     add_fast_method(sem, &semaphore_release_def);
@@ -947,40 +1042,68 @@ PYBIND11_MODULE(posix_ipc, m) {
                                  "SharedMemory(name, flags=0, mode=0o600, size=0, read_only=False)"
                                  "\n\nA named POSIX shared-memory segment; map it with "
                                  "mmap.mmap(shm.fd, shm.size).");
+    wrapper_type<SharedMemory> = reinterpret_cast<PyTypeObject*>(shm.ptr());
     shm.def(py::init(&make_shared_memory), py::arg("name"), py::arg("flags") = 0,
             py::arg("mode") = 0600, py::arg("size") = 0, py::arg("read_only") = false)
-        .def("close_fd", [](SharedMemory& s) {
-            error_code ec;
-            s.core.close(ec);
-            if (ec) raise(PyExc_ValueError, "The file descriptor is invalid");
-        }, "close_fd()\n\nCloses the descriptor; existing mappings stay valid.")
-        .def("fileno", [](const SharedMemory& s) { return s.core.native_handle(); })
-        .def("unlink", [](SharedMemory& s) {
-            error_code ec;
-            pipc::unlink_shared_memory(s.name, ec);
-            if (ec) raise_error(kind::shared_memory, op::unlink, ec);
-        }, "unlink()\n\nRemoves the segment's name (also after close_fd()).")
-        .def_property_readonly("fd", [](const SharedMemory& s) { return s.core.native_handle(); })
-        .def_property_readonly("size", [](const SharedMemory& s) {
-            error_code ec;
-            const auto v = s.core.size(ec);
-            if (ec) raise_error(kind::shared_memory, op::attribute, ec);
-            return v;
-        })
-        .def_property_readonly("name", [](const SharedMemory& s) { return name_to_str(s.name); })
-        .def_property_readonly("mode", [](const SharedMemory& s) { return static_cast<long>(s.mode); })
-        .def("__str__", [](const SharedMemory& s) { return name_to_str(s.name); })
-        .def("__repr__", [](const SharedMemory& s) {
-            return "posix_ipc.SharedMemory(" + quoted(name_to_str(s.name)) +
-                   ", mode=" + format_mode(s.mode) + ")";
-        })
+        .def(
+            "close_fd",
+            [](py::handle self) {
+                auto& s = get<SharedMemory>(self);
+                error_code ec;
+                s.core.close(ec);
+                if (ec) raise(PyExc_ValueError, "The file descriptor is invalid");
+            },
+            "close_fd()\n\nCloses the descriptor; existing mappings stay valid.")
+        .def("fileno",
+             [](py::handle self) {
+                 auto& s = get<SharedMemory>(self);
+                 return s.core.native_handle();
+             })
+        .def(
+            "unlink",
+            [](py::handle self) {
+                auto& s = get<SharedMemory>(self);
+                error_code ec;
+                pipc::unlink_shared_memory(s.name, ec);
+                if (ec) raise_error(kind::shared_memory, op::unlink, ec);
+            },
+            "unlink()\n\nRemoves the segment's name (also after close_fd()).")
+        .def_property_readonly("fd",
+                               [](py::handle self) {
+                                   auto& s = get<SharedMemory>(self);
+                                   return s.core.native_handle();
+                               })
+        .def_property_readonly("size",
+                               [](py::handle self) {
+                                   auto& s = get<SharedMemory>(self);
+                                   error_code ec;
+                                   const auto v = s.core.size(ec);
+                                   if (ec) raise_error(kind::shared_memory, op::attribute, ec);
+                                   return v;
+                               })
+        .def_property_readonly(
+            "name", [](py::handle self) { return name_attr(get<SharedMemory>(self).name); })
+        .def_property_readonly("mode",
+                               [](py::handle self) {
+                                   auto& s = get<SharedMemory>(self);
+                                   return static_cast<long>(s.mode);
+                               })
+        .def("__str__", [](py::handle self) { return name_str(get<SharedMemory>(self).name); })
+        .def("__repr__",
+             [](py::handle self) {
+                 auto& s = get<SharedMemory>(self);
+                 return "posix_ipc.SharedMemory(" + quoted(name_str(s.name)) +
+                        ", mode=" + format_mode(s.mode) + ")";
+             })
         .def("__reduce_ex__", not_picklable);
 
     // ---- MessageQueue
-    py::class_<MessageQueue> mq(m, "MessageQueue",
-                                "MessageQueue(name, flags=0, mode=0o600, max_messages=QUEUE_MESSAGES_"
-                                "MAX_DEFAULT, max_message_size=QUEUE_MESSAGE_SIZE_MAX_DEFAULT, "
-                                "read=True, write=True)\n\nA named POSIX message queue.");
+    py::class_<MessageQueue> mq(
+        m, "MessageQueue",
+        "MessageQueue(name, flags=0, mode=0o600, max_messages=QUEUE_MESSAGES_"
+        "MAX_DEFAULT, max_message_size=QUEUE_MESSAGE_SIZE_MAX_DEFAULT, "
+        "read=True, write=True)\n\nA named POSIX message queue.");
+    wrapper_type<MessageQueue> = reinterpret_cast<PyTypeObject*>(mq.ptr());
     mq.def(py::init(&make_message_queue), py::arg("name"), py::arg("flags") = 0,
            py::arg("mode") = 0600, py::arg("max_messages") = default_max_messages,
            py::arg("max_message_size") = default_max_message_size, py::arg("read") = true,
@@ -990,54 +1113,97 @@ PYBIND11_MODULE(posix_ipc, m) {
              "request_notification(notification=None)\n\nNone cancels; an int asks for that "
              "signal; (function, parameter) calls function(parameter) on a new thread when the "
              "queue becomes non-empty. One-shot.")
-        .def("close", [](MessageQueue& q) {
-            if (!q.core) raise_error(kind::message_queue, op::close, make_error_code(pipc::errc::closed));
-            if (auto ec = drop(q.core)) raise_error(kind::message_queue, op::close, ec);
-        }, "close()\n\nCloses this descriptor; the queue lives on until unlinked.")
-        .def("unlink", [](MessageQueue& q) {
-            error_code ec;
-            pipc::unlink_message_queue(q.name, ec);
-            if (ec) raise_error(kind::message_queue, op::unlink, ec);
-        }, "unlink()\n\nRemoves the queue's name (also after close()).")
-        .def("fileno", [](const MessageQueue& q) { return q.core ? q.core->native_handle() : -1; })
-        .def_property_readonly("mqd", [](const MessageQueue& q) {
-            return q.core ? q.core->native_handle() : -1;
-        })
-        .def_property_readonly("current_messages", [](const MessageQueue& q) {
-            if (!q.core) raise_error(kind::message_queue, op::attribute, make_error_code(pipc::errc::closed));
-            error_code ec;
-            const long n = q.core->current_messages(ec);
-            if (ec) raise_error(kind::message_queue, op::attribute, ec);
-            return n;
-        })
-        .def_property("block", [](const MessageQueue& q) {
-            if (!q.core) raise_error(kind::message_queue, op::attribute, make_error_code(pipc::errc::closed));
-            error_code ec;
-            const bool b = q.core->blocking(ec);
-            if (ec) raise_error(kind::message_queue, op::attribute, ec);
-            return b;
-        }, [](MessageQueue& q, py::object value) {
-            const int truth = PyObject_IsTrue(value.ptr());
-            if (truth < 0) throw py::error_already_set();
-            if (!q.core) raise_error(kind::message_queue, op::attribute, make_error_code(pipc::errc::closed));
-            error_code ec;
-            q.core->set_blocking(truth != 0, ec);
-            if (ec) raise_error(kind::message_queue, op::attribute, ec);
-        })
-        .def_property_readonly("max_messages", [](const MessageQueue& q) { return q.max_messages; })
+        .def(
+            "close",
+            [](py::handle self) {
+                auto& q = get<MessageQueue>(self);
+                if (!q.core)
+                    raise_error(kind::message_queue, op::close,
+                                make_error_code(pipc::errc::closed));
+                if (auto ec = drop(q.core)) raise_error(kind::message_queue, op::close, ec);
+            },
+            "close()\n\nCloses this descriptor; the queue lives on until unlinked.")
+        .def(
+            "unlink",
+            [](py::handle self) {
+                auto& q = get<MessageQueue>(self);
+                error_code ec;
+                pipc::unlink_message_queue(q.name, ec);
+                if (ec) raise_error(kind::message_queue, op::unlink, ec);
+            },
+            "unlink()\n\nRemoves the queue's name (also after close()).")
+        .def("fileno",
+             [](py::handle self) {
+                 auto& q = get<MessageQueue>(self);
+                 return q.core ? q.core->native_handle() : -1;
+             })
+        .def_property_readonly("mqd",
+                               [](py::handle self) {
+                                   auto& q = get<MessageQueue>(self);
+                                   return q.core ? q.core->native_handle() : -1;
+                               })
+        .def_property_readonly("current_messages",
+                               [](py::handle self) {
+                                   auto& q = get<MessageQueue>(self);
+                                   if (!q.core)
+                                       raise_error(kind::message_queue, op::attribute,
+                                                   make_error_code(pipc::errc::closed));
+                                   error_code ec;
+                                   const long n = q.core->current_messages(ec);
+                                   if (ec) raise_error(kind::message_queue, op::attribute, ec);
+                                   return n;
+                               })
+        .def_property(
+            "block",
+            [](py::handle self) {
+                auto& q = get<MessageQueue>(self);
+                if (!q.core)
+                    raise_error(kind::message_queue, op::attribute,
+                                make_error_code(pipc::errc::closed));
+                error_code ec;
+                const bool b = q.core->blocking(ec);
+                if (ec) raise_error(kind::message_queue, op::attribute, ec);
+                return b;
+            },
+            [](py::handle self, py::object value) {
+                auto& q = get<MessageQueue>(self);
+                const int truth = PyObject_IsTrue(value.ptr());
+                if (truth < 0) throw py::error_already_set();
+                if (!q.core)
+                    raise_error(kind::message_queue, op::attribute,
+                                make_error_code(pipc::errc::closed));
+                error_code ec;
+                q.core->set_blocking(truth != 0, ec);
+                if (ec) raise_error(kind::message_queue, op::attribute, ec);
+            })
+        .def_property_readonly("max_messages",
+                               [](py::handle self) {
+                                   auto& q = get<MessageQueue>(self);
+                                   return q.max_messages;
+                               })
         .def_property_readonly("max_message_size",
-                               [](const MessageQueue& q) { return q.max_message_size; })
-        .def_property_readonly("name", [](const MessageQueue& q) { return name_to_str(q.name); })
-        .def_property_readonly("mode", [](const MessageQueue& q) { return static_cast<long>(q.mode); })
-        .def("__str__", [](const MessageQueue& q) { return name_to_str(q.name); })
-        .def("__repr__", [](const MessageQueue& q) {
-            return "posix_ipc.MessageQueue(" + quoted(name_to_str(q.name)) +
-                   ", mode=" + format_mode(q.mode) +
-                   ", max_message_size=" + std::to_string(q.max_message_size) +
-                   ", max_messages=" + std::to_string(q.max_messages) +
-                   ", read=" + (q.read ? "True" : "False") + ", write=" + (q.write ? "True" : "False") +
-                   ")";
-        })
+                               [](py::handle self) {
+                                   auto& q = get<MessageQueue>(self);
+                                   return q.max_message_size;
+                               })
+        .def_property_readonly(
+            "name", [](py::handle self) { return name_attr(get<MessageQueue>(self).name); })
+        .def_property_readonly("mode",
+                               [](py::handle self) {
+                                   auto& q = get<MessageQueue>(self);
+                                   return static_cast<long>(q.mode);
+                               })
+        .def("__str__", [](py::handle self) { return name_str(get<MessageQueue>(self).name); })
+        .def("__repr__",
+             [](py::handle self) {
+                 auto& q = get<MessageQueue>(self);
+                 return "posix_ipc.MessageQueue(" + quoted(name_str(q.name)) +
+                        ", mode=" + format_mode(q.mode) +
+                        ", max_message_size=" + std::to_string(q.max_message_size) +
+                        ", max_messages=" + std::to_string(q.max_messages) +
+                        ", read=" + (q.read ? "True" : "False") +
+                        ", write=" + (q.write ? "True" : "False") + ")";
+             })
         .def("__reduce_ex__", not_picklable);
     add_fast_method(mq, &queue_send_def);
     add_fast_method(mq, &queue_receive_def);

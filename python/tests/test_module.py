@@ -91,3 +91,24 @@ def test_unlink_functions(names, unlink, kind):
     # a malformed name cannot exist
     with pytest.raises(posix_ipc.ExistentialError):
         unlink("noslash")
+
+
+@pytest.mark.parametrize("cls", [posix_ipc.Semaphore, posix_ipc.SharedMemory,
+                                 posix_ipc.MessageQueue])
+def test_object_made_without_init_behaves_closed(cls):
+    obj = cls.__new__(cls)
+    assert obj.name is None and str(obj) == "(no name)" and obj.mode == 0o600
+    with pytest.raises(posix_ipc.ExistentialError):
+        obj.unlink()
+    if cls is posix_ipc.SharedMemory:
+        assert obj.fd == -1 and obj.fileno() == -1
+        obj.close_fd()
+        with pytest.raises(posix_ipc.ExistentialError):
+            obj.size
+    else:
+        with pytest.raises(posix_ipc.ExistentialError):
+            obj.close()
+    # an unbound method given the wrong kind of object is refused, not reinterpreted
+    wrong = posix_ipc.SharedMemory if cls is not posix_ipc.SharedMemory else posix_ipc.Semaphore
+    with pytest.raises(TypeError):
+        cls.unlink(wrong.__new__(wrong))
