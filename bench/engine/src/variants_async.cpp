@@ -1,10 +1,281 @@
-// The co_await variants (pipc-async, pipc-async-notify). HOOK: filled in when the Asio layer
-// (include/pipc/asio/async_message_queue.hpp, async_semaphore.hpp) lands; until then this
-// build registers none and the table says so.
+// The co_await variants: pipc-async (descriptor backend for queues, the waiter service for
+// semaphores) and pipc-async-notify (queues, notify backend). Both processes are async, each on a
+// single-threaded io_context in its pinned thread, as a real Asio service would be.
+//
+// Each variant is compiled in when its header is present (__has_include), so the bench builds
+// before, while and after the Asio layer lands; `pipc-bench --list` shows what a build has.
 #include "cell.hpp"
+
+#if __has_include(<pipc/asio/async_message_queue.hpp>)
+#define PIPC_BENCH_ASYNC_MQ 1
+#include <pipc/asio/async_message_queue.hpp>
+#endif
+#if __has_include(<pipc/asio/async_semaphore.hpp>)
+#define PIPC_BENCH_ASYNC_SEM 1
+#include <pipc/asio/async_semaphore.hpp>
+#include <pipc/shared_memory.hpp>
+#endif
+
+#if defined(PIPC_BENCH_ASYNC_MQ) || defined(PIPC_BENCH_ASYNC_SEM)
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <exception>
+#endif
 
 namespace pipc_bench::detail {
 
-void register_async_variants(std::vector<variant>&) {}
+#if defined(PIPC_BENCH_ASYNC_MQ) || defined(PIPC_BENCH_ASYNC_SEM)
+namespace {
+
+namespace asio = boost::asio;
+
+const std::string& in_name(const cell_spec& s, bool initiator) {
+    return s.names[initiator ? 1 : 0];
+}
+const std::string& out_name(const cell_spec& s, bool initiator) {
+    return s.names[initiator ? 0 : 1];
+}
+
+void check_len(std::size_t got, std::size_t want) {
+    if (got != want)
+        fail("async receive: message of " + std::to_string(got) + " bytes, expected " +
+             std::to_string(want));
+}
+
+/// Runs `body(ctx)` as the only coroutine of a fresh single-threaded io_context on this thread;
+/// rethrows what it threw.
+template <class Body>
+void run_io(Body&& body) {
+    asio::io_context ctx(1);
+    std::exception_ptr err;
+    asio::co_spawn(ctx, body(ctx), [&](std::exception_ptr e) { err = e; });
+    ctx.run();
+    if (err) std::rethrow_exception(err);
+}
+
+// The loops mirror peer_blocking / initiator_blocking in cell.hpp; E's operations are
+// awaitables (a thin coroutine around the library's async call, with use_awaitable).
+template <class E>
+asio::awaitable<void> peer_async(E& e, const cell_spec& s, std::vector<std::byte>& buf) {
+    const std::uint64_t total = s.warmup + s.round_trips;
+    for (std::uint64_t i = 0; i < total; ++i) {
+        co_await e.recv(buf.data(), buf.size());
+        if constexpr (E::checks_seq) seq_check("peer echo", i, seq_get(buf.data()));
+        co_await e.send(buf.data(), buf.size());
+    }
+    if (s.tput_msgs == 0) co_return;
+    const std::uint64_t n = s.tput_warmup + s.tput_msgs;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        seq_put(buf.data(), i);
+        co_await e.tput_send(buf.data(), buf.size());
+    }
+}
+
+template <class E>
+asio::awaitable<void> initiator_async(E& e, const cell_spec& s, std::vector<std::byte>& buf,
+                                      measurement& m) {
+    std::vector<std::byte> out(buf.size(), std::byte{0x5a});
+    for (std::uint64_t i = 0; i < s.warmup; ++i) {
+        seq_put(out.data(), i);
+        co_await e.send(out.data(), out.size());
+        co_await e.recv(buf.data(), buf.size());
+        if constexpr (E::checks_seq) seq_check("echo", i, seq_get(buf.data()));
+    }
+    std::int64_t* sample = m.samples_ns.data();
+    std::int64_t prev = now_ns();
+    for (std::uint64_t i = 0; i < s.round_trips; ++i) {
+        const std::uint64_t seq = s.warmup + i;
+        seq_put(out.data(), seq);
+        co_await e.send(out.data(), out.size());
+        co_await e.recv(buf.data(), buf.size());
+        const std::int64_t t = now_ns();
+        sample[i] = t - prev;
+        prev = t;
+        if constexpr (E::checks_seq) seq_check("echo", seq, seq_get(buf.data()));
+    }
+    if (s.tput_msgs == 0) co_return;
+    e.tput_begin_initiator();
+    const std::uint64_t n = s.tput_warmup + s.tput_msgs;
+    std::int64_t t0 = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        co_await e.tput_recv(buf.data(), buf.size());
+        if constexpr (E::checks_seq) seq_check("stream", i, seq_get(buf.data()));
+        if (i + 1 == s.tput_warmup) t0 = now_ns();
+    }
+    m.msgs_per_s = double(s.tput_msgs) * 1e9 / double(now_ns() - t0);
+}
+
+template <class E>
+void async_cell(const cell_spec& s, measurement& m) {
+    E::create(s);
+    const std::size_t bufsize = std::max<std::size_t>(s.size, 8);
+    run_pair(
+        s,
+        [&](pair_sync& ps) {
+            run_io([&](asio::io_context& ctx) -> asio::awaitable<void> {
+                E e(ctx, s, false);
+                ps.ready();
+                std::vector<std::byte> buf(bufsize);
+                co_await peer_async(e, s, buf);
+            });
+        },
+        [&](pair_sync& ps) {
+            run_io([&](asio::io_context& ctx) -> asio::awaitable<void> {
+                E e(ctx, s, true);
+                ps.wait_ready();
+                std::vector<std::byte> buf(bufsize);
+                co_await initiator_async(e, s, buf, m);
+                m.depth = s.depth;
+            });
+        });
+}
+
+} // namespace
+#endif
+
+#ifdef PIPC_BENCH_ASYNC_MQ
+namespace {
+
+/// Both queues on both sides use `Backend`; receives drain speculatively (the library tries
+/// first and waits only when the queue is empty).
+template <pipc::mq_backend Backend>
+struct mq_async {
+    static constexpr bool checks_seq = true;
+    static void create(const cell_spec& s) {
+        pipc::message_queue::options o;
+        o.open = pipc::open_mode::create_exclusive;
+        o.max_messages = s.depth;
+        o.max_message_size = long(s.size);
+        for (int i = 0; i < 2; ++i) pipc::message_queue q(s.names[i], o);
+    }
+    static pipc::message_queue::options opts(pipc::access a) {
+        pipc::message_queue::options o;
+        o.access = a;
+        return o;
+    }
+    mq_async(asio::io_context& ctx, const cell_spec& s, bool initiator)
+        : in_(ctx, in_name(s, initiator), opts(pipc::access::read_only), Backend),
+          out_(ctx, out_name(s, initiator), opts(pipc::access::write_only), Backend) {}
+    asio::awaitable<void> send(const std::byte* p, std::size_t n) {
+        co_await out_.async_send(asio::buffer(p, n), 0u, asio::use_awaitable);
+    }
+    asio::awaitable<void> recv(std::byte* p, std::size_t n) {
+        const auto r = co_await in_.async_receive(asio::buffer(p, n), asio::use_awaitable);
+        check_len(std::get<0>(r), n);
+    }
+    void tput_begin_initiator() {}
+    asio::awaitable<void> tput_send(const std::byte* p, std::size_t n) { return send(p, n); }
+    asio::awaitable<void> tput_recv(std::byte* p, std::size_t n) { return recv(p, n); }
+
+    pipc::async_message_queue in_, out_;
+};
+
+} // namespace
+#endif
+
+#ifdef PIPC_BENCH_ASYNC_SEM
+namespace {
+
+void create_sems(const cell_spec& s) {
+    pipc::semaphore::options o;
+    o.open = pipc::open_mode::create_exclusive;
+    for (int i = 0; i < 2; ++i) pipc::semaphore sem(s.names[i], o);
+}
+
+/// Ping-pong: release the outbound semaphore, co_await the inbound one. Stream: the same credit
+/// window as sem/raw (variants_blocking.cpp).
+struct sem_async {
+    static constexpr bool checks_seq = false;
+    static void create(const cell_spec& s) { create_sems(s); }
+    sem_async(asio::io_context& ctx, const cell_spec& s, bool initiator)
+        : in_(ctx, in_name(s, initiator)), out_(ctx, out_name(s, initiator)), depth_(s.depth) {}
+    asio::awaitable<void> send(const std::byte*, std::size_t) {
+        out_.release();
+        co_return;
+    }
+    asio::awaitable<void> recv(std::byte*, std::size_t) {
+        co_await in_.async_acquire(asio::use_awaitable);
+    }
+    void tput_begin_initiator() { out_.release(depth_); }
+    asio::awaitable<void> tput_send(const std::byte*, std::size_t) {
+        co_await in_.async_acquire(asio::use_awaitable);
+        out_.release();
+    }
+    asio::awaitable<void> tput_recv(std::byte*, std::size_t) {
+        co_await in_.async_acquire(asio::use_awaitable);
+        out_.release();
+    }
+
+    pipc::async_semaphore in_, out_;
+    long depth_;
+};
+
+/// The shm variant of variants_blocking.cpp with co_await on the semaphores.
+struct shm_async {
+    static constexpr bool checks_seq = true;
+    static std::size_t stride(std::size_t size) { return (size + 63) / 64 * 64; }
+    static void create(const cell_spec& s) {
+        create_sems(s);
+        pipc::shared_memory::options o;
+        o.open = pipc::open_mode::create_exclusive;
+        o.size = stride(s.size) * std::size_t(s.depth);
+        pipc::shared_memory seg(s.names[2], o);
+    }
+    shm_async(asio::io_context& ctx, const cell_spec& s, bool initiator)
+        : in_(ctx, in_name(s, initiator)), out_(ctx, out_name(s, initiator)), depth_(s.depth),
+          stride_(stride(s.size)) {
+        pipc::shared_memory seg(s.names[2]);
+        map_ = seg.map();
+    }
+    std::byte* slot(std::uint64_t k) const {
+        return map_.data() + (k % std::uint64_t(depth_)) * stride_;
+    }
+    asio::awaitable<void> send(const std::byte* p, std::size_t n) {
+        std::memcpy(slot(0), p, n);
+        out_.release();
+        co_return;
+    }
+    asio::awaitable<void> recv(std::byte* p, std::size_t n) {
+        co_await in_.async_acquire(asio::use_awaitable);
+        std::memcpy(p, slot(0), n);
+    }
+    void tput_begin_initiator() { out_.release(depth_); }
+    asio::awaitable<void> tput_send(const std::byte* p, std::size_t n) {
+        co_await in_.async_acquire(asio::use_awaitable);
+        std::memcpy(slot(k_++), p, n);
+        out_.release();
+    }
+    asio::awaitable<void> tput_recv(std::byte* p, std::size_t n) {
+        co_await in_.async_acquire(asio::use_awaitable);
+        std::memcpy(p, slot(k_++), n);
+        out_.release();
+    }
+
+    pipc::async_semaphore in_, out_;
+    pipc::mapping map_;
+    long depth_;
+    std::size_t stride_;
+    std::uint64_t k_ = 0;
+};
+
+} // namespace
+#endif
+
+void register_async_variants(std::vector<variant>& out) {
+#ifdef PIPC_BENCH_ASYNC_MQ
+    out.push_back({"mq", "pipc-async", true, async_cell<mq_async<pipc::mq_backend::descriptor>>});
+    out.push_back(
+        {"mq", "pipc-async-notify", true, async_cell<mq_async<pipc::mq_backend::notify>>});
+#endif
+#ifdef PIPC_BENCH_ASYNC_SEM
+    out.push_back({"sem", "pipc-async", false, async_cell<sem_async>});
+    out.push_back({"shm", "pipc-async", true, async_cell<shm_async>});
+#endif
+    (void)out;
+}
 
 } // namespace pipc_bench::detail
