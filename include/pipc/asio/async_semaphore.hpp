@@ -1,0 +1,359 @@
+// pipc/asio/async_semaphore.hpp - a named POSIX semaphore as a Boost.Asio I/O object.
+#pragma once
+
+#include <pipc/asio/semaphore_waiter_service.hpp>
+#include <pipc/detail/deadline.hpp>
+#include <pipc/error.hpp>
+#include <pipc/semaphore.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/associator.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
+
+#include <semaphore.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace pipc {
+
+namespace detail {
+
+/// Wraps the handler of an acquire that took its unit on the initiating thread. If the posted
+/// completion is destroyed without running (its execution context went away first), the unit
+/// goes back with sem_post, so nothing is lost to other processes.
+template <class Handler>
+class unit_holding_handler {
+public:
+    template <class H>
+    unit_holding_handler(H&& h, std::shared_ptr<async_semaphore_state> st)
+        : handler_(std::forward<H>(h)), state_(std::move(st)) {}
+    unit_holding_handler(unit_holding_handler&&) = default;
+    unit_holding_handler& operator=(unit_holding_handler&&) = delete;
+    ~unit_holding_handler() {
+        if (state_) ::sem_post(state_->raw);
+    }
+
+    void operator()() {
+        state_.reset();
+        std::move(handler_)(error_code{});
+    }
+
+    const Handler& get() const noexcept { return handler_; }
+
+private:
+    Handler handler_;
+    std::shared_ptr<async_semaphore_state> state_;
+};
+
+} // namespace detail
+
+/// A named POSIX semaphore as an Asio I/O object: posix_ipc's `Semaphore` with `co_await`-able
+/// acquires alongside the blocking calls of pipc::semaphore.
+///
+/// A semaphore has no descriptor to poll, so an acquire that cannot be satisfied at once is
+/// handed to the execution context's semaphore_waiter_service, whose helper thread sleeps in
+/// sem_clockwait and posts the result back. An acquire on a free semaphore takes the unit with
+/// sem_trywait on the calling thread (no thread hop) and completes through a post.
+///
+/// @par Nothing lost
+/// An acquire that completes with an error (operation_aborted, a timeout) holds no unit. If a
+/// helper took a unit for an acquire whose result can no longer be delivered (cancelled in the
+/// meantime, the I/O object or the execution context destroyed), the unit goes back with
+/// sem_post. Pending acquires are destroyed without being invoked when the execution context
+/// shuts down, as Asio does for every operation.
+///
+/// @par Thread safety
+/// Distinct objects: safe. Shared object: `async_acquire*`, `cancel` and the blocking calls may
+/// overlap (the service serialises the queue); `close`, moves and destruction may not overlap
+/// with anything else.
+template <class Executor = boost::asio::any_io_executor>
+class basic_async_semaphore {
+public:
+    using executor_type = Executor;
+    using native_handle_type = ::sem_t*;
+    using options = semaphore_options;
+
+    /// Rebinds the semaphore type to another executor (for `as_default_on` and friends).
+    template <class Executor1>
+    struct rebind_executor {
+        using other = basic_async_semaphore<Executor1>;
+    };
+
+    /// A closed semaphore; open it by move-assigning an open one.
+    explicit basic_async_semaphore(const executor_type& ex)
+        : executor_(ex), service_(&service_for(ex)) {}
+
+    template <class ExecutionContext>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+    explicit basic_async_semaphore(ExecutionContext& ctx)
+        : basic_async_semaphore(executor_type(ctx.get_executor())) {}
+
+    /// Opens or creates `name` as `opts` says (see pipc::semaphore). @throws pipc::error
+    basic_async_semaphore(const executor_type& ex, std::string_view name, const options& opts = {})
+        : basic_async_semaphore(ex, pipc::semaphore(name, opts)) {}
+
+    template <class ExecutionContext>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+    basic_async_semaphore(ExecutionContext& ctx, std::string_view name, const options& opts = {})
+        : basic_async_semaphore(executor_type(ctx.get_executor()), name, opts) {}
+
+    /// Takes over an open core semaphore (a closed one gives a closed object).
+    basic_async_semaphore(const executor_type& ex, pipc::semaphore&& sem)
+        : executor_(ex), service_(&service_for(ex)) {
+        if (sem.is_open())
+            state_ = std::make_shared<detail::async_semaphore_state>(
+                std::make_shared<pipc::semaphore>(std::move(sem)));
+    }
+
+    template <class ExecutionContext>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+    basic_async_semaphore(ExecutionContext& ctx, pipc::semaphore&& sem)
+        : basic_async_semaphore(executor_type(ctx.get_executor()), std::move(sem)) {}
+
+    basic_async_semaphore(basic_async_semaphore&& other) noexcept
+        : executor_(other.executor_), service_(other.service_), state_(std::move(other.state_)) {}
+
+    /// Moves from a semaphore bound to another (convertible) executor. Pending acquires keep
+    /// completing on the executor they were started with.
+    template <class Executor1>
+    requires std::is_constructible_v<Executor, const Executor1&>
+    basic_async_semaphore(basic_async_semaphore<Executor1>&& other)
+        : executor_(other.executor_), service_(other.service_), state_(std::move(other.state_)) {}
+
+    basic_async_semaphore& operator=(basic_async_semaphore&& other) noexcept {
+        if (this != &other) {
+            close_impl();
+            executor_ = other.executor_;
+            service_ = other.service_;
+            state_ = std::move(other.state_);
+        }
+        return *this;
+    }
+
+    basic_async_semaphore(const basic_async_semaphore&) = delete;
+    basic_async_semaphore& operator=(const basic_async_semaphore&) = delete;
+
+    /// Cancels pending acquires (operation_aborted) and closes; never unlinks.
+    ~basic_async_semaphore() { close_impl(); }
+
+    executor_type get_executor() const noexcept { return executor_; }
+    bool is_open() const noexcept { return state_ != nullptr; }
+    /// The sem_t*; stays valid until close() (and while the helper still needs it, after that).
+    native_handle_type native_handle() const noexcept { return state_ ? state_->raw : nullptr; }
+    /// The underlying core semaphore (name, created(), permissions()...). Requires is_open().
+    const pipc::semaphore& core() const noexcept { return *state_->sem; }
+
+    /// Completes every pending acquire with operation_aborted at once; none of them holds a unit
+    /// (a unit a helper takes for one of them afterwards goes back with sem_post).
+    void cancel() {
+        if (state_) service_->cancel(*state_);
+    }
+
+    /// Cancels pending acquires and lets go of the handle. The sem_close happens when the helper
+    /// thread no longer needs it (so it never unmaps memory under a sleeping sem_clockwait).
+    void close() { close_impl(); }
+    void close(error_code& ec) {
+        ec = {};
+        close_impl();
+    }
+
+    /// Removes the name (sem_unlink); the object stays usable. Closed: errc::closed.
+    void unlink() { checked().unlink(); }
+    void unlink(error_code& ec) {
+        if (auto* s = get(ec)) s->unlink(ec);
+    }
+
+    // Blocking calls, forwarded to pipc::semaphore (they bypass the FIFO of async waiters).
+    void acquire() { checked().acquire(); }
+    void acquire(error_code& ec) {
+        if (auto* s = get(ec)) s->acquire(ec);
+    }
+    bool try_acquire() { return checked().try_acquire(); }
+    bool try_acquire(error_code& ec) {
+        auto* s = get(ec);
+        return s ? s->try_acquire(ec) : false;
+    }
+    template <class Rep, class Period>
+    bool try_acquire_for(std::chrono::duration<Rep, Period> d) {
+        return checked().try_acquire_for(d);
+    }
+    template <class Rep, class Period>
+    bool try_acquire_for(std::chrono::duration<Rep, Period> d, error_code& ec) {
+        auto* s = get(ec);
+        return s ? s->try_acquire_for(d, ec) : false;
+    }
+    template <class Clock, class Duration>
+    bool try_acquire_until(std::chrono::time_point<Clock, Duration> tp) {
+        return checked().try_acquire_until(tp);
+    }
+    template <class Clock, class Duration>
+    bool try_acquire_until(std::chrono::time_point<Clock, Duration> tp, error_code& ec) {
+        auto* s = get(ec);
+        return s ? s->try_acquire_until(tp, ec) : false;
+    }
+    void release(std::ptrdiff_t n = 1) { checked().release(n); }
+    void release(std::ptrdiff_t n, error_code& ec) {
+        if (auto* s = get(ec)) s->release(n, ec);
+    }
+    int value() const { return checked().value(); }
+    int value(error_code& ec) const {
+        auto* s = get(ec);
+        return s ? s->value(ec) : 0;
+    }
+
+    /// Waits until the semaphore can be decremented, then decrements it.
+    ///
+    /// Never completes inside this call. A free semaphore (and no earlier acquire of this object
+    /// still queued) is taken with sem_trywait right here and completed through a post; otherwise
+    /// a helper thread of the context's semaphore_waiter_service waits. Acquires of one object
+    /// are served first come, first served.
+    ///
+    /// @par Completion Signature
+    /// @code void(pipc::error_code ec) @endcode
+    /// `ec` is empty when a unit was acquired; boost::asio::error::operation_aborted when
+    /// cancelled (nothing acquired); errc::closed for a closed object; an errno otherwise.
+    ///
+    /// @par Per-Operation Cancellation
+    /// Supports @c terminal, @c partial and @c total. None of them ever leaves a unit acquired on
+    /// an aborted operation; if the unit arrived first, the operation completes with success.
+    /// - @c terminal: completes with operation_aborted at once; a unit the helper takes for it a
+    ///   moment later goes straight back with sem_post (other processes may briefly see it taken).
+    /// - @c partial / @c total: side-effect free. Completes at once when other acquires of this
+    ///   object stay queued (the helper's unit then goes to them) or no helper is waiting yet;
+    ///   when it is the only waiter with a helper asleep on it, it completes at the helper's next
+    ///   wake-up: within one slice (semaphore_waiter_service::config::slice, 20 ms by default).
+    /// Coroutines (use_awaitable) pass only terminal cancellation unless their filter is reset.
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
+                  Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_acquire(Token&& token = Token()) {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            initiate_acquire{this}, token, detail::deadline{{}, true}, error_code{});
+    }
+
+    /// Like async_acquire, but completes with `ETIMEDOUT` (system_category, so
+    /// `ec == pipc::condition::busy`) when no unit was acquired within `d`. A non-positive
+    /// duration makes a single try; NaN completes with errc::invalid_timeout.
+    ///
+    /// The deadline is measured on CLOCK_MONOTONIC. It is exact when the helper starts waiting
+    /// for this object with this deadline as its earliest; one added while the helper already
+    /// sleeps for earlier acquires of the same object may fire up to one slice late.
+    ///
+    /// @par Completion Signature
+    /// @code void(pipc::error_code ec) @endcode
+    ///
+    /// @par Per-Operation Cancellation
+    /// As async_acquire.
+    template <class Rep, class Period,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
+                  Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_acquire_for(std::chrono::duration<Rep, Period> d, Token&& token = Token()) {
+        error_code ec;
+        const auto dl = detail::deadline_after(d, ec);
+        return boost::asio::async_initiate<Token, void(error_code)>(initiate_acquire{this}, token,
+                                                                    dl, ec);
+    }
+
+    /// async_acquire_for with an absolute deadline on any clock (measured once, now, against
+    /// the steady clock).
+    template <class Clock, class Duration,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
+                  Token = boost::asio::default_completion_token_t<executor_type>>
+    auto async_acquire_until(std::chrono::time_point<Clock, Duration> tp, Token&& token = Token()) {
+        error_code ec;
+        const auto dl = detail::deadline_at(tp, ec);
+        return boost::asio::async_initiate<Token, void(error_code)>(initiate_acquire{this}, token,
+                                                                    dl, ec);
+    }
+
+private:
+    template <class>
+    friend class basic_async_semaphore;
+
+    static semaphore_waiter_service& service_for(const executor_type& ex) {
+        return boost::asio::use_service<semaphore_waiter_service>(
+            boost::asio::query(ex, boost::asio::execution::context));
+    }
+
+    pipc::semaphore& checked() const {
+        if (!state_) throw_error(make_error_code(errc::closed), "async_semaphore");
+        return *state_->sem;
+    }
+    pipc::semaphore* get(error_code& ec) const {
+        ec = state_ ? error_code{} : make_error_code(errc::closed);
+        return state_ ? state_->sem.get() : nullptr;
+    }
+
+    void close_impl() {
+        if (!state_) return;
+        service_->cancel(*state_);
+        state_.reset(); // the last owner (perhaps a helper, later) calls sem_close
+    }
+
+    struct initiate_acquire {
+        basic_async_semaphore* self;
+
+        using executor_type = Executor;
+        executor_type get_executor() const noexcept { return self->executor_; }
+
+        template <class Handler>
+        void operator()(Handler&& handler, detail::deadline dl, error_code ec) const {
+            namespace asio = boost::asio;
+            const auto& st = self->state_;
+            if (!ec && !st) ec = make_error_code(errc::closed);
+            if (!ec && st->queued.load(std::memory_order_acquire) == 0) {
+                int rc;
+                while ((rc = ::sem_trywait(st->raw)) != 0 && errno == EINTR) {
+                }
+                if (rc == 0) {
+                    asio::post(self->executor_, detail::unit_holding_handler<std::decay_t<Handler>>(
+                                                    std::forward<Handler>(handler), st));
+                    return;
+                }
+                if (errno != EAGAIN)
+                    ec = error_code(errno, boost::system::system_category());
+                else if (!dl.infinite && dl.when <= std::chrono::steady_clock::now())
+                    ec = error_code(ETIMEDOUT, boost::system::system_category());
+            }
+            if (ec) {
+                asio::post(self->executor_, asio::append(std::forward<Handler>(handler), ec));
+                return;
+            }
+            self->service_->async_acquire(
+                st, asio::any_io_executor(self->executor_),
+                asio::any_completion_handler<void(error_code)>(std::forward<Handler>(handler)), dl);
+        }
+    };
+
+    Executor executor_;
+    semaphore_waiter_service* service_;
+    std::shared_ptr<detail::async_semaphore_state> state_;
+};
+
+/// basic_async_semaphore on boost::asio::any_io_executor.
+using async_semaphore = basic_async_semaphore<>;
+
+} // namespace pipc
+
+/// The give-back wrapper is transparent to Asio: executor, allocator and cancellation slot of the
+/// wrapped handler are its own.
+template <template <class, class> class Associator, class Handler, class DefaultCandidate>
+struct boost::asio::associator<Associator, pipc::detail::unit_holding_handler<Handler>,
+                               DefaultCandidate> : Associator<Handler, DefaultCandidate> {
+    static typename Associator<Handler, DefaultCandidate>::type
+    get(const pipc::detail::unit_holding_handler<Handler>& h,
+        const DefaultCandidate& c = DefaultCandidate()) noexcept {
+        return Associator<Handler, DefaultCandidate>::get(h.get(), c);
+    }
+};

@@ -1,0 +1,140 @@
+// pipc/asio/semaphore_waiter_service.hpp - the per-execution-context pool of helper threads that
+// wait on named semaphores for basic_async_semaphore.
+#pragma once
+
+#include <pipc/detail/deadline.hpp>
+#include <pipc/error.hpp>
+#include <pipc/semaphore.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/execution_context.hpp>
+
+#include <semaphore.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace pipc {
+
+namespace detail {
+
+struct semaphore_wait_op;
+struct semaphore_worker;
+
+/// What one basic_async_semaphore shares with its operations in flight and with the helper thread
+/// waiting for it. The shared ownership is what makes closing the object while a helper sleeps in
+/// sem_clockwait safe: glibc unmaps a named semaphore at its last sem_close.
+struct async_semaphore_state {
+    explicit async_semaphore_state(std::shared_ptr<pipc::semaphore> s) noexcept
+        : sem(std::move(s)), raw(sem->native_handle()) {}
+    async_semaphore_state(const async_semaphore_state&) = delete;
+    async_semaphore_state& operator=(const async_semaphore_state&) = delete;
+
+    std::shared_ptr<pipc::semaphore> sem;
+    ::sem_t* const raw;
+    /// Operations queued for the helper; the initiating thread reads it without the service lock
+    /// to decide whether a sem_trywait may go ahead of them (it may not: FIFO).
+    std::atomic<std::size_t> queued{0};
+
+    // Guarded by the service's mutex.
+    semaphore_wait_op* head = nullptr;
+    semaphore_wait_op* tail = nullptr;
+    semaphore_worker* worker = nullptr; ///< The helper serving this queue, if any.
+    bool in_ready = false;              ///< Waiting for a free helper (the pool is at its cap).
+};
+
+} // namespace detail
+
+/// The helper-thread pool behind basic_async_semaphore: one per execution context, created on
+/// first use (`boost::asio::use_service<pipc::semaphore_waiter_service>(ctx)`).
+///
+/// A named semaphore has no descriptor to poll, so a blocked acquire has to sleep on some thread.
+/// The service runs one helper per *semaphore object with waiters* (not one per waiter); waiters
+/// of one object queue FIFO behind its helper. A helper sleeps in
+/// `sem_clockwait(CLOCK_MONOTONIC)` for at most one *slice* at a time, so it notices
+/// cancellation, timeouts that were added while it slept, shutdown and fork within one slice.
+/// When a unit arrives it hands it to the first queued operation and posts the completion to the
+/// object's executor once. Idle helpers park on a condition variable (no polling) and exit after
+/// `idle_timeout`. At most `max_threads` helpers exist; beyond that, objects with waiters share
+/// the helpers round-robin, one slice at a time (slower to react, never starved).
+///
+/// @par Fork
+/// Implements `notify_fork` like Asio's resolver service: `fork_prepare` stops and joins every
+/// helper (taking up to one slice) while keeping the queues, `fork_parent` / `fork_child` restart
+/// helpers for the queues that still have waiters. Call `io_context::notify_fork` around fork()
+/// as Asio documents; pipc installs no pthread_atfork handlers.
+///
+/// @par Thread safety
+/// All member functions may be called concurrently.
+class semaphore_waiter_service : public boost::asio::execution_context::service {
+public:
+    struct config {
+        /// Upper bound on helper threads for this execution context.
+        std::size_t max_threads = 16;
+        /// Longest single sem_clockwait; bounds cancellation of a lone waiter (partial/total),
+        /// late-added timeouts, fork_prepare and shutdown. Clamped to at least 1 ms.
+        std::chrono::milliseconds slice{20};
+        /// An idle helper exits after this long without work.
+        std::chrono::milliseconds idle_timeout{2000};
+    };
+
+    static boost::asio::execution_context::id id;
+
+    explicit semaphore_waiter_service(boost::asio::execution_context& ctx);
+    ~semaphore_waiter_service() override;
+
+    /// Changes the configuration; helpers pick it up at their next slice. Lowering max_threads
+    /// does not stop helpers that are busy.
+    void configure(const config& c);
+    config configuration() const;
+    /// Helpers currently alive (busy or parked); for tests and monitoring.
+    std::size_t thread_count() const;
+
+    // Used by basic_async_semaphore; not for direct use.
+    /// Queues an acquire whose initial sem_trywait failed. The handler completes on `io_ex` (then
+    /// its own associated executor), never inside this call.
+    void async_acquire(const std::shared_ptr<detail::async_semaphore_state>& state,
+                       boost::asio::any_io_executor io_ex,
+                       boost::asio::any_completion_handler<void(error_code)> handler,
+                       detail::deadline dl);
+    /// Completes every queued acquire of `state` with operation_aborted at once. A unit the
+    /// helper takes for one of them afterwards goes back with sem_post.
+    void cancel(detail::async_semaphore_state& state);
+
+private:
+    friend struct detail::semaphore_wait_op;
+    struct completion;
+    struct cancel_handler;
+    using done_list = std::vector<std::pair<detail::semaphore_wait_op*, error_code>>;
+
+    static void post_all(done_list& done);
+
+    void shutdown() override;
+    void notify_fork(boost::asio::execution_context::fork_event event) override;
+
+    void run_worker(detail::semaphore_worker* w);
+    void cancel_op(detail::semaphore_wait_op* op, boost::asio::cancellation_type_t type);
+    void assign_worker_locked(const std::shared_ptr<detail::async_semaphore_state>& state,
+                              std::vector<detail::semaphore_worker*>& to_wake);
+    void stop_workers(bool for_shutdown);
+    void restart_workers_locked(std::vector<detail::semaphore_worker*>& to_wake);
+
+    mutable std::mutex mutex_;
+    config config_;
+    bool stopping_ = false; ///< fork_prepare or shutdown: helpers must exit.
+    bool shut_down_ = false;
+    std::vector<std::unique_ptr<detail::semaphore_worker>> workers_;
+    std::vector<std::unique_ptr<detail::semaphore_worker>> finished_; ///< Exited, to be joined.
+    std::vector<detail::semaphore_worker*> idle_;                     ///< Parked, most recent last.
+    std::deque<std::shared_ptr<detail::async_semaphore_state>> ready_; ///< Waiting for a helper.
+};
+
+} // namespace pipc

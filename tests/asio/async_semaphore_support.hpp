@@ -1,0 +1,47 @@
+// tests/asio/async_semaphore_support.hpp - helpers shared by the async_semaphore tests.
+#pragma once
+
+#include <pipc/asio/async_semaphore.hpp>
+#include <pipc_test/support.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+namespace sem_test {
+
+namespace asio = boost::asio;
+using pipc::error_code;
+
+inline pipc::semaphore::options create_opts(unsigned initial = 0) {
+    pipc::semaphore::options o;
+    o.open = pipc::open_mode::create_exclusive;
+    o.initial_value = initial;
+    return o;
+}
+
+/// Runs the context until `done()` or a generous bound passes; false on timeout.
+template <class Pred>
+bool run_until(asio::io_context& ctx, Pred done,
+               std::chrono::milliseconds bound = std::chrono::seconds(20)) {
+    const auto until = std::chrono::steady_clock::now() + bound;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        ctx.restart();
+        ctx.run_one_for(std::chrono::milliseconds(50));
+    }
+    return true;
+}
+
+/// Scales iteration counts down under sanitizers: PIPC_STRESS_DIVISOR=10 runs a tenth.
+inline long scaled(long n) {
+    if (const char* d = std::getenv("PIPC_STRESS_DIVISOR")) {
+        const long div = std::atol(d);
+        if (div > 1) return n / div;
+    }
+    return n;
+}
+
+} // namespace sem_test
