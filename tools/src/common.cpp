@@ -44,7 +44,8 @@ int exit_code_for(const pipc::error_code& ec) noexcept {
         switch (ec.value()) {
         case EINVAL:
         case ENAMETOOLONG:
-        case EMSGSIZE: return exit_usage;
+        case EMSGSIZE:
+        case EOVERFLOW: return exit_usage; // e.g. sem post past SEM_VALUE_MAX
         default: break;
         }
     }
