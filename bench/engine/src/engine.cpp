@@ -534,9 +534,9 @@ int run(const options& o_in, const std::string& command_line) {
     if (o.pins.empty())
         o.pins = o.quick ? std::vector<std::string>{"same-cpu", "cross-cpu"}
                          : std::vector<std::string>{"same-cpu", "cross-cpu", "none"};
-    if (o.round_trips < 0) o.round_trips = o.quick ? 3000 : 20000;
+    if (o.round_trips < 0) o.round_trips = o.quick ? 10000 : 20000;
     if (o.warmup < 0) o.warmup = std::max<std::int64_t>(100, o.round_trips / 10);
-    if (o.throughput_msgs < 0) o.throughput_msgs = o.quick ? 20000 : 100000;
+    if (o.throughput_msgs < 0) o.throughput_msgs = o.quick ? 50000 : 100000;
     for (auto s : o.sizes)
         if (s < 8)
             throw std::runtime_error(
@@ -589,6 +589,7 @@ int run(const options& o_in, const std::string& command_line) {
             open_waiting([&](pipc::error_code& ec) { rep_s.open(rep_name, so, ec); }, o.peer_wait_s,
                          "reply semaphore " + rep_name);
         }
+        r.instrument = measure_instrument(-1);
         const std::vector<std::size_t> sizes = mq ? o.sizes : std::vector<std::size_t>{0};
         for (auto size : sizes) {
             cell_result c;
