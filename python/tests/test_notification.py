@@ -9,6 +9,8 @@ import pytest
 import posix_ipc
 from posix_ipc import O_CREX, MessageQueue
 
+from conftest import run_in_child
+
 WAIT = 20
 
 
@@ -105,37 +107,38 @@ def test_replacing_and_cancelling(queue):
     queue.receive()
 
 
-@pytest.fixture
-def blocked_usr1():
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
-    try:
-        yield signal.SIGUSR1
-    finally:
-        while signal.sigtimedwait([signal.SIGUSR1], 0) is not None:
-            pass
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+def test_signal_notification(queue):
+    # In a forked child: it has a single thread, so the process-directed notification signal can
+    # only go to the thread that blocks it and waits for it (glibc's notification threads from
+    # other tests run with all signals unblocked and would die of SIGUSR1).
+    def probe():
+        sig = signal.SIGUSR1
+        signal.pthread_sigmask(signal.SIG_BLOCK, [sig])
+        out = []
+        queue.request_notification(sig)
+        queue.send(b"m")
+        info = signal.sigtimedwait([sig], WAIT)
+        out.append(info is not None and info.si_signo == sig)
+        queue.receive()
+        queue.send(b"m")  # one-shot: a second transition sends nothing
+        out.append(signal.sigtimedwait([sig], 0) is None)
+        queue.receive()
+        # cancel: request, cancel, send -> nothing pending (the kernel would queue it synchronously)
+        queue.request_notification(sig)
+        queue.request_notification(None)
+        queue.send(b"m")
+        out.append(signal.sigtimedwait([sig], 0) is None)
+        queue.receive()
+        queue.request_notification(sig)
+        queue.request_notification()  # omitted = None = cancel
+        queue.send(b"m")
+        out.append(signal.sigtimedwait([sig], 0) is None)
+        queue.receive()
+        return repr(out)
 
-
-def test_signal_notification(queue, blocked_usr1):
-    queue.request_notification(blocked_usr1)
-    queue.send(b"m")
-    info = signal.sigtimedwait([blocked_usr1], WAIT)
-    assert info is not None and info.si_signo == blocked_usr1
-    queue.receive()
-    # one-shot: a second transition sends nothing
-    queue.send(b"m")
-    assert signal.sigtimedwait([blocked_usr1], 0) is None
-    queue.receive()
-    # cancel: request, cancel, send -> nothing pending (the kernel would queue it synchronously)
-    queue.request_notification(blocked_usr1)
-    queue.request_notification(None)
-    queue.send(b"m")
-    assert signal.sigtimedwait([blocked_usr1], 0) is None
-    queue.receive()
-    queue.request_notification(blocked_usr1)
-    queue.request_notification()  # omitted = None = cancel
-    queue.send(b"m")
-    assert signal.sigtimedwait([blocked_usr1], 0) is None
+    code, out = run_in_child(probe)
+    assert code == 0, out
+    assert out == "[True, True, True, True]"
 
 
 def test_invalid_notifications(queue):

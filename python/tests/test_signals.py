@@ -4,12 +4,14 @@ posix_ipc 1.3.2 replaces whatever a Python signal handler raised with SignalErro
 handler's exception propagates; a handler that returns normally still ends the wait with
 SignalError, as in posix_ipc (so `except SignalError` loops keep working).
 
-The signal comes from a one-shot interval timer (SIGALRM, the watchdog's handler is swapped out for
-the test): the wait starts microseconds after arming it and the timer fires 50 ms later. If the
-machine were so slow that it fired first, the handler's exception would still propagate, so the
-assertions hold either way.
+The signal (SIGUSR2) is sent to the main thread only (pthread_kill from a timer thread 50 ms after
+the wait starts): a process-directed signal could land on a notification thread glibc started for
+another test and leave the main thread waiting. If the machine were so slow that the signal came
+before the wait started, the handler's exception would still propagate, so the assertions about
+propagation hold either way.
 """
 import signal
+import threading
 import time
 
 import pytest
@@ -30,9 +32,27 @@ def returning(signum, frame):
     pass
 
 
+SIG = signal.SIGUSR2
+_timers = []
+
+
 def interrupt_after(handler, seconds=0.05):
-    signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.signal(SIG, handler)
+    t = threading.Timer(seconds, signal.pthread_kill, (threading.main_thread().ident, SIG))
+    _timers.append(t)
+    t.start()
+
+
+@pytest.fixture(autouse=True)
+def restore_handler():
+    previous = signal.getsignal(SIG)
+    try:
+        yield
+    finally:
+        for t in _timers:
+            t.join(20)
+        _timers.clear()
+        signal.signal(SIG, previous)
 
 
 @pytest.fixture
@@ -41,7 +61,6 @@ def sem(names):
     try:
         yield s
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         s.unlink()
         s.close()
 
@@ -52,7 +71,6 @@ def queue(names):
     try:
         yield q
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         q.close()
         q.unlink()
 
