@@ -8,6 +8,7 @@ import itertools
 import os
 import signal
 import sys
+import threading
 
 import pytest
 
@@ -27,12 +28,18 @@ def _expired(signum, frame):
 
 @pytest.fixture(autouse=True)
 def watchdog():
+    # Sent to the main thread itself: a process-directed alarm could be delivered to a notification
+    # thread glibc started, which would not interrupt the main thread's wait.
     previous = signal.signal(signal.SIGALRM, _expired)
-    signal.alarm(WATCHDOG_SECONDS)
+    timer = threading.Timer(WATCHDOG_SECONDS, signal.pthread_kill,
+                            (threading.main_thread().ident, signal.SIGALRM))
+    timer.daemon = True
+    timer.start()
     try:
         yield
     finally:
-        signal.alarm(0)
+        timer.cancel()
+        timer.join()
         signal.signal(signal.SIGALRM, previous)
 
 

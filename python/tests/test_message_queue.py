@@ -74,7 +74,7 @@ def test_flags_and_names(names):
         MessageQueue(name, O_EXCL)
     with pytest.raises(ValueError, match="Name can only be None if O_EXCL is set"):
         MessageQueue(None, O_CREAT)
-    q = MessageQueue(name, O_CREAT)
+    q = MessageQueue(name, O_CREAT, max_messages=1, max_message_size=8)
     try:
         with pytest.raises(posix_ipc.ExistentialError, match="A queue with the specified name"):
             MessageQueue(name, O_CREX)
@@ -86,7 +86,7 @@ def test_flags_and_names(names):
     assert os.path.exists(mqpath(g.name))
     g.close()
     g.unlink()
-    b = MessageQueue(name.encode(), O_CREX)
+    b = MessageQueue(name.encode(), O_CREX, max_messages=1, max_message_size=8)
     assert b.name == name
     b.close()
     b.unlink()

@@ -75,7 +75,7 @@ def test_unlink_functions(names, unlink, kind):
     elif kind == "shm":
         posix_ipc.SharedMemory(name, posix_ipc.O_CREX).close_fd()
     else:
-        posix_ipc.MessageQueue(name, posix_ipc.O_CREX).close()
+        posix_ipc.MessageQueue(name, posix_ipc.O_CREX, max_messages=1, max_message_size=8).close()
     assert unlink(name) is None
     with pytest.raises(posix_ipc.ExistentialError, match="No .* exists with the specified name"):
         unlink(name)

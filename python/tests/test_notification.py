@@ -157,7 +157,7 @@ def test_invalid_notifications(queue):
 
 
 def test_notification_on_closed_queue(names):
-    q = MessageQueue(names("mq"), O_CREX)
+    q = MessageQueue(names("mq"), O_CREX, max_messages=1, max_message_size=8)
     q.close()
     try:
         q.request_notification(None)  # cancelling is silently fine

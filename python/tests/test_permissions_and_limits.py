@@ -27,7 +27,7 @@ def exc_of(fn):
 def test_permissions_error_for_other_users_objects(names):
     sem = Semaphore(names("sem"), O_CREX, mode=0o600)
     shm = SharedMemory(names("shm"), O_CREX, mode=0o600, size=4096)
-    mq = MessageQueue(names("mq"), O_CREX, mode=0o600)
+    mq = MessageQueue(names("mq"), O_CREX, mode=0o600, max_messages=1, max_message_size=8)
     ro_shm = SharedMemory(names("shm"), O_CREX, mode=0o644, size=4096)
     try:
         def probe():
