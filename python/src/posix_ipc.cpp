@@ -732,9 +732,16 @@ PyObject* queue_send_fast(PyObject* self, PyObject* const* args, Py_ssize_t narg
     return set_error(kind::message_queue, op::send, ec);
 }
 
-// One receive buffer per thread, grown to the largest max_message_size seen: posix_ipc allocates
-// max_message_size bytes on every call. Only touched by its own thread, never re-entered.
-std::vector<std::byte>& receive_buffer(std::size_t size) {
+// One receive buffer per thread, reused: posix_ipc allocated max_message_size bytes on every call.
+// Only touched by its own thread, never re-entered. Queues with huge messages get a buffer per
+// call instead, so that no thread keeps megabytes forever.
+constexpr std::size_t kept_buffer_max = 64 * 1024;
+
+std::vector<std::byte>& receive_buffer(std::size_t size, std::vector<std::byte>& oversized) {
+    if (size > kept_buffer_max) {
+        oversized.resize(size);
+        return oversized;
+    }
     thread_local std::vector<std::byte> buffer;
     if (buffer.size() < size) buffer.resize(size);
     return buffer;
@@ -771,7 +778,8 @@ PyObject* queue_receive_fast(PyObject* self, PyObject* const* args, Py_ssize_t n
     if (!q) return set_gone(kind::message_queue, op::receive);
     if (!q->read) return set(PermissionsError, "The queue is not open for reading");
     if (!q->core) return set_gone(kind::message_queue, op::receive);
-    auto& buffer = receive_buffer(static_cast<std::size_t>(q->max_message_size));
+    std::vector<std::byte> oversized;
+    auto& buffer = receive_buffer(static_cast<std::size_t>(q->max_message_size), oversized);
     const std::span<std::byte> span(buffer);
     error_code ec;
     if (auto r = q->core->try_receive(span, ec)) return make_received(buffer, *r);
