@@ -199,3 +199,17 @@ def test_busy_when_another_process_is_registered(queue):
     assert os.waitstatus_to_exitcode(status) == 0
     queue.request_notification(signal.SIGUSR1)  # free again once the child is gone
     queue.request_notification(None)
+
+
+def test_close_ends_the_registration(queue):
+    fired = threading.Event()
+    other = MessageQueue(queue.name)
+    try:
+        queue.request_notification((lambda _: fired.set(), None))
+        queue.close()
+        other.send(b"m")  # would have fired synchronously-queued if still registered
+        assert not fired.wait(0.3)
+        other.request_notification(signal.SIGUSR2)  # nobody else holds it
+        other.request_notification(None)
+    finally:
+        other.close()
