@@ -26,7 +26,8 @@ namespace {
 /// Runs `ctx` on `n` threads until it runs out of work (bounded by a watchdog stop).
 void run_threads(asio::io_context& ctx, int n) {
     std::vector<std::thread> threads;
-    for (int i = 0; i < n; ++i) threads.emplace_back([&] { ctx.run_for(std::chrono::seconds(60)); });
+    for (int i = 0; i < n; ++i)
+        threads.emplace_back([&] { ctx.run_for(std::chrono::seconds(60)); });
     for (auto& t : threads) t.join();
 }
 
