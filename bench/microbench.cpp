@@ -5,6 +5,17 @@
 #include <pipc/semaphore.hpp>
 #include <pipc/shared_memory.hpp>
 
+#if __has_include(<pipc/asio/async_semaphore.hpp>)
+#include <pipc/asio/async_semaphore.hpp>
+#endif
+#if __has_include(<pipc/asio/async_message_queue.hpp>)
+#include <pipc/asio/async_message_queue.hpp>
+#endif
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <benchmark/benchmark.h>
 
 #include <fcntl.h>
@@ -247,6 +258,51 @@ void BM_clock_gettime_monotonic(benchmark::State& st) {
     }
 }
 BENCHMARK(BM_clock_gettime_monotonic);
+
+#if __has_include(<pipc/asio/async_semaphore.hpp>)
+/// A free semaphore: co_await async_acquire completes without a thread hop (issue 4: within 2x
+/// of a bare sem_trywait; compare with BM_sem_raw_post_trywait / BM_sem_pipc_release_try_acquire).
+void BM_sem_pipc_async_release_acquire(benchmark::State& st) {
+    boost::asio::io_context ctx(1);
+    sem_fixture f;
+    pipc::async_semaphore s(ctx, std::move(f.s));
+    boost::asio::co_spawn(
+        ctx,
+        [&]() -> boost::asio::awaitable<void> {
+            for (auto _ : st) {
+                s.release();
+                co_await s.async_acquire(boost::asio::use_awaitable);
+            }
+        },
+        boost::asio::detached);
+    ctx.run();
+}
+BENCHMARK(BM_sem_pipc_async_release_acquire);
+#endif
+
+#if __has_include(<pipc/asio/async_message_queue.hpp>)
+/// Never waits: a send then a receive on one queue, both through co_await (the async path's
+/// cost when the kernel can proceed at once; compare with BM_mq_pipc_send_receive).
+void BM_mq_pipc_async_send_receive(benchmark::State& st) {
+    boost::asio::io_context ctx(1);
+    queue_fixture f;
+    pipc::async_message_queue q(ctx, std::move(f.q));
+    std::array<std::byte, 64> msg{}, buf{};
+    boost::asio::co_spawn(
+        ctx,
+        [&]() -> boost::asio::awaitable<void> {
+            for (auto _ : st) {
+                co_await q.async_send(boost::asio::buffer(msg), 0u, boost::asio::use_awaitable);
+                auto r =
+                    co_await q.async_receive(boost::asio::buffer(buf), boost::asio::use_awaitable);
+                benchmark::DoNotOptimize(r);
+            }
+        },
+        boost::asio::detached);
+    ctx.run();
+}
+BENCHMARK(BM_mq_pipc_async_send_receive);
+#endif
 
 } // namespace
 

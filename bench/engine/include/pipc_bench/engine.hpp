@@ -61,8 +61,8 @@ struct cell_result {
 
 /// The instrument: what one recorded sample costs the measuring loop.
 struct instrument_cost {
-    double ns_per_sample = 0; ///< Mean cost of one recorded sample (clock read + store).
-    double clock_read_ns = 0; ///< Median of those samples.
+    double ns_per_sample = 0; ///< Median cost of one recorded sample (clock read + store).
+    double mean_ns = 0;       ///< Mean of the same, preemptions of the measuring loop included.
 };
 
 struct run_result {
