@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -91,9 +92,7 @@ const char* does_not_exist(kind k) {
 std::nullptr_t set_gone(kind k, op o) {
     switch (k) {
     case kind::semaphore:
-        return set(ExistentialError, o == op::acquire || o == op::release || o == op::attribute
-                                         ? "The semaphore does not exist"
-                                         : closed_semaphore);
+        return set(ExistentialError, "The semaphore does not exist");
     case kind::shared_memory:
         return set(ExistentialError, "The segment does not exist");
     case kind::message_queue:
@@ -951,6 +950,33 @@ PYBIND11_MODULE(posix_ipc, m) {
     m.attr("__license__") = "BSD";
     m.attr("__copyright__") = "Copyright 2008 - 2025 Philip Semanchuk and contributors";
     m.attr("PIPC_VERSION") = pipc::version_string;
+
+    // Test hook: raises what a failure `code` of operation `op` on an object of `kind` becomes, so
+    // the tests can check every row of posix_ipc's errno table, including errors (ENFILE, ENOMEM,
+    // ...) a test cannot provoke. category "errno" = an OS error, "pipc" = a pipc::errc value.
+    m.def("_raise_mapped", [](const std::string& kind_name, const std::string& op_name, int code,
+                              const std::string& category) {
+        static const std::pair<const char*, kind> kinds[] = {
+            {"semaphore", kind::semaphore},
+            {"shared_memory", kind::shared_memory},
+            {"message_queue", kind::message_queue}};
+        static const std::pair<const char*, op> ops[] = {
+            {"open", op::open},           {"acquire", op::acquire}, {"release", op::release},
+            {"send", op::send},           {"receive", op::receive}, {"unlink", op::unlink},
+            {"attribute", op::attribute}, {"close", op::close},     {"notify", op::notify},
+            {"resize", op::resize}};
+        const auto* k = std::find_if(std::begin(kinds), std::end(kinds),
+                                     [&](const auto& e) { return kind_name == e.first; });
+        const auto* o = std::find_if(std::begin(ops), std::end(ops),
+                                     [&](const auto& e) { return op_name == e.first; });
+        if (k == std::end(kinds) || o == std::end(ops) ||
+            (category != "errno" && category != "pipc"))
+            raise(PyExc_ValueError, "unknown kind, op or category");
+        const error_code ec = category == "errno"
+                                  ? error_code(code, boost::system::system_category())
+                                  : make_error_code(static_cast<pipc::errc>(code));
+        raise_error(k->second, o->second, ec);
+    });
 
     // Module functions: positional only, str only (as posix_ipc's METH_VARARGS "s").
     m.def(
