@@ -77,8 +77,8 @@ def names():
         n.cleanup()
 
 
-def run_in_child(fn, *, as_nobody=False):
-    """Runs fn() in a forked child; returns (exit status, text the child wrote).
+def start_child(fn, *, as_nobody=False):
+    """Forks a child that runs fn() and reports through a pipe; returns a handle for finish_child.
 
     fn returns a string (the child's report). Exceptions become "EXC <type>: <message>".
     as_nobody drops to uid/gid 65534 first: root ignores mode bits.
@@ -89,7 +89,7 @@ def run_in_child(fn, *, as_nobody=False):
         code = 0
         try:
             os.close(r)
-            signal.alarm(WATCHDOG_SECONDS)
+            signal.alarm(WATCHDOG_SECONDS)  # single-threaded here: the alarm reaches this thread
             if as_nobody:
                 os.setgroups([])
                 os.setresgid(65534, 65534, 65534)
@@ -104,15 +104,28 @@ def run_in_child(fn, *, as_nobody=False):
         finally:
             os._exit(code)
     os.close(w)
+    return pid, r
+
+
+def finish_child(handle):
+    """Waits for a child from start_child; returns (exit status, text the child wrote)."""
+    pid, r = handle
     chunks = []
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
+    try:
+        while True:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), b"".join(chunks).decode()
+
+
+def run_in_child(fn, *, as_nobody=False):
+    """Runs fn() in a forked child and waits for it: (exit status, text the child wrote)."""
+    return finish_child(start_child(fn, as_nobody=as_nobody))
 
 
 @pytest.fixture(scope="session", autouse=True)
