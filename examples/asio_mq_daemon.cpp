@@ -56,7 +56,8 @@ int run_daemon(const std::string& jobs_name, const std::string& out_name, int re
         ctx,
         [&]() -> asio::awaitable<void> {
             while (!stopping) {
-                auto [ec, job] = co_await in.async_receive_message(asio::as_tuple(asio::use_awaitable));
+                auto [ec, job] =
+                    co_await in.async_receive_message(asio::as_tuple(asio::use_awaitable));
                 if (ec == asio::error::operation_aborted) break;
                 if (ec) throw pipc::error(ec, "receive");
                 const std::string result = "done: " + std::string(job.text());

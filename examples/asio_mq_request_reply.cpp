@@ -34,7 +34,8 @@ pipc::message_queue::options endpoint(pipc::access a) {
 }
 
 // The service: answers every request with its upper-case version until it receives "quit".
-asio::awaitable<void> serve(pipc::async_message_queue& requests, pipc::async_message_queue& replies) {
+asio::awaitable<void> serve(pipc::async_message_queue& requests,
+                            pipc::async_message_queue& replies) {
     for (;;) {
         pipc::message request = co_await requests.async_receive_message(asio::use_awaitable);
         if (request.text() == "quit") co_return;
@@ -72,8 +73,9 @@ int run_service(const std::string& req_name, const std::string& rep_name, pipc::
 } // namespace
 
 int main(int argc, char** argv) {
-    const auto backend = argc > 1 && std::strcmp(argv[1], "notify") == 0 ? pipc::mq_backend::notify
-                                                                         : pipc::mq_backend::descriptor;
+    const auto backend = argc > 1 && std::strcmp(argv[1], "notify") == 0
+                             ? pipc::mq_backend::notify
+                             : pipc::mq_backend::descriptor;
     pipc::message_queue::options create;
     create.max_messages = 10;
     create.max_message_size = 256;
@@ -101,8 +103,10 @@ int main(int argc, char** argv) {
     if (!failed) {
         try {
             asio::io_context ctx;
-            pipc::async_message_queue requests(ctx, req_name, endpoint(pipc::access::write_only), backend);
-            pipc::async_message_queue replies(ctx, rep_name, endpoint(pipc::access::read_only), backend);
+            pipc::async_message_queue requests(ctx, req_name, endpoint(pipc::access::write_only),
+                                               backend);
+            pipc::async_message_queue replies(ctx, rep_name, endpoint(pipc::access::read_only),
+                                              backend);
             asio::co_spawn(ctx, client(requests, replies, good), [&](std::exception_ptr e) {
                 if (e) failed = true;
             });

@@ -92,7 +92,8 @@ public:
     // Routes every reply of the worker to the connection that asked.
     asio::awaitable<void> dispatch_replies() {
         for (;;) {
-            auto [ec, m] = co_await replies_.async_receive_message(asio::as_tuple(asio::use_awaitable));
+            auto [ec, m] =
+                co_await replies_.async_receive_message(asio::as_tuple(asio::use_awaitable));
             if (ec) co_return; // cancelled at shutdown
             const std::string text(m.text());
             const auto id = std::strtoull(text.c_str(), nullptr, 10);
@@ -139,7 +140,8 @@ public:
     }
 
     asio::awaitable<void> stop_worker() {
-        co_await requests_.async_send(asio::buffer(std::string_view("quit")), 0, asio::use_awaitable);
+        co_await requests_.async_send(asio::buffer(std::string_view("quit")), 0,
+                                      asio::use_awaitable);
         replies_.cancel();
     }
 

@@ -25,8 +25,8 @@
 #include <thread>
 
 using namespace mq_test;
-using pipc_test::named;
 using pipc::object_kind;
+using pipc_test::named;
 using namespace std::chrono_literals;
 
 namespace {
@@ -50,7 +50,9 @@ struct counting_allocator {
     }
     void deallocate(T* p, std::size_t n) { std::allocator<T>().deallocate(p, n); }
     template <class U>
-    bool operator==(const counting_allocator<U>& o) const { return count == o.count; }
+    bool operator==(const counting_allocator<U>& o) const {
+        return count == o.count;
+    }
 };
 
 } // namespace
@@ -171,8 +173,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(every_completion_token_works, B, backends) {
         ctx,
         [&]() -> asio::awaitable<void> {
             error_code ec;
-            const auto [size, prio] = co_await q.async_receive(asio::buffer(buf),
-                                                               asio::redirect_error(asio::use_awaitable, ec));
+            const auto [size, prio] = co_await q.async_receive(
+                asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
             BOOST_TEST(!ec);
             BOOST_TEST(std::string_view(buf.data(), size) == "deferred");
             BOOST_TEST(prio == 2u);
@@ -224,14 +226,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(associated_executor_and_allocator_are_honoured, B,
     std::array<char, 128> buf{};
     bool in_strand = false, done = false;
     // The receive has to wait (the queue is empty), so its intermediate steps allocate too.
-    q.async_receive(asio::buffer(buf),
-                    asio::bind_allocator(counting_allocator<int>(&allocations),
-                                         asio::bind_executor(strand, [&](error_code ec, std::size_t,
-                                                                         unsigned) {
-                                             BOOST_TEST(!ec);
-                                             in_strand = strand.running_in_this_thread();
-                                             done = true;
-                                         })));
+    q.async_receive(
+        asio::buffer(buf),
+        asio::bind_allocator(counting_allocator<int>(&allocations),
+                             asio::bind_executor(strand, [&](error_code ec, std::size_t, unsigned) {
+                                 BOOST_TEST(!ec);
+                                 in_strand = strand.running_in_this_thread();
+                                 done = true;
+                             })));
     q.async_send(cbuf("x"), 0, [](error_code ec) { BOOST_TEST(!ec); });
     BOOST_TEST(run_until(ctx, [&] { return done; }));
     BOOST_TEST(in_strand);
@@ -256,7 +258,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(as_default_on_rebinds_the_executor, B, backends) {
     BOOST_TEST(run_until(ctx, [&] { return done; }));
 }
 
-// ---- throughput shape: several waiting messages drain without waiting ----------------------------
+// ---- throughput shape: several waiting messages drain without waiting
+// ----------------------------
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(waiting_messages_are_drained_in_order, B, backends) {
     named n(object_kind::message_queue, "drain");
@@ -295,7 +298,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(full_queue_send_waits_for_room, B, backends) {
     BOOST_TEST(!sent);
     BOOST_TEST(depth(n.str()) == 2);
     std::array<char, 16> buf{};
-    BOOST_TEST(q.receive(std::span(reinterpret_cast<std::byte*>(buf.data()), buf.size())).size == 1u);
+    BOOST_TEST(q.receive(std::span(reinterpret_cast<std::byte*>(buf.data()), buf.size())).size ==
+               1u);
     BOOST_TEST(run_until(ctx, [&] { return sent; }));
     BOOST_TEST(depth(n.str()) == 2);
 }
@@ -316,8 +320,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(many_coroutines_share_one_queue, B, backends) {
             [&]() -> asio::awaitable<void> {
                 std::array<char, 32> buf{};
                 while (!finished) {
-                    auto [ec, size, prio] =
-                        co_await q.async_receive(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+                    auto [ec, size, prio] = co_await q.async_receive(
+                        asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
                     if (ec) co_return; // cancelled at the end
                     const int seq = std::stoi(std::string(buf.data(), size));
                     ++seen.at(static_cast<std::size_t>(seq));
@@ -340,7 +344,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(many_coroutines_share_one_queue, B, backends) {
             },
             asio::detached);
     }
-    BOOST_TEST(run_until(ctx, [&] { return received == senders * per_sender; }, 60s));
+    BOOST_TEST(run_until(
+        ctx, [&] { return received == senders * per_sender; }, 60s));
     ctx.restart();
     ctx.run_for(5s); // the cancelled receivers finish
     BOOST_TEST(ctx.stopped());
@@ -360,9 +365,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(per_operation_cancellation_of_a_waiting_receive, B
             asio::cancellation_signal sig;
             std::array<char, 128> buf{};
             std::optional<error_code> result;
-            q.async_receive(asio::buffer(buf),
-                            asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, std::size_t,
-                                                                         unsigned) { result = ec; }));
+            q.async_receive(asio::buffer(buf), asio::bind_cancellation_slot(
+                                                   sig.slot(), [&](error_code ec, std::size_t,
+                                                                   unsigned) { result = ec; }));
             ctx.poll(); // now waiting
             BOOST_TEST(!result);
             sig.emit(type);
@@ -387,8 +392,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(per_operation_cancellation_of_a_waiting_send, B, b
             q.send(bytes("first"));
             asio::cancellation_signal sig;
             std::optional<error_code> result;
-            q.async_send(cbuf("second"), 0,
-                         asio::bind_cancellation_slot(sig.slot(), [&](error_code ec) { result = ec; }));
+            q.async_send(
+                cbuf("second"), 0,
+                asio::bind_cancellation_slot(sig.slot(), [&](error_code ec) { result = ec; }));
             ctx.poll();
             BOOST_TEST(!result);
             sig.emit(type);
@@ -409,11 +415,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(cancellation_after_the_message_moved_reports_succe
     std::optional<error_code> rres, sres;
     std::array<char, 128> buf{};
     std::size_t size = 0;
-    q.async_receive(asio::buffer(buf),
-                    asio::bind_cancellation_slot(rsig.slot(), [&](error_code ec, std::size_t s, unsigned) {
-                        rres = ec;
-                        size = s;
-                    }));
+    q.async_receive(
+        asio::buffer(buf),
+        asio::bind_cancellation_slot(rsig.slot(), [&](error_code ec, std::size_t s, unsigned) {
+            rres = ec;
+            size = s;
+        }));
     q.async_send(cbuf("room"), 0,
                  asio::bind_cancellation_slot(ssig.slot(), [&](error_code ec) { sres = ec; }));
     // Both took effect at initiation (message available / room available); cancelling now
@@ -435,7 +442,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(cancel_close_and_destruction_abort_pending_operati
     for (int how = 0; how < 3; ++how) {
         BOOST_TEST_CONTEXT("how " << how << " (0 cancel, 1 close, 2 destroy)") {
             // A send waiting for room.
-            auto s = std::make_unique<pipc::async_message_queue>(ctx, n, create_opts(1, 16), B::value);
+            auto s =
+                std::make_unique<pipc::async_message_queue>(ctx, n, create_opts(1, 16), B::value);
             s->send(bytes("full"));
             std::optional<error_code> sres;
             s->async_send(cbuf("never"), 0, [&](error_code ec) { sres = ec; });
@@ -451,10 +459,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(cancel_close_and_destruction_abort_pending_operati
             BOOST_TEST(probe.receive().text() == "full"); // "never" was not queued
 
             // A receive waiting for a message.
-            auto r = std::make_unique<pipc::async_message_queue>(ctx, n, create_opts(1, 16), B::value);
+            auto r =
+                std::make_unique<pipc::async_message_queue>(ctx, n, create_opts(1, 16), B::value);
             std::array<char, 16> buf{};
             std::optional<error_code> rres;
-            r->async_receive(asio::buffer(buf), [&](error_code ec, std::size_t, unsigned) { rres = ec; });
+            r->async_receive(asio::buffer(buf),
+                             [&](error_code ec, std::size_t, unsigned) { rres = ec; });
             ctx.restart();
             ctx.poll();
             BOOST_TEST(!rres);
@@ -487,15 +497,15 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(parallel_group_loser_loses_no_message, B, backends
     asio::steady_timer timer(ctx, 10ms);
     std::array<char, 128> buf{};
     bool done = false;
-    asio::experimental::make_parallel_group(
-        q.async_receive(asio::buffer(buf), asio::deferred), timer.async_wait(asio::deferred))
-        .async_wait(asio::experimental::wait_for_one(),
-                    [&](std::array<std::size_t, 2>, error_code rec, std::size_t, unsigned,
-                        error_code tec) {
-                        BOOST_TEST(rec == asio::error::operation_aborted);
-                        BOOST_TEST(!tec);
-                        done = true;
-                    });
+    asio::experimental::make_parallel_group(q.async_receive(asio::buffer(buf), asio::deferred),
+                                            timer.async_wait(asio::deferred))
+        .async_wait(
+            asio::experimental::wait_for_one(),
+            [&](std::array<std::size_t, 2>, error_code rec, std::size_t, unsigned, error_code tec) {
+                BOOST_TEST(rec == asio::error::operation_aborted);
+                BOOST_TEST(!tec);
+                done = true;
+            });
     BOOST_TEST(run_until(ctx, [&] { return done; }));
     q.send(bytes("later"));
     BOOST_TEST(q.receive().text() == "later");
@@ -605,7 +615,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(io_context_destroyed_with_operations_pending, B, b
         asio::co_spawn(
             *ctx,
             [&]() -> asio::awaitable<void> {
-                pipc::async_message_queue q(co_await asio::this_coro::executor, n, create_opts(1, 16), B::value);
+                pipc::async_message_queue q(co_await asio::this_coro::executor, n,
+                                            create_opts(1, 16), B::value);
                 q.send(bytes("fill"));
                 std::array<char, 16> buf{};
                 co_await q.async_receive(asio::buffer(buf), asio::use_awaitable);
@@ -677,18 +688,22 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(request_reply_across_processes, B, backends) {
         [&]() -> asio::awaitable<void> {
             for (int i = 0; i < rounds; ++i) {
                 const std::string req = "ping " + std::to_string(i);
-                co_await out.async_send(cbuf(req), static_cast<unsigned>(i % 5), asio::use_awaitable);
+                co_await out.async_send(cbuf(req), static_cast<unsigned>(i % 5),
+                                        asio::use_awaitable);
                 auto m = co_await in.async_receive_message(asio::use_awaitable);
-                if (m.text() == "pong " + std::to_string(i) && m.priority == static_cast<unsigned>(i % 5))
+                if (m.text() == "pong " + std::to_string(i) &&
+                    m.priority == static_cast<unsigned>(i % 5))
                     ++good;
             }
         },
         asio::detached);
-    BOOST_TEST(run_until(ctx, [&] { return good == rounds; }, 60s));
+    BOOST_TEST(run_until(
+        ctx, [&] { return good == rounds; }, 60s));
     BOOST_TEST(child.succeeded());
 }
 
-// ---- notify backend specifics ---------------------------------------------------------------------
+// ---- notify backend specifics
+// ---------------------------------------------------------------------
 
 namespace {
 // Registers the calling process for notification of `name` with SIGEV_NONE (no signal at all),

@@ -27,7 +27,8 @@ using pipc_test::named;
 namespace {
 
 std::uint32_t message_count() {
-    if (const char* env = std::getenv("PIPC_MQ_STRESS_COUNT")) return static_cast<std::uint32_t>(std::strtoul(env, nullptr, 10));
+    if (const char* env = std::getenv("PIPC_MQ_STRESS_COUNT"))
+        return static_cast<std::uint32_t>(std::strtoul(env, nullptr, 10));
     return 100000;
 }
 
@@ -48,14 +49,19 @@ struct race_counts {
 void race(asio::io_context& ctx, asio::cancellation_signal& sig, std::uint64_t i) {
     const auto type = types[i % 3];
     switch ((i / 3) % 4) {
-    case 0: sig.emit(type); break;
-    case 1: asio::post(ctx, [&sig, type] { sig.emit(type); }); break;
+    case 0:
+        sig.emit(type);
+        break;
+    case 1:
+        asio::post(ctx, [&sig, type] { sig.emit(type); });
+        break;
     case 2:
         asio::post(ctx, [&ctx, &sig, type] { asio::post(ctx, [&sig, type] { sig.emit(type); }); });
         break;
     default:
         asio::post(ctx, [&ctx, &sig, type] {
-            asio::post(ctx, [&ctx, &sig, type] { asio::post(ctx, [&sig, type] { sig.emit(type); }); });
+            asio::post(ctx,
+                       [&ctx, &sig, type] { asio::post(ctx, [&sig, type] { sig.emit(type); }); });
         });
         break;
     }
@@ -138,22 +144,22 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(cancel_arrive_races_lose_and_duplicate_nothing, B,
         const auto i = counts.operations++;
         if (i % 2 == 0) {
             q.async_receive(asio::buffer(buf),
-                            asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, std::size_t size,
-                                                                         unsigned) {
-                                if (!ec) {
-                                    ++counts.moved;
-                                    account(size, buf.data());
-                                } else if (ec == asio::error::operation_aborted) {
-                                    ++counts.aborted;
-                                } else {
-                                    BOOST_TEST_MESSAGE("receive failed: " << ec.message());
-                                    failed = true;
-                                }
-                                next();
-                            }));
+                            asio::bind_cancellation_slot(
+                                sig.slot(), [&](error_code ec, std::size_t size, unsigned) {
+                                    if (!ec) {
+                                        ++counts.moved;
+                                        account(size, buf.data());
+                                    } else if (ec == asio::error::operation_aborted) {
+                                        ++counts.aborted;
+                                    } else {
+                                        BOOST_TEST_MESSAGE("receive failed: " << ec.message());
+                                        failed = true;
+                                    }
+                                    next();
+                                }));
         } else {
-            q.async_receive_message(asio::bind_cancellation_slot(
-                sig.slot(), [&](error_code ec, pipc::message m) {
+            q.async_receive_message(
+                asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, pipc::message m) {
                     if (!ec) {
                         ++counts.moved;
                         account(m.data.size(), m.data.data());
@@ -169,7 +175,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(cancel_arrive_races_lose_and_duplicate_nothing, B,
         race(ctx, sig, i);
     };
     next();
-    BOOST_TEST(run_until(ctx, [&] { return received == count || failed; }, std::chrono::seconds(160)));
+    BOOST_TEST(run_until(
+        ctx, [&] { return received == count || failed; }, std::chrono::seconds(160)));
     BOOST_TEST(child.succeeded(std::chrono::seconds(60)));
     BOOST_TEST_MESSAGE("receiver: " << counts.operations << " receives raced a cancellation, "
                                     << counts.aborted << " aborted, " << counts.moved
@@ -178,7 +185,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(cancel_arrive_races_lose_and_duplicate_nothing, B,
     BOOST_TEST(received == count);
     BOOST_TEST(duplicates == 0u);
     BOOST_TEST(garbage == 0u);
-    BOOST_TEST(std::count(seen.begin(), seen.end(), std::uint8_t{1}) == static_cast<std::ptrdiff_t>(count));
+    BOOST_TEST(std::count(seen.begin(), seen.end(), std::uint8_t{1}) ==
+               static_cast<std::ptrdiff_t>(count));
     BOOST_TEST(counts.operations >= count);
     BOOST_TEST(counts.aborted > 0u);
     BOOST_TEST(q.current_messages() == 0); // nothing left behind either

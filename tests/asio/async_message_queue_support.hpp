@@ -14,8 +14,8 @@
 #include <boost/mpl/list.hpp>
 
 #include <chrono>
-#include <ostream>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -46,7 +46,9 @@ inline pipc::message_queue::options create_opts(long max_messages = 10, long max
     return o;
 }
 
-inline asio::const_buffer cbuf(std::string_view s) { return asio::buffer(s.data(), s.size()); }
+inline asio::const_buffer cbuf(std::string_view s) {
+    return asio::buffer(s.data(), s.size());
+}
 
 inline std::span<const std::byte> bytes(std::string_view s) {
     return std::as_bytes(std::span(s.data(), s.size()));
@@ -67,14 +69,18 @@ bool run_until(asio::io_context& ctx, Pred done,
 }
 
 enum class flavour { sync_throw, sync_ec, callback, coroutine };
-inline constexpr flavour all_flavours[] = {flavour::sync_throw, flavour::sync_ec,
-                                           flavour::callback, flavour::coroutine};
+inline constexpr flavour all_flavours[] = {flavour::sync_throw, flavour::sync_ec, flavour::callback,
+                                           flavour::coroutine};
 inline const char* name_of(flavour f) {
     switch (f) {
-    case flavour::sync_throw: return "sync_throw";
-    case flavour::sync_ec: return "sync_ec";
-    case flavour::callback: return "callback";
-    case flavour::coroutine: return "coroutine";
+    case flavour::sync_throw:
+        return "sync_throw";
+    case flavour::sync_ec:
+        return "sync_ec";
+    case flavour::callback:
+        return "callback";
+    case flavour::coroutine:
+        return "coroutine";
     }
     return "?";
 }
@@ -98,7 +104,9 @@ inline error_code send_as(flavour f, asio::io_context& ctx, pipc::async_message_
             ec = e.code();
         }
         return ec;
-    case flavour::sync_ec: q.send(bytes(text), priority, ec); return ec;
+    case flavour::sync_ec:
+        q.send(bytes(text), priority, ec);
+        return ec;
     case flavour::callback: {
         bool done = false, initiating = true;
         q.async_send(cbuf(text), priority, [&](error_code e) {
@@ -115,7 +123,8 @@ inline error_code send_as(flavour f, asio::io_context& ctx, pipc::async_message_
         asio::co_spawn(
             ctx,
             [&]() -> asio::awaitable<void> {
-                auto [e] = co_await q.async_send(cbuf(text), priority, asio::as_tuple(asio::use_awaitable));
+                auto [e] = co_await q.async_send(cbuf(text), priority,
+                                                 asio::as_tuple(asio::use_awaitable));
                 ec = e;
                 done = true;
             },
@@ -169,8 +178,8 @@ inline receive_result receive_as(flavour f, asio::io_context& ctx, pipc::async_m
         asio::co_spawn(
             ctx,
             [&]() -> asio::awaitable<void> {
-                auto [e, n, prio] =
-                    co_await q.async_receive(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+                auto [e, n, prio] = co_await q.async_receive(asio::buffer(buf),
+                                                             asio::as_tuple(asio::use_awaitable));
                 r.ec = e;
                 if (!e) fill(n, prio);
                 done = true;

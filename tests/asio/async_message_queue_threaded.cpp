@@ -46,9 +46,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(strands_on_four_threads_deliver_every_message_once
     asio::io_context ctx;
     std::vector<std::unique_ptr<strand_queue>> rx, tx;
     for (int i = 0; i < receiver_objects; ++i)
-        rx.push_back(std::make_unique<strand_queue>(asio::make_strand(ctx), n, create_opts(10, 16), B::value));
+        rx.push_back(std::make_unique<strand_queue>(asio::make_strand(ctx), n, create_opts(10, 16),
+                                                    B::value));
     for (int i = 0; i < senders; ++i)
-        tx.push_back(std::make_unique<strand_queue>(asio::make_strand(ctx), n, create_opts(10, 16), B::value));
+        tx.push_back(std::make_unique<strand_queue>(asio::make_strand(ctx), n, create_opts(10, 16),
+                                                    B::value));
 
     std::mutex m;
     std::vector<int> seen(senders * per_sender, 0);
@@ -73,7 +75,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(strands_on_four_threads_deliver_every_message_once
                         if (++received == senders * per_sender) {
                             done = true;
                             for (auto& other : rx)
-                                asio::post(other->get_executor(), [o = other.get()] { o->cancel(); });
+                                asio::post(other->get_executor(),
+                                           [o = other.get()] { o->cancel(); });
                         }
                     }
                     ++finished_receivers;
@@ -87,14 +90,13 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(strands_on_four_threads_deliver_every_message_once
             [&, s]() -> asio::awaitable<void> {
                 for (int i = 0; i < per_sender; ++i) {
                     const std::string text = std::to_string(s * per_sender + i);
-                    co_await tx[static_cast<std::size_t>(s)]->async_send(cbuf(text), 0, asio::use_awaitable);
+                    co_await tx[static_cast<std::size_t>(s)]->async_send(cbuf(text), 0,
+                                                                         asio::use_awaitable);
                 }
             },
             asio::detached);
     }
-    {
-        thread_pool pool(ctx, 4);
-    } // run() returns when every coroutine has finished
+    { thread_pool pool(ctx, 4); } // run() returns when every coroutine has finished
     BOOST_TEST(received.load() == senders * per_sender);
     BOOST_TEST(finished_receivers.load() == receiver_objects * receivers_per_object);
     for (int v : seen) BOOST_TEST(v == 1);
@@ -118,19 +120,21 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(cancellation_from_other_handlers_on_many_threads, 
                 if (i % 2 == 0) sender.send(bytes("m"));
                 // The emit runs on another handler of the strand, possibly on another thread.
                 asio::post(q.get_executor(), [&sig, i] {
-                    sig.emit(i % 3 == 0 ? asio::cancellation_type::total : asio::cancellation_type::terminal);
+                    sig.emit(i % 3 == 0 ? asio::cancellation_type::total
+                                        : asio::cancellation_type::terminal);
                 });
                 auto [ec, size, prio] = co_await q.async_receive(
-                    asio::buffer(buf), asio::bind_cancellation_slot(sig.slot(), asio::as_tuple(asio::use_awaitable)));
-                if (ec == asio::error::operation_aborted) ++aborted;
-                else if (!ec) ++got;
+                    asio::buffer(buf),
+                    asio::bind_cancellation_slot(sig.slot(), asio::as_tuple(asio::use_awaitable)));
+                if (ec == asio::error::operation_aborted)
+                    ++aborted;
+                else if (!ec)
+                    ++got;
             }
             work.reset(); // only this coroutine touches the guard after construction
         },
         asio::detached);
-    {
-        thread_pool pool(ctx, 4);
-    }
+    { thread_pool pool(ctx, 4); }
     // Every message sent was either received or is still queued: none lost to a cancellation.
     BOOST_TEST(got.load() + q.current_messages() == rounds / 2);
     BOOST_TEST(got.load() + aborted.load() == rounds);
@@ -145,8 +149,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(use_future_from_a_foreign_thread, B, backends) {
     for (int i = 0; i < 200; ++i) {
         // Receive first (it waits on an empty queue), then send from this thread.
         auto f = asio::post(q.get_executor(), asio::use_future([&q] {
-            return q.async_receive_message(asio::use_future);
-        }));
+                                return q.async_receive_message(asio::use_future);
+                            }));
         auto got = f.get();
         q.send(bytes("hello " + std::to_string(i)), 0);
         BOOST_TEST((got.wait_for(20s) == std::future_status::ready));

@@ -53,10 +53,8 @@ namespace detail {
 template <class Executor>
 struct async_mq_state {
     using descriptor_type = boost::asio::posix::basic_stream_descriptor<Executor>;
-    using timer_type =
-        boost::asio::basic_waitable_timer<std::chrono::steady_clock,
-                                          boost::asio::wait_traits<std::chrono::steady_clock>,
-                                          Executor>;
+    using timer_type = boost::asio::basic_waitable_timer<
+        std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, Executor>;
 
     async_mq_state(const Executor& ex, mq_backend b) : waiter(ex), backend(b) {}
 
@@ -123,7 +121,9 @@ void attach(async_mq_state<Executor>& st, error_code& ec) {
     if (ec) ::close(sock);
 }
 
-inline error_code aborted() noexcept { return boost::asio::error::operation_aborted; }
+inline error_code aborted() noexcept {
+    return boost::asio::error::operation_aborted;
+}
 
 // ---- operations ---------------------------------------------------------------------------
 
@@ -146,8 +146,7 @@ struct mq_op_base {
             return true;
         }
         if (self.cancelled() != boost::asio::cancellation_type::none ||
-            st->generation.load(std::memory_order_acquire) != generation ||
-            !st->queue.is_open()) {
+            st->generation.load(std::memory_order_acquire) != generation || !st->queue.is_open()) {
             ec = aborted();
             return true;
         }
@@ -189,7 +188,8 @@ struct receive_op : mq_op_base<Executor> {
                     this->st->armed = false;
             }
             return attempt(self, false);
-        case step::deliver: return deliver(self);
+        case step::deliver:
+            return deliver(self);
         }
     }
 
@@ -210,8 +210,8 @@ struct receive_op : mq_op_base<Executor> {
                 if (!s.armed) {
                     // Register, then look again: a message that came before the registration
                     // made no empty -> non-empty transition we could hear about.
-                    if (auto arm_ec = arm_mq_notify(s.queue.native_handle(),
-                                                    s.waiter.native_handle())) {
+                    if (auto arm_ec =
+                            arm_mq_notify(s.queue.native_handle(), s.waiter.native_handle())) {
                         this->ec = arm_ec;
                         return initiating ? deliver_later(self) : deliver(self);
                     }
@@ -221,7 +221,7 @@ struct receive_op : mq_op_base<Executor> {
             }
             this->at = step::waited;
             return s.waiter.async_wait(boost::asio::posix::descriptor_base::wait_read,
-                                        std::move(self));
+                                       std::move(self));
         }
     }
 
@@ -295,7 +295,8 @@ struct send_op : mq_op_base<Executor> {
         case step::waited:
             if (this->stop_requested(self, wait_ec)) return deliver(self);
             return attempt(self, false);
-        case step::deliver: return deliver(self);
+        case step::deliver:
+            return deliver(self);
         }
     }
 
@@ -386,7 +387,7 @@ public:
     explicit basic_async_message_queue(const executor_type& ex) : ex_(ex) {}
 
     template <class ExecutionContext>
-        requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
     explicit basic_async_message_queue(ExecutionContext& ctx) : ex_(ctx.get_executor()) {}
 
     /// Opens or creates the queue `name` as `opts` says (throws pipc::error).
@@ -398,7 +399,7 @@ public:
     }
 
     template <class ExecutionContext>
-        requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
     basic_async_message_queue(ExecutionContext& ctx, std::string_view name,
                               const message_queue::options& opts = {},
                               mq_backend backend = mq_backend::descriptor)
@@ -416,12 +417,12 @@ public:
     }
 
     template <class ExecutionContext>
-        requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
     basic_async_message_queue(ExecutionContext& ctx, unique_name_t,
                               const message_queue::options& opts = {},
                               mq_backend backend = mq_backend::descriptor)
-        : basic_async_message_queue(executor_type(ctx.get_executor()), unique_name, opts,
-                                    backend) {}
+        : basic_async_message_queue(executor_type(ctx.get_executor()), unique_name, opts, backend) {
+    }
 
     /// Takes over an open core queue (its notification registration, if any, must be free
     /// for the notify backend to use it).
@@ -432,7 +433,7 @@ public:
     }
 
     template <class ExecutionContext>
-        requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
     basic_async_message_queue(ExecutionContext& ctx, message_queue&& queue,
                               mq_backend backend = mq_backend::descriptor)
         : ex_(ctx.get_executor()) {
@@ -455,7 +456,7 @@ public:
 
     /// Converting move. The source must have no pending operations.
     template <class Executor1>
-        requires std::is_convertible_v<Executor1, Executor>
+    requires std::is_convertible_v<Executor1, Executor>
     basic_async_message_queue(basic_async_message_queue<Executor1>&& other)
         : ex_(other.get_executor()) {
         if (other.is_open()) {
@@ -465,8 +466,8 @@ public:
     }
 
     template <class Executor1>
-        requires std::is_convertible_v<Executor1, Executor>
-    basic_async_message_queue& operator=(basic_async_message_queue<Executor1>&& other) {
+    requires std::is_convertible_v<Executor1, Executor> basic_async_message_queue&
+    operator=(basic_async_message_queue<Executor1>&& other) {
         close();
         ex_ = other.get_executor();
         if (other.is_open()) {
@@ -577,48 +578,48 @@ public:
     // --- blocking calls (forwarded to pipc::message_queue, same overloads and errors) -------
 
     template <class... Args>
-    auto send(Args&&... args) -> decltype(std::declval<message_queue&>().send(
-        std::forward<Args>(args)...)) {
+    auto send(Args&&... args)
+        -> decltype(std::declval<message_queue&>().send(std::forward<Args>(args)...)) {
         return core_ref().send(std::forward<Args>(args)...);
     }
     template <class... Args>
-    auto try_send(Args&&... args) -> decltype(std::declval<message_queue&>().try_send(
-        std::forward<Args>(args)...)) {
+    auto try_send(Args&&... args)
+        -> decltype(std::declval<message_queue&>().try_send(std::forward<Args>(args)...)) {
         return core_ref().try_send(std::forward<Args>(args)...);
     }
     template <class... Args>
-    auto send_for(Args&&... args) -> decltype(std::declval<message_queue&>().send_for(
-        std::forward<Args>(args)...)) {
+    auto send_for(Args&&... args)
+        -> decltype(std::declval<message_queue&>().send_for(std::forward<Args>(args)...)) {
         return core_ref().send_for(std::forward<Args>(args)...);
     }
     template <class... Args>
-    auto send_until(Args&&... args) -> decltype(std::declval<message_queue&>().send_until(
-        std::forward<Args>(args)...)) {
+    auto send_until(Args&&... args)
+        -> decltype(std::declval<message_queue&>().send_until(std::forward<Args>(args)...)) {
         return core_ref().send_until(std::forward<Args>(args)...);
     }
     template <class... Args>
-    auto receive(Args&&... args) -> decltype(std::declval<message_queue&>().receive(
-        std::forward<Args>(args)...)) {
+    auto receive(Args&&... args)
+        -> decltype(std::declval<message_queue&>().receive(std::forward<Args>(args)...)) {
         return core_ref().receive(std::forward<Args>(args)...);
     }
     template <class... Args>
-    auto try_receive(Args&&... args) -> decltype(std::declval<message_queue&>().try_receive(
-        std::forward<Args>(args)...)) {
+    auto try_receive(Args&&... args)
+        -> decltype(std::declval<message_queue&>().try_receive(std::forward<Args>(args)...)) {
         return core_ref().try_receive(std::forward<Args>(args)...);
     }
     template <class... Args>
-    auto receive_for(Args&&... args) -> decltype(std::declval<message_queue&>().receive_for(
-        std::forward<Args>(args)...)) {
+    auto receive_for(Args&&... args)
+        -> decltype(std::declval<message_queue&>().receive_for(std::forward<Args>(args)...)) {
         return core_ref().receive_for(std::forward<Args>(args)...);
     }
     template <class... Args>
-    auto receive_until(Args&&... args) -> decltype(std::declval<message_queue&>().receive_until(
-        std::forward<Args>(args)...)) {
+    auto receive_until(Args&&... args)
+        -> decltype(std::declval<message_queue&>().receive_until(std::forward<Args>(args)...)) {
         return core_ref().receive_until(std::forward<Args>(args)...);
     }
     template <class... Args>
-    auto attributes(Args&&... args) const -> decltype(std::declval<const message_queue&>()
-                                                          .attributes(std::forward<Args>(args)...)) {
+    auto attributes(Args&&... args) const
+        -> decltype(std::declval<const message_queue&>().attributes(std::forward<Args>(args)...)) {
         return core().attributes(std::forward<Args>(args)...);
     }
     template <class... Args>
@@ -651,17 +652,18 @@ public:
     /// @par Per-Operation Cancellation
     /// Supports terminal, partial and total cancellation. `operation_aborted` means the message
     /// was not queued; a message already queued completes with success.
-    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code)) CompletionToken =
-                  boost::asio::default_completion_token_t<executor_type>>
-    auto async_send(boost::asio::const_buffer msg, unsigned priority,
-                    CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
-            initiate_send{this}, token, msg, priority);
+    template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
+                  CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto
+    async_send(boost::asio::const_buffer msg, unsigned priority,
+               CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(initiate_send{this},
+                                                                              token, msg, priority);
     }
     /// async_send with priority 0.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code)) CompletionToken>
-        requires(!std::is_convertible_v<CompletionToken, unsigned>)
-    auto async_send(boost::asio::const_buffer msg, CompletionToken&& token) {
+    requires(!std::is_convertible_v<CompletionToken, unsigned>) auto async_send(
+        boost::asio::const_buffer msg, CompletionToken&& token) {
         return async_send(msg, 0u, std::forward<CompletionToken>(token));
     }
 
@@ -685,8 +687,9 @@ public:
     /// was consumed; a message already taken completes with success.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, std::size_t, unsigned))
                   CompletionToken = boost::asio::default_completion_token_t<executor_type>>
-    auto async_receive(boost::asio::mutable_buffer buffer,
-                       CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
+    auto async_receive(
+        boost::asio::mutable_buffer buffer,
+        CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
         return boost::asio::async_initiate<CompletionToken,
                                            void(error_code, std::size_t, unsigned)>(
             initiate_receive{this}, token, buffer);
@@ -745,8 +748,7 @@ private:
         template <class Handler>
         void operator()(Handler&& handler) const {
             boost::asio::async_compose<Handler, void(error_code, message)>(
-                detail::receive_op<Executor, true>(self->state_, {}), handler,
-                self->ex_);
+                detail::receive_op<Executor, true>(self->state_, {}), handler, self->ex_);
         }
     };
 

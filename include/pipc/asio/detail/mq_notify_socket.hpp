@@ -23,7 +23,9 @@ namespace pipc::detail {
 // documented by the libc sources (glibc sysdeps/unix/sysv/linux/mq_notify.c, musl src/mq).
 inline constexpr std::size_t mq_notify_cookie_size = 32;
 
-inline error_code last_errno() noexcept { return {errno, boost::system::system_category()}; }
+inline error_code last_errno() noexcept {
+    return {errno, boost::system::system_category()};
+}
 
 /// A non-blocking netlink socket to receive notification cookies on; -1 and `ec` on failure.
 inline int open_mq_notify_socket(error_code& ec) noexcept {
@@ -46,7 +48,9 @@ inline error_code arm_mq_notify(::mqd_t mqd, int sock) noexcept {
 }
 
 /// Removes this process's registration, if it holds one (the kernel ignores the call otherwise).
-inline void disarm_mq_notify(::mqd_t mqd) noexcept { ::syscall(SYS_mq_notify, mqd, nullptr); }
+inline void disarm_mq_notify(::mqd_t mqd) noexcept {
+    ::syscall(SYS_mq_notify, mqd, nullptr);
+}
 
 /// Reads every cookie waiting on `sock` without blocking; returns how many there were. Each
 /// cookie ends one registration, whether it fired or was removed.
