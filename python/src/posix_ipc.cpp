@@ -530,11 +530,12 @@ PyObject* semaphore_release_fast(PyObject* self, PyObject*) {
 PyMethodDef semaphore_acquire_def = {
     "acquire", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(semaphore_acquire_fast)),
     METH_FASTCALL | METH_KEYWORDS,
-    "acquire(timeout=None)\n\nWaits until the semaphore's value is positive, then decrements it. "
+    "acquire($self, /, timeout=None)\n--\n\nWaits until the semaphore's value is positive, then "
+    "decrements it. "
     "timeout None waits forever, 0 does not wait, a positive number waits at most that many "
     "seconds; BusyError when it runs out."};
 PyMethodDef semaphore_release_def = {"release", semaphore_release_fast, METH_NOARGS,
-                                     "release()\n\nIncrements the semaphore's value."};
+                                     "release($self, /)\n--\n\nIncrements the semaphore's value."};
 
 Semaphore& open_semaphore(Semaphore& s) {
     if (!s.core) raise(ExistentialError, closed_semaphore);
@@ -807,12 +808,14 @@ PyObject* queue_receive_fast(PyObject* self, PyObject* const* args, Py_ssize_t n
 PyMethodDef queue_send_def = {
     "send", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(queue_send_fast)),
     METH_FASTCALL | METH_KEYWORDS,
-    "send(message, timeout=None, priority=0)\n\nSends a bytes-like object or a str (UTF-8). "
+    "send($self, /, message, timeout=None, priority=0)\n--\n\nSends a bytes-like object or a str "
+    "(UTF-8). "
     "Waits while the queue is full (timeout as for receive); BusyError when it runs out."};
 PyMethodDef queue_receive_def = {
     "receive", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(queue_receive_fast)),
     METH_FASTCALL | METH_KEYWORDS,
-    "receive(timeout=None) -> (bytes, priority)\n\nTakes the oldest message of the highest "
+    "receive($self, /, timeout=None)\n--\n\nReturns (bytes, priority): takes the oldest message of "
+    "the highest "
     "priority, waiting while the queue is empty; BusyError when the timeout runs out."};
 
 // A Python callable and its argument, run on the notification thread glibc starts. The references
