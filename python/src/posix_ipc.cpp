@@ -442,6 +442,15 @@ void add_fast_method(py::handle cls, PyMethodDef* def) {
     if (rc < 0) throw py::error_already_set();
 }
 
+// Py_BEGIN/END_ALLOW_THREADS as a scope (the macros' unbalanced braces confuse clang-format).
+struct without_gil {
+    PyThreadState* saved = PyEval_SaveThread();
+    without_gil() = default;
+    without_gil(const without_gil&) = delete;
+    without_gil& operator=(const without_gil&) = delete;
+    ~without_gil() { PyEval_RestoreThread(saved); }
+};
+
 // Drops this wrapper's reference; closes the handle now unless a waiter in another thread still
 // uses it (then its last reference closes it). Returns the close error, if any.
 template <class Core>
@@ -492,14 +501,16 @@ PyObject* semaphore_acquire(Semaphore* s, const timeout_arg& t) {
     const std::shared_ptr<pipc::semaphore> core = s->core; // outlives a close() from another thread
     const auto deadline = t.deadline();
     bool acquired = false;
-    Py_BEGIN_ALLOW_THREADS if (t.infinite) {
-        core->acquire(ec);
-        acquired = !ec;
+    {
+        const without_gil nogil;
+        if (t.infinite) {
+            core->acquire(ec);
+            acquired = !ec;
+        } else {
+            acquired = core->try_acquire_until(deadline, ec);
+        }
     }
-    else {
-        acquired = core->try_acquire_until(deadline, ec);
-    }
-    Py_END_ALLOW_THREADS if (acquired) Py_RETURN_NONE;
+    if (acquired) Py_RETURN_NONE;
     if (!ec) return set_busy(kind::semaphore, op::acquire);
     if (is_interrupted(ec)) return interrupted();
     return set_error(kind::semaphore, op::acquire, ec);
@@ -719,14 +730,16 @@ PyObject* queue_send_fast(PyObject* self, PyObject* const* args, Py_ssize_t narg
     const std::shared_ptr<pipc::message_queue> core = q->core;
     const auto deadline = t.deadline();
     bool sent = false;
-    Py_BEGIN_ALLOW_THREADS if (t.infinite) {
-        core->send(bytes, prio, ec);
-        sent = !ec;
+    {
+        const without_gil nogil;
+        if (t.infinite) {
+            core->send(bytes, prio, ec);
+            sent = !ec;
+        } else {
+            sent = core->send_until(bytes, deadline, prio, ec);
+        }
     }
-    else {
-        sent = core->send_until(bytes, deadline, prio, ec);
-    }
-    Py_END_ALLOW_THREADS if (sent) Py_RETURN_NONE;
+    if (sent) Py_RETURN_NONE;
     if (!ec) return set_busy(kind::message_queue, op::send);
     if (is_interrupted(ec)) return interrupted();
     return set_error(kind::message_queue, op::send, ec);
@@ -792,14 +805,16 @@ PyObject* queue_receive_fast(PyObject* self, PyObject* const* args, Py_ssize_t n
     const std::shared_ptr<pipc::message_queue> core = q->core;
     const auto deadline = t.deadline();
     std::optional<pipc::received> got;
-    Py_BEGIN_ALLOW_THREADS if (t.infinite) {
-        const auto r = core->receive(span, ec);
-        if (!ec) got = r;
+    {
+        const without_gil nogil;
+        if (t.infinite) {
+            const auto r = core->receive(span, ec);
+            if (!ec) got = r;
+        } else {
+            got = core->receive_until(span, deadline, ec);
+        }
     }
-    else {
-        got = core->receive_until(span, deadline, ec);
-    }
-    Py_END_ALLOW_THREADS if (got) return make_received(buffer, *got);
+    if (got) return make_received(buffer, *got);
     if (!ec) return set_busy(kind::message_queue, op::receive);
     if (is_interrupted(ec)) return interrupted();
     return set_error(kind::message_queue, op::receive, ec);
