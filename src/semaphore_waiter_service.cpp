@@ -22,6 +22,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -267,6 +268,7 @@ void semaphore_waiter_service::assign_worker_locked(
 void semaphore_waiter_service::run_worker(semaphore_worker* w) {
     done_list done;
     std::shared_ptr<async_semaphore_state> dropped;
+    bool delivered = false; ///< The last wake-up handed out a unit.
     std::unique_lock lk(mutex_);
     for (;;) {
         if (!done.empty() || dropped) {
@@ -311,11 +313,27 @@ void semaphore_waiter_service::run_worker(semaphore_worker* w) {
             }
             op = next;
         }
-        if (!st.head) { // nothing left to wait for: park (after posting what is done)
-            st.worker = nullptr;
+        if (!st.head) {
+            if (delivered && config_.linger.count() > 0) {
+                // The handler we just completed usually starts the next acquire at once (a
+                // loop, a ping-pong). Staying on the queue for a moment lets that acquire find a
+                // helper already here, instead of paying a condition-variable hand-off.
+                // sched_yield lets an I/O thread on this CPU run first.
+                delivered = false;
+                const auto linger_until = now + config_.linger;
+                lk.unlock();
+                post_all(done);
+                while (st.queued.load(std::memory_order_acquire) == 0 &&
+                       std::chrono::steady_clock::now() < linger_until)
+                    ::sched_yield();
+                lk.lock();
+                continue;
+            }
+            st.worker = nullptr; // nothing left to wait for: park (after posting what is done)
             dropped = std::move(w->current);
             continue;
         }
+        delivered = false;
         if (!done.empty()) continue; // post first, then wait
 
         const ::timespec ts = detail::to_timespec(until.time_since_epoch());
@@ -339,6 +357,7 @@ void semaphore_waiter_service::run_worker(semaphore_worker* w) {
                 detail::unlink(st, op);
                 done.emplace_back(op, error_code{});
             } while (st.head && detail::sys().sem_trywait(sem) == 0);
+            delivered = true;
         } else if (err == ETIMEDOUT || err == EINTR) {
             if (err == ETIMEDOUT && !ready_.empty()) { // other semaphores wait for a helper
                 st.worker = nullptr;

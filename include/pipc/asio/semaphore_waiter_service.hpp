@@ -82,6 +82,10 @@ public:
         /// Longest single sem_clockwait; bounds cancellation of a lone waiter (partial/total),
         /// late-added timeouts, fork_prepare and shutdown. Clamped to at least 1 ms.
         std::chrono::milliseconds slice{20};
+        /// After handing out a unit, a helper stays on its semaphore this long (yielding the
+        /// CPU) in case the completed handler acquires again, which saves a thread hand-off
+        /// per acquire in loops and ping-pongs. 0 disables it.
+        std::chrono::microseconds linger{50};
         /// An idle helper exits after this long without work.
         std::chrono::milliseconds idle_timeout{2000};
     };
