@@ -648,10 +648,19 @@ std::unique_ptr<MessageQueue> make_message_queue(py::object name, long flags, lo
                       : pipc::access::write_only;
     o.blocking = (flags & O_NONBLOCK) == 0;
     o.on_signal = pipc::signal_policy::report;
-    if (o.open != pipc::open_mode::open_existing) { // the sizes only matter for a creation
-        if (max_messages <= 0 || max_message_size <= 0) raise(PyExc_ValueError, invalid_params);
-        o.max_messages = max_messages;
-        o.max_message_size = max_message_size;
+    // The sizes only matter for a creation: like mq_open, O_CREAT with invalid sizes still opens
+    // an existing queue, and only fails if it would have to create one.
+    bool bad_sizes_for_creation = false;
+    if (o.open != pipc::open_mode::open_existing) {
+        if (max_messages > 0 && max_message_size > 0) {
+            o.max_messages = max_messages;
+            o.max_message_size = max_message_size;
+        } else if (o.open == pipc::open_mode::create_exclusive || parsed.generated) {
+            raise(PyExc_ValueError, invalid_params);
+        } else {
+            o.open = pipc::open_mode::open_existing;
+            bad_sizes_for_creation = true;
+        }
     }
     auto q = std::make_unique<MessageQueue>();
     q->core = std::make_shared<pipc::message_queue>();
@@ -660,6 +669,8 @@ std::unique_ptr<MessageQueue> make_message_queue(py::object name, long flags, lo
         q->core->open(pipc::unique_name, o, ec);
     else
         q->core->open(parsed.bytes, o, ec);
+    if (ec == boost::system::errc::no_such_file_or_directory && bad_sizes_for_creation)
+        raise(PyExc_ValueError, invalid_params);
     if (ec) raise_error(kind::message_queue, op::open, ec);
     q->name = q->core->name();
     q->mode = o.permissions;

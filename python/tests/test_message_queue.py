@@ -59,6 +59,10 @@ def test_keywords_and_reopen(names):
         r = MessageQueue(name, O_CREAT, max_messages=1, max_message_size=1)
         assert (r.max_messages, r.max_message_size) == (3, 100)
         r.close()
+        # as with mq_open, O_CREAT with sizes that could not create a queue opens an existing one
+        r = MessageQueue(name, O_CREAT, max_messages=0, max_message_size=-1)
+        assert (r.max_messages, r.max_message_size) == (3, 100)
+        r.close()
         with pytest.raises(TypeError):
             MessageQueue(name, bogus=1)
     finally:
@@ -109,6 +113,8 @@ def test_invalid_parameters(names, kw):
     name = names("mq")
     with pytest.raises(ValueError):
         MessageQueue(name, O_CREX, **kw)
+    with pytest.raises(ValueError):
+        MessageQueue(name, O_CREAT, **kw)
     assert not os.path.exists(mqpath(name))
 
 
