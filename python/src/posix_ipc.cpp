@@ -475,9 +475,16 @@ std::unique_ptr<Semaphore> make_semaphore(py::object name, long flags, long mode
     pipc::semaphore::options o;
     o.open = parse_flags(flags, parsed.generated);
     o.permissions = parse_mode(mode);
-    if (initial_value < 0 || initial_value > pipc::semaphore_value_max())
+    // As with sem_open, a value that could not create a semaphore still opens an existing one.
+    bool bad_value_for_creation = false;
+    if (initial_value >= 0 && initial_value <= pipc::semaphore_value_max()) {
+        o.initial_value = static_cast<unsigned>(initial_value);
+    } else if (o.open == pipc::open_mode::open_or_create) {
+        o.open = pipc::open_mode::open_existing;
+        bad_value_for_creation = true;
+    } else if (o.open == pipc::open_mode::create_exclusive) {
         raise(PyExc_ValueError, invalid_params);
-    o.initial_value = static_cast<unsigned>(initial_value);
+    }
     o.on_signal = pipc::signal_policy::report;
     auto s = std::make_unique<Semaphore>();
     s->core = std::make_shared<pipc::semaphore>();
@@ -486,6 +493,8 @@ std::unique_ptr<Semaphore> make_semaphore(py::object name, long flags, long mode
         s->core->open(pipc::unique_name, o, ec);
     else
         s->core->open(parsed.bytes, o, ec);
+    if (ec == boost::system::errc::no_such_file_or_directory && bad_value_for_creation)
+        raise(PyExc_ValueError, invalid_params);
     if (ec) raise_error(kind::semaphore, op::open, ec);
     s->name = s->core->name();
     s->mode = o.permissions;

@@ -57,6 +57,9 @@ def test_flags(names):
             Semaphore(name, O_CREX)
         with pytest.raises(ValueError, match="O_EXCL must be combined with O_CREAT"):
             Semaphore(name, O_EXCL)
+        d = Semaphore(name, O_CREAT, initial_value=-1)  # as sem_open: the value is not needed
+        assert d.value == 2
+        d.close()
         c = Semaphore(name)  # flags=0 opens the existing one
         c.acquire(0)
         assert a.value == 1
@@ -109,6 +112,8 @@ def test_invalid_arguments(names):
     for v in (-1, posix_ipc.SEMAPHORE_VALUE_MAX + 1):
         with pytest.raises(ValueError, match=r"Invalid parameter\(s\)"):
             Semaphore(name, O_CREX, initial_value=v)
+        with pytest.raises(ValueError, match=r"Invalid parameter\(s\)"):
+            Semaphore(name, O_CREAT, initial_value=v)
     for mode in (-1, 0o10000):
         with pytest.raises(ValueError):
             Semaphore(name, O_CREX, mode=mode)
