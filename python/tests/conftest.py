@@ -128,6 +128,15 @@ def run_in_child(fn, *, as_nobody=False):
     return finish_child(start_child(fn, as_nobody=as_nobody))
 
 
+def mq_exists(name):
+    """Whether a queue exists, asked through the API (the mqueue fs may not be mounted)."""
+    try:
+        posix_ipc.MessageQueue(name).close()
+    except posix_ipc.ExistentialError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_behind():
     """The suite's own prefix must be gone from /dev/shm and the mqueue fs at the end."""

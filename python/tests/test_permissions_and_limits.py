@@ -10,7 +10,7 @@ import pytest
 import posix_ipc
 from posix_ipc import O_CREAT, O_CREX, MessageQueue, Semaphore, SharedMemory
 
-from conftest import run_in_child
+from conftest import mq_exists, run_in_child
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
 
@@ -61,7 +61,7 @@ def test_permissions_error_for_other_users_objects(names):
         # and nothing was removed
         for n in (sem.name, shm.name, ro_shm.name):
             assert os.path.exists("/dev/shm/" + ("sem." if n == sem.name else "") + n[1:])
-        assert os.path.exists("/dev/mqueue/" + mq.name[1:])
+        assert mq_exists(mq.name)
     finally:
         sem.unlink()
         sem.close()
@@ -111,7 +111,7 @@ def test_rlimit_msgqueue_exhausted(names):
     code, out = run_in_child(probe)
     assert code == 0, out
     assert out.startswith("builtins.OSError: ") and "RLIMIT_MSGQUEUE" in out, out
-    assert not os.path.exists("/dev/mqueue/" + name[1:])
+    assert not mq_exists(name)
 
 
 def test_invalid_parameter_errors_change_nothing(names):
@@ -123,4 +123,4 @@ def test_invalid_parameter_errors_change_nothing(names):
         bad = dict(max_messages=posix_ipc.QUEUE_MESSAGES_MAX_DEFAULT + 1)
     with pytest.raises(ValueError, match=r"Invalid parameter\(s\)"):
         MessageQueue(name, O_CREX, **bad)
-    assert not os.path.exists("/dev/mqueue/" + name[1:])
+    assert not mq_exists(name)

@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.join(os.environ.get("PIPC_PY_EXAMPLES", os.path.join(HERE, "..", "examples")),
                        "quickstart.py")
@@ -40,4 +42,5 @@ def test_quickstart_runs_to_the_end():
     assert done.stderr == ""
     assert not os.path.exists("/dev/shm/sem.my_semaphore")
     assert not os.path.exists("/dev/shm/my_shared_memory")
-    assert not os.path.exists("/dev/mqueue/my_message_queue")
+    with pytest.raises(posix_ipc.ExistentialError):
+        posix_ipc.unlink_message_queue("/my_message_queue")
