@@ -321,11 +321,11 @@ private:
                                                     std::forward<Handler>(handler), st));
                     return;
                 }
-                if (errno != EAGAIN)
-                    ec = error_code(errno, boost::system::system_category());
-                else if (!dl.infinite && dl.when <= std::chrono::steady_clock::now())
-                    ec = error_code(ETIMEDOUT, boost::system::system_category());
+                if (errno != EAGAIN) ec = error_code(errno, boost::system::system_category());
             }
+            // An expired deadline (a zero timeout) is a try: it never waits behind others.
+            if (!ec && !dl.infinite && dl.when <= std::chrono::steady_clock::now())
+                ec = error_code(ETIMEDOUT, boost::system::system_category());
             if (ec) {
                 asio::post(self->executor_, asio::append(std::forward<Handler>(handler), ec));
                 return;
