@@ -36,7 +36,7 @@ void add_bench_options(CLI::App& app, std::shared_ptr<options> o) {
     app.add_option("--timeout", o->cell_timeout_s,
                    "Watchdog per cell in seconds (default: derived)");
     app.add_flag("--quick", o->quick,
-                 "Under a minute: 10000 round trips, 50000 streamed, sizes 64,8192, pins "
+                 "Under a minute: 5000 round trips, 30000 streamed, sizes 64,8192, pins "
                  "same-cpu,cross-cpu "
                  "(explicit options still win)");
     app.add_flag("--json", o->json, "Print JSON on stdout instead of the table");

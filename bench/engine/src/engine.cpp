@@ -537,9 +537,9 @@ int run(const options& o_in, const std::string& command_line) {
     if (o.pins.empty())
         o.pins = o.quick ? std::vector<std::string>{"same-cpu", "cross-cpu"}
                          : std::vector<std::string>{"same-cpu", "cross-cpu", "none"};
-    if (o.round_trips < 0) o.round_trips = o.quick ? 10000 : 20000;
+    if (o.round_trips < 0) o.round_trips = o.quick ? 5000 : 20000;
     if (o.warmup < 0) o.warmup = std::max<std::int64_t>(100, o.round_trips / 10);
-    if (o.throughput_msgs < 0) o.throughput_msgs = o.quick ? 50000 : 100000;
+    if (o.throughput_msgs < 0) o.throughput_msgs = o.quick ? 30000 : 100000;
     for (auto s : o.sizes)
         if (s < 8)
             throw std::runtime_error(
