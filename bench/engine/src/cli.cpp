@@ -41,6 +41,8 @@ void add_bench_options(CLI::App& app, std::shared_ptr<options> o) {
                  "(explicit options still win)");
     app.add_flag("--json", o->json, "Print JSON on stdout instead of the table");
     app.add_option("--json-file", o->json_file, "Also write the JSON to this file");
+    app.add_option("--markdown", o->markdown_file,
+                   "Also write the table as Markdown (with command, date, pinning) to this file");
     app.add_option("--svg", o->svg_file, "Draw the latency distributions into this SVG file");
     app.add_option("--compare", o->compare_file,
                    "A previous --json output: print each cell's p50 against it (stability check)");

@@ -726,6 +726,7 @@ int run(const options& o_in, const std::string& command_line) {
         if (!f) throw std::runtime_error("cannot write " + o.json_file);
     }
     if (!o.svg_file.empty()) write_svg(r, o.svg_file);
+    if (!o.markdown_file.empty()) write_markdown(r, o, o.markdown_file);
     if (!o.compare_file.empty()) print_comparison(r, o.compare_file, o.json ? stderr : stdout);
     for (const auto& c : r.cells)
         if (!c.ok) return 1;

@@ -231,10 +231,8 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
         std::vector<const cell_result*> rows;
         for (const auto& c : r.cells)
             if (c.pin == pin) rows.push_back(&c);
-        // By size, then in registry order (stable); payload-less rows sit with the first size.
-        std::stable_sort(rows.begin(), rows.end(), [](const cell_result* a, const cell_result* b) {
-            return a->size < b->size && a->size != 0 && b->size != 0;
-        });
+        // Already in plan order: by size, then registry order; payload-less rows sit with the
+        // first size.
         for (const cell_result* c : rows) {
             const std::string size = c->size ? std::to_string(c->size) : "-";
             if (!c->ok) {
@@ -272,6 +270,59 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
         std::fprintf(out,
                      "\n(no pipc-async variants in this build/run: see `pipc-bench --list`)\n");
     std::fprintf(out, "\n%zu cells in %.1f s\n", r.cells.size(), r.elapsed_s);
+}
+
+// ---- Markdown -----------------------------------------------------------------------------
+
+void write_markdown(const run_result& r, const options& o, const std::string& path) {
+    std::ostringstream m;
+    m << "Measured " << r.started_utc << " on " << cpu_model() << " ("
+      << ::sysconf(_SC_NPROCESSORS_ONLN) << " CPUs), pipc " << pipc::version_string << ", with `"
+      << r.command_line << "`: ";
+    if (!r.cells.empty())
+        m << r.cells.front().round_trips << " timed round trips per cell after "
+          << r.cells.front().warmup << " warm-up, throughput over "
+          << r.cells.front().throughput_msgs << " one-way messages with at most " << o.queue_depth
+          << " in flight. ";
+    m << "Round-trip latency in µs (nearest-rank percentiles); ×floor = ratio to the floor of the "
+         "same run and pinning (mq: `mq/raw` at the same size; sem and shm: `sem/raw`; pipe and "
+         "eventfd: `mq/raw`, as baselines); ×epoll = p50 vs `mq/raw-epoll`. Instrument: "
+      << fmt("%.0f", r.instrument.ns_per_sample) << " ns per sample.\n";
+    for (const auto& pin : pins_of(r)) {
+        m << "\n**" << pin << "** (" << pin_description(r, pin) << ")\n\n";
+        m << "| variant | size | p50 | p90 | p99 | p99.9 | max | msgs/s | p50 ×floor | p99 ×floor "
+             "| msgs/s ×floor | p50 ×epoll |\n";
+        m << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        for (const auto& c : r.cells) {
+            if (c.pin != pin) continue;
+            const std::string size = c.size ? std::to_string(c.size) : "-";
+            m << "| " << variant_key(c) << " | " << size << " | ";
+            if (!c.ok) {
+                m << "failed: " << c.error << " ||||||||||\n";
+                continue;
+            }
+            const auto& s = c.stats;
+            std::string xp50 = "floor", xp99 = "", xt = "", xe = "";
+            if (const cell_result* f = find_floor(r, c)) {
+                xp50 = ratio(s.p50, f->stats.p50);
+                xp99 = ratio(s.p99, f->stats.p99);
+                if (s.msgs_per_s && f->stats.msgs_per_s)
+                    xt = ratio(*s.msgs_per_s, *f->stats.msgs_per_s);
+            } else if (!floor_of(c).empty() || c.impl == "peer") {
+                xp50 = "";
+            }
+            if (c.transport == "mq" && c.impl != "raw" && c.impl != "raw-epoll")
+                if (const cell_result* e = find_cell(r, c, "mq", "raw-epoll"))
+                    xe = ratio(s.p50, e->stats.p50);
+            m << fmt("%.2f", s.p50) << " | " << fmt("%.2f", s.p90) << " | " << fmt("%.2f", s.p99)
+              << " | " << fmt("%.1f", s.p999) << " | " << fmt("%.0f", s.max) << " | "
+              << (s.msgs_per_s ? fmt("%.0f", *s.msgs_per_s) : std::string("-")) << " | " << xp50
+              << " | " << xp99 << " | " << xt << " | " << xe << " |\n";
+        }
+    }
+    std::ofstream f(path);
+    f << m.str();
+    if (!f) throw std::runtime_error("cannot write " + path);
 }
 
 // ---- JSON ---------------------------------------------------------------------------------

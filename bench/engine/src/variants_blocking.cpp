@@ -56,7 +56,12 @@ void create_raw_queues(const cell_spec& s) {
     a.mq_msgsize = long(s.size);
     for (int i = 0; i < 2; ++i) {
         const mqd_t q = ::mq_open(s.names[i].c_str(), O_CREAT | O_EXCL | O_RDWR, 0600, &a);
-        if (q == mqd_t(-1)) fail_errno("mq_open(O_CREAT) " + s.names[i]);
+        if (q == mqd_t(-1)) {
+            if (errno == EINVAL)
+                fail("mq_open(O_CREAT): EINVAL: depth " + std::to_string(s.depth) + " or size " +
+                     std::to_string(s.size) + " above /proc/sys/fs/mqueue/msg_max or msgsize_max");
+            fail_errno("mq_open(O_CREAT) " + s.names[i]);
+        }
         ::mq_close(q);
     }
 }
@@ -423,9 +428,10 @@ struct pipe_ep : stream_is_pingpong {
     int in_, out_;
 };
 
-/// The sequence number rides in the counter itself (seq + 1, so never 0). In the stream phase
-/// every message adds 1 and the reader consumes whatever sum it finds (counts coalesce, as they
-/// would in any eventfd user), so that phase is bounded by nothing but the counter.
+/// The sequence number rides in the counter itself (seq + 1, so never 0). The stream phase is a
+/// credit window of `depth` like the semaphores', except that counts coalesce: a read takes every
+/// message (or credit) posted so far, as in any eventfd user, and the reader hands all the
+/// credits back at once.
 struct eventfd_ep {
     static constexpr bool checks_seq = true;
     using shared = fd_pair;
@@ -436,8 +442,9 @@ struct eventfd_ep {
         if (f.ab[0] < 0 || f.ba[0] < 0) fail_errno("eventfd");
         return f;
     }
-    eventfd_ep(const cell_spec&, bool initiator, shared& f)
-        : in_(initiator ? f.ba[0] : f.ab[0]), out_(initiator ? f.ab[1] : f.ba[1]) {}
+    eventfd_ep(const cell_spec& s, bool initiator, shared& f)
+        : in_(initiator ? f.ba[0] : f.ab[0]), out_(initiator ? f.ab[1] : f.ba[1]), depth_(s.depth) {
+    }
     void put(std::uint64_t v) {
         while (::write(out_, &v, 8) != 8)
             if (errno != EINTR) fail_errno("write(eventfd)");
@@ -450,20 +457,28 @@ struct eventfd_ep {
     }
     void send(const std::byte* p, std::size_t) { put(seq_get(p) + 1); }
     void recv(std::byte* p, std::size_t) { seq_put(p, take() - 1); }
-    // The stream shares the reply counter with the last echo: the peer may only start adding
-    // to it once the initiator has consumed that echo and says so.
-    void tput_begin_initiator() { put(1); }
-    void tput_begin_peer() { take(); }
-    void tput_send(const std::byte*, std::size_t) { put(1); }
+    // The first credits are granted only after the last echo was read, so the stream never
+    // adds to a counter that still holds an echo.
+    void tput_begin_initiator() { put(std::uint64_t(depth_)); }
+    void tput_begin_peer() {}
+    void tput_send(const std::byte*, std::size_t) {
+        if (credits_ == 0) credits_ = take();
+        --credits_;
+        put(1);
+    }
     void tput_recv(std::byte* p, std::size_t) {
-        if (pending_ == 0) pending_ = take();
+        if (pending_ == 0) {
+            pending_ = take();
+            put(pending_);
+        }
         --pending_;
         seq_put(p, count_++);
     }
-    long depth() const { return 0; }
+    long depth() const { return depth_; }
 
     int in_, out_;
-    std::uint64_t pending_ = 0, count_ = 0;
+    long depth_;
+    std::uint64_t pending_ = 0, count_ = 0, credits_ = 0;
 };
 
 template <class E>

@@ -29,7 +29,8 @@ struct options {
     bool json = false;     ///< JSON on stdout instead of the table.
     std::string json_file; ///< Also write the JSON here.
     std::string svg_file;
-    std::string compare_file; ///< A previous --json output to compare p50 against.
+    std::string markdown_file; ///< The table as Markdown, for READMEs.
+    std::string compare_file;  ///< A previous --json output to compare p50 against.
     bool progress = true;
     bool list = false;
     // Measuring a separately started service.
