@@ -36,6 +36,19 @@ BOOST_AUTO_TEST_CASE(help_on_every_command_documents_exit_codes) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(bench_subcommand_when_the_engine_is_built) {
+    const auto top = run({"--help"});
+#if PIPC_CLI_HAS_BENCH
+    const auto r = run({"bench", "--help"});
+    BOOST_TEST(r.exit_code == 0, r.err);
+    BOOST_TEST(r.out.find("Usage:") != std::string::npos);
+    BOOST_TEST(top.out.find("\n  bench ") != std::string::npos, top.out);
+#else
+    BOOST_TEST(top.out.find("\n  bench ") == std::string::npos, top.out);
+    BOOST_TEST(run({"bench"}).exit_code == 2);
+#endif
+}
+
 BOOST_AUTO_TEST_CASE(version) {
     const auto r = run({"--version"});
     BOOST_TEST(r.exit_code == 0);

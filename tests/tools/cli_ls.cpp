@@ -165,3 +165,22 @@ BOOST_AUTO_TEST_CASE(queues_are_listed_without_a_mqueue_mount) {
     BOOST_TEST(all.err.find("warning: message queues cannot be listed") != std::string::npos);
     ::mq_close(mq);
 }
+
+BOOST_AUTO_TEST_CASE(non_utf8_names_are_base64_in_json_and_escaped_in_text) {
+    const std::string name = pipc_test::unique_name("bin") + "\xff\x01";
+    const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    BOOST_REQUIRE(fd >= 0);
+    ::close(fd);
+    const auto r = run({"ls", "--kind", "shm", "--json"});
+    const auto t = run({"ls", "--kind", "shm"});
+    ::shm_unlink(name.c_str());
+    BOOST_TEST(r.exit_code == 0, r.err);
+    bool found = false;
+    const auto doc = json(r.out);
+    for (const auto& o : doc.at("objects").as_array()) {
+        if (o.at("name_encoding").as_string() != "base64") continue;
+        found |= base64_decode(std::string(o.at("name").as_string())) == name;
+    }
+    BOOST_TEST(found, r.out);
+    BOOST_TEST(t.out.find(name.substr(0, name.size() - 2) + "\\xff\\x01") != std::string::npos, t.out);
+}
