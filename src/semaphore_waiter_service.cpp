@@ -12,7 +12,6 @@
 #include "log_internal.hpp"
 #include "sys.hpp"
 
-#include <boost/asio/append.hpp>
 #include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -125,15 +124,21 @@ using detail::semaphore_worker;
 
 boost::asio::execution_context::id semaphore_waiter_service::id;
 
-/// The posted half of a completion. Runs on the I/O executor: clears the cancellation slot there
-/// (slots are not thread-safe), frees the op, then hands the result to the handler's executor.
-/// Destroyed without running (the context went away first), it returns an acquired unit.
+/// A completion on its way to the handler. It is posted to the I/O executor (so run() sees it
+/// and the helper wakes the I/O thread once), then dispatched to the handler's associated
+/// executor, usually the same and then run inline. Only there is the cancellation slot cleared:
+/// Asio lets a slot be touched only where its signal is emitted, which is the handler's
+/// executor (its strand). The op's memory goes back before the upcall.
+/// Destroyed without running (its execution context went away), it returns an acquired unit.
 struct semaphore_waiter_service::completion {
     semaphore_wait_op* op;
     error_code ec;
+    bool on_handler_executor = false;
 
     completion(semaphore_wait_op* o, const error_code& e) noexcept : op(o), ec(e) {}
-    completion(completion&& other) noexcept : op(std::exchange(other.op, nullptr)), ec(other.ec) {}
+    completion(completion&& other) noexcept
+        : op(std::exchange(other.op, nullptr)), ec(other.ec),
+          on_handler_executor(other.on_handler_executor) {}
     completion& operator=(completion&&) = delete;
     ~completion() {
         if (!op) return;
@@ -143,12 +148,16 @@ struct semaphore_waiter_service::completion {
     }
 
     void operator()() {
+        if (!on_handler_executor) {
+            on_handler_executor = true;
+            const auto ex = asio::get_associated_executor(op->handler, op->io_work);
+            asio::dispatch(ex, std::move(*this));
+            return;
+        }
         semaphore_wait_op* o = std::exchange(op, nullptr);
         if (o->slot.is_connected()) o->slot.clear();
-        const asio::any_io_executor io_ex = o->io_work;
         acquire_handler h = detail::release_op(o);
-        const auto ex = asio::get_associated_executor(h, io_ex);
-        asio::dispatch(ex, asio::append(std::move(h), ec));
+        std::move(h)(ec);
     }
 };
 
@@ -391,7 +400,7 @@ void semaphore_waiter_service::run_worker(semaphore_worker* w) {
 
 void semaphore_waiter_service::cancel_op(semaphore_wait_op* op, asio::cancellation_type_t type) {
     std::unique_lock lk(mutex_);
-    if (!op->queued) return; // already completing; the slot is cleared on the I/O side
+    if (!op->queued) return; // already completing; its slot is cleared where it is emitted
     async_semaphore_state& st = *op->state;
     const bool side_effect_free =
         (type & (asio::cancellation_type::partial | asio::cancellation_type::total)) !=
