@@ -35,6 +35,19 @@ std::span<const std::byte> bytes(std::string_view s) {
 std::string text(std::span<const std::byte> b, std::size_t n) {
     return {reinterpret_cast<const char*>(b.data()), n};
 }
+// The signal-notification tests wait for SIGUSR2 with sigtimedwait. A process-directed signal
+// goes to any thread that has it unblocked (glibc's notification threads included), so it is
+// blocked before the first thread exists and every later thread inherits that.
+struct block_sigusr2 {
+    block_sigusr2() {
+        ::sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR2);
+        ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    }
+};
+BOOST_TEST_GLOBAL_FIXTURE(block_sigusr2);
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(opening)
@@ -387,8 +400,6 @@ BOOST_AUTO_TEST_CASE(signal_notification_and_cancel) {
     ::sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGUSR2);
-    ::sigset_t old;
-    ::pthread_sigmask(SIG_BLOCK, &set, &old);
     q.request_notification(SIGUSR2);
     q.send("x");
     ::timespec limit{20, 0};
@@ -399,7 +410,6 @@ BOOST_AUTO_TEST_CASE(signal_notification_and_cancel) {
     q.send("y");
     ::timespec none{0, 0};
     BOOST_TEST(::sigtimedwait(&set, nullptr, &none) == -1); // cancelled: nothing pending
-    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     pipc::error_code ec;
     q.request_notification(-3, ec);
     BOOST_TEST((ec == make_error_code(errc::invalid_signal)));
