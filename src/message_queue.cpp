@@ -105,6 +105,11 @@ callback_registry& registry() {
 }
 
 void notification_trampoline(::sigval value) {
+    // glibc unblocks every signal in its notification threads; a process-directed signal that
+    // the application blocks everywhere else would then land here and, say, kill the process.
+    ::sigset_t all;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
     const auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(value.sival_ptr));
     std::shared_ptr<std::function<void()>> callback;
     {
