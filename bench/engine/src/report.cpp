@@ -15,6 +15,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -190,6 +191,72 @@ double round3(double v) {
 
 } // namespace
 
+namespace {
+
+/// One speed target of issues 3, 4 and 5, as read from this run.
+struct target {
+    std::string what;
+    std::string goal; ///< e.g. "<= 1.05"
+    std::optional<double> value;
+    bool met = false;
+};
+
+const cell_result* cell_at(const run_result& r, const char* pin, const char* transport,
+                           const char* impl, std::size_t size) {
+    for (const auto& c : r.cells)
+        if (c.ok && c.pin == pin && c.transport == transport && c.impl == impl && c.size == size)
+            return &c;
+    return nullptr;
+}
+
+/// The issues' targets: same CPU, 64 B (semaphores: no payload), p50 unless said otherwise.
+std::vector<target> targets(const run_result& r) {
+    std::vector<target> out;
+    auto add = [&](std::string what, const cell_result* a, const cell_result* b, double goal,
+                   bool at_most, double (*pick)(const cell_result&)) {
+        target t;
+        t.what = std::move(what);
+        t.goal = std::string(at_most ? "<= " : ">= ") + fmt("%.2f", goal);
+        if (a && b && pick(*b) > 0) {
+            t.value = pick(*a) / pick(*b);
+            t.met = at_most ? *t.value <= goal : *t.value >= goal;
+        }
+        out.push_back(std::move(t));
+    };
+    auto p50 = [](const cell_result& c) { return c.stats.p50; };
+    auto p99 = [](const cell_result& c) { return c.stats.p99; };
+    auto tput = [](const cell_result& c) { return c.stats.msgs_per_s.value_or(0.0); };
+    const char* s = "same-cpu";
+    const auto* mq_raw = cell_at(r, s, "mq", "raw", 64);
+    const auto* mq_epoll = cell_at(r, s, "mq", "raw-epoll", 64);
+    const auto* mq_pipc = cell_at(r, s, "mq", "pipc-blocking", 64);
+    const auto* mq_async = cell_at(r, s, "mq", "pipc-async", 64);
+    const auto* mq_notify = cell_at(r, s, "mq", "pipc-async-notify", 64);
+    const auto* mq_bip = cell_at(r, s, "mq", "boost-interprocess", 64);
+    const auto* sem_raw = cell_at(r, s, "sem", "raw", 0);
+    const auto* sem_pipc = cell_at(r, s, "sem", "pipc-blocking", 0);
+    const auto* sem_async = cell_at(r, s, "sem", "pipc-async", 0);
+    add("mq pipc-blocking / mq raw, p50", mq_pipc, mq_raw, 1.05, true, p50);
+    add("mq pipc-async / mq raw-epoll, p50", mq_async, mq_epoll, 1.10, true, p50);
+    add("mq pipc-async / boost-interprocess, p50", mq_async, mq_bip, 1.0, true, p50);
+    add("mq pipc-async / boost-interprocess, p99", mq_async, mq_bip, 1.0, true, p99);
+    add("mq pipc-async-notify / mq raw, p50", mq_notify, mq_raw, 2.5, true, p50);
+    add("mq pipc-async / mq raw, msgs/s", mq_async, mq_raw, 0.9, false, tput);
+    add("sem pipc-blocking / sem raw, p50", sem_pipc, sem_raw, 1.05, true, p50);
+    add("sem pipc-async / sem raw, p50", sem_async, sem_raw, 3.0, true, p50);
+    if (r.instrument.ns_per_sample > 0) {
+        target t;
+        t.what = "instrument cost per sample, ns";
+        t.goal = "<= 50";
+        t.value = r.instrument.ns_per_sample;
+        t.met = *t.value <= 50;
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+} // namespace
+
 std::string floor_of(const cell_result& c) {
     if (c.impl == "peer") return "";
     if (c.transport == "mq") return c.impl == "raw" ? "" : "mq/raw";
@@ -264,6 +331,14 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
                 xe.c_str());
         }
     }
+    if (!r.cells.empty() && r.cells.front().impl != "peer") {
+        std::fprintf(out, "\nSpeed targets (issues 3-5; same-cpu, 64 B, ratios from this run; "
+                          "'-' = not in this run):\n");
+        for (const auto& t : targets(r))
+            std::fprintf(out, "  %-4s %-44s %7s  (goal %s)\n",
+                         t.value ? (t.met ? "ok" : "MISS") : "-", t.what.c_str(),
+                         t.value ? fmt("%.2f", *t.value).c_str() : "-", t.goal.c_str());
+    }
     bool async = false;
     for (const auto& c : r.cells) async = async || c.impl.rfind("pipc-async", 0) == 0;
     if (!async && r.cells.size() > 0 && r.cells.front().impl != "peer")
@@ -320,6 +395,11 @@ void write_markdown(const run_result& r, const options& o, const std::string& pa
               << " | " << xp99 << " | " << xt << " | " << xe << " |\n";
         }
     }
+    m << "\nSpeed targets (same-cpu, 64 B):\n\n| target | goal | this run |\n|---|---|---:|\n";
+    for (const auto& t : targets(r))
+        m << "| " << t.what << " | " << t.goal << " | "
+          << (t.value ? fmt("%.2f", *t.value) + (t.met ? "" : " (missed)") : std::string("-"))
+          << " |\n";
     std::ofstream f(path);
     f << m.str();
     if (!f) throw std::runtime_error("cannot write " + path);
@@ -421,6 +501,19 @@ std::string to_json(const run_result& r, const options& o) {
     if (!o.peer_sem.empty()) opts["peer_sem"] = o.peer_sem;
     doc["options"] = std::move(opts);
     doc["failures"] = std::move(failures);
+    json::array tj;
+    for (const auto& t : targets(r)) {
+        json::object row;
+        row["what"] = t.what;
+        row["goal"] = t.goal;
+        if (t.value)
+            row["value"] = round3(*t.value);
+        else
+            row["value"] = nullptr;
+        row["met"] = t.met;
+        tj.push_back(std::move(row));
+    }
+    doc["targets"] = std::move(tj);
 
     std::ostringstream os;
     pretty(os, doc, 0, false);
