@@ -18,12 +18,29 @@ using pipc_test::exists;
 using pipc_test::named;
 
 BOOST_AUTO_TEST_CASE(help_on_every_command_documents_exit_codes) {
-    const std::vector<std::vector<std::string>> commands = {
-        {},           {"ls"},          {"limits"},       {"doctor"},        {"mq"},
-        {"mq", "create"}, {"mq", "send"}, {"mq", "recv"},   {"mq", "info"},    {"mq", "rm"},
-        {"sem"},      {"sem", "create"}, {"sem", "post"}, {"sem", "wait"},   {"sem", "info"},
-        {"sem", "rm"}, {"shm"},         {"shm", "create"}, {"shm", "write"}, {"shm", "read"},
-        {"shm", "resize"}, {"shm", "info"}, {"shm", "rm"}};
+    const std::vector<std::vector<std::string>> commands = {{},
+                                                            {"ls"},
+                                                            {"limits"},
+                                                            {"doctor"},
+                                                            {"mq"},
+                                                            {"mq", "create"},
+                                                            {"mq", "send"},
+                                                            {"mq", "recv"},
+                                                            {"mq", "info"},
+                                                            {"mq", "rm"},
+                                                            {"sem"},
+                                                            {"sem", "create"},
+                                                            {"sem", "post"},
+                                                            {"sem", "wait"},
+                                                            {"sem", "info"},
+                                                            {"sem", "rm"},
+                                                            {"shm"},
+                                                            {"shm", "create"},
+                                                            {"shm", "write"},
+                                                            {"shm", "read"},
+                                                            {"shm", "resize"},
+                                                            {"shm", "info"},
+                                                            {"shm", "rm"}};
     for (auto args : commands) {
         args.push_back("--help");
         const auto r = run(args);
@@ -56,11 +73,17 @@ BOOST_AUTO_TEST_CASE(version) {
 }
 
 BOOST_AUTO_TEST_CASE(usage_errors_exit_2_with_one_line) {
-    for (const auto& args : std::vector<std::vector<std::string>>{
-             {}, {"frobnicate"}, {"mq"}, {"mq", "send"}, {"ls", "--kind", "pipe"},
-             {"--log-level", "loud", "ls"}, {"mq", "recv", "/x", "--count", "0"},
-             {"sem", "wait", "/x", "--timeout", "-1"}, {"sem", "wait", "/x", "--timeout", "nan"},
-             {"mq", "send", "/x", "--priority", "-1"}}) {
+    for (const auto& args :
+         std::vector<std::vector<std::string>>{{},
+                                               {"frobnicate"},
+                                               {"mq"},
+                                               {"mq", "send"},
+                                               {"ls", "--kind", "pipe"},
+                                               {"--log-level", "loud", "ls"},
+                                               {"mq", "recv", "/x", "--count", "0"},
+                                               {"sem", "wait", "/x", "--timeout", "-1"},
+                                               {"sem", "wait", "/x", "--timeout", "nan"},
+                                               {"mq", "send", "/x", "--priority", "-1"}}) {
         const auto r = run(args);
         BOOST_TEST(r.exit_code == 2);
         BOOST_TEST(one_line(r.err), r.err);
@@ -87,7 +110,7 @@ BOOST_AUTO_TEST_CASE(bad_input_creates_nothing) {
         {"sem", "create", s.str(), "--mode", "rw"},
         {"sem", "create", s.str(), "--value", "4294967296"},
         {"sem", "create", s.str(), "--value", "2147483648"}, // SEM_VALUE_MAX + 1: pipc's check
-        {"shm", "create", m.str()},                           // --size is required
+        {"shm", "create", m.str()},                          // --size is required
         {"shm", "create", m.str(), "--size", "1Q"},
         {"shm", "create", m.str(), "--size", "99999999999999999999"},
         {"shm", "create", m.str(), "--size", "16E"}, // overflows 64 bits
@@ -109,9 +132,12 @@ BOOST_AUTO_TEST_CASE(bad_input_creates_nothing) {
 
 BOOST_AUTO_TEST_CASE(existential_errors_exit_3) {
     named s(object_kind::semaphore);
-    for (const auto& args : std::vector<std::vector<std::string>>{
-             {"sem", "post", s.str()}, {"sem", "info", s.str()}, {"sem", "rm", s.str()},
-             {"mq", "recv", s.str(), "-t", "0"}, {"shm", "read", s.str()}}) {
+    for (const auto& args :
+         std::vector<std::vector<std::string>>{{"sem", "post", s.str()},
+                                               {"sem", "info", s.str()},
+                                               {"sem", "rm", s.str()},
+                                               {"mq", "recv", s.str(), "-t", "0"},
+                                               {"shm", "read", s.str()}}) {
         const auto r = run(args);
         BOOST_TEST(r.exit_code == 3, r.err);
         BOOST_TEST(one_line(r.err), r.err);
@@ -159,8 +185,9 @@ BOOST_AUTO_TEST_CASE(permission_errors_exit_4) {
 BOOST_AUTO_TEST_CASE(busy_errors_exit_5) {
     named s(object_kind::semaphore), q(object_kind::message_queue);
     BOOST_REQUIRE(run({"sem", "create", s.str()}).exit_code == 0);
-    BOOST_REQUIRE(run({"mq", "create", q.str(), "--max-messages", "1", "--message-size", "16"})
-                      .exit_code == 0);
+    BOOST_REQUIRE(
+        run({"mq", "create", q.str(), "--max-messages", "1", "--message-size", "16"}).exit_code ==
+        0);
     const auto start = std::chrono::steady_clock::now();
     const auto wait = run({"sem", "wait", s.str(), "--timeout", "0.2"});
     BOOST_TEST(wait.exit_code == 5, wait.err);
@@ -188,7 +215,8 @@ BOOST_AUTO_TEST_CASE(log_level_debug_shows_library_events) {
     BOOST_TEST(quiet.err.empty(), quiet.err);
     const auto loud = run({"--log-level", "debug", "sem", "rm", s.str()});
     BOOST_TEST(loud.exit_code == 0);
-    BOOST_TEST(loud.err.find("semaphore unlinked \"" + s.str() + "\"") != std::string::npos, loud.err);
+    BOOST_TEST(loud.err.find("semaphore unlinked \"" + s.str() + "\"") != std::string::npos,
+               loud.err);
 }
 
 BOOST_AUTO_TEST_CASE(limits_json) {
@@ -216,7 +244,8 @@ BOOST_AUTO_TEST_CASE(limits_json) {
     const auto text = run({"limits"});
     BOOST_TEST(text.exit_code == 0);
     BOOST_TEST(text.out.find("fs.mqueue.msg_max") != std::string::npos);
-    BOOST_TEST(text.out.find("SEM_VALUE_MAX             2147483647") != std::string::npos, text.out);
+    BOOST_TEST(text.out.find("SEM_VALUE_MAX             2147483647") != std::string::npos,
+               text.out);
 }
 
 BOOST_AUTO_TEST_CASE(doctor_reports_leaked_objects_and_msg_max) {
@@ -233,7 +262,8 @@ BOOST_AUTO_TEST_CASE(doctor_reports_leaked_objects_and_msg_max) {
         BOOST_TEST((status == "ok" || status == "warn"));
         warns += status == "warn";
         const std::string message(c.at("message").as_string());
-        if (check == "leaked" && message.find(m.str() + " ") != std::string::npos) leaked_found = true;
+        if (check == "leaked" && message.find(m.str() + " ") != std::string::npos)
+            leaked_found = true;
         if (check == "msg_max") {
             msg_max_seen = true;
             const auto limit = pipc::read_mqueue_limits().msg_max;

@@ -1,5 +1,5 @@
-// `pipc ls`: objects made by raw POSIX calls in this process are listed with this process as holder;
-// queues are listed whether or not /dev/mqueue is mounted.
+// `pipc ls`: objects made by raw POSIX calls in this process are listed with this process as
+// holder; queues are listed whether or not /dev/mqueue is mounted.
 #define BOOST_TEST_MODULE pipc_cli_ls
 #include <boost/test/unit_test.hpp>
 
@@ -182,5 +182,6 @@ BOOST_AUTO_TEST_CASE(non_utf8_names_are_base64_in_json_and_escaped_in_text) {
         found |= base64_decode(std::string(o.at("name").as_string())) == name;
     }
     BOOST_TEST(found, r.out);
-    BOOST_TEST(t.out.find(name.substr(0, name.size() - 2) + "\\xff\\x01") != std::string::npos, t.out);
+    BOOST_TEST(t.out.find(name.substr(0, name.size() - 2) + "\\xff\\x01") != std::string::npos,
+               t.out);
 }

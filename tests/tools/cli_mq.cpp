@@ -19,8 +19,10 @@ namespace {
 // A raw descriptor closed at scope exit.
 struct raw_queue {
     mqd_t q;
-    explicit raw_queue(const std::string& name, int flags = O_RDWR) : q(::mq_open(name.c_str(), flags)) {
-        BOOST_REQUIRE_MESSAGE(q != static_cast<mqd_t>(-1), "mq_open " << name << ": " << std::strerror(errno));
+    explicit raw_queue(const std::string& name, int flags = O_RDWR)
+        : q(::mq_open(name.c_str(), flags)) {
+        BOOST_REQUIRE_MESSAGE(q != static_cast<mqd_t>(-1),
+                              "mq_open " << name << ": " << std::strerror(errno));
     }
     ~raw_queue() { ::mq_close(q); }
     mq_attr attr() const {
@@ -46,8 +48,8 @@ struct raw_queue {
 
 BOOST_AUTO_TEST_CASE(create_applies_geometry_and_mode) {
     named q(object_kind::message_queue);
-    const auto r = run({"mq", "create", q.str(), "--max-messages", "4", "--message-size", "1K",
-                        "--mode", "0640"});
+    const auto r = run(
+        {"mq", "create", q.str(), "--max-messages", "4", "--message-size", "1K", "--mode", "0640"});
     BOOST_TEST(r.exit_code == 0, r.err);
     BOOST_TEST(r.out.empty());
     raw_queue raw(q.str(), O_RDONLY);
@@ -66,8 +68,9 @@ BOOST_AUTO_TEST_CASE(create_applies_geometry_and_mode) {
 
 BOOST_AUTO_TEST_CASE(send_with_priority_is_received_by_raw_mq_receive) {
     named q(object_kind::message_queue);
-    BOOST_REQUIRE(run({"mq", "create", q.str(), "--max-messages", "4", "--message-size", "64"})
-                      .exit_code == 0);
+    BOOST_REQUIRE(
+        run({"mq", "create", q.str(), "--max-messages", "4", "--message-size", "64"}).exit_code ==
+        0);
     BOOST_TEST(run({"mq", "send", q.str(), "low"}).exit_code == 0);
     BOOST_TEST(run({"mq", "send", q.str(), "--priority", "3", "high"}).exit_code == 0);
     // From stdin when MESSAGE is omitted, bytes exactly as given (binary included).
@@ -89,8 +92,9 @@ BOOST_AUTO_TEST_CASE(send_with_priority_is_received_by_raw_mq_receive) {
 
 BOOST_AUTO_TEST_CASE(raw_mq_send_is_received_by_pipc) {
     named q(object_kind::message_queue);
-    BOOST_REQUIRE(run({"mq", "create", q.str(), "--max-messages", "4", "--message-size", "64"})
-                      .exit_code == 0);
+    BOOST_REQUIRE(
+        run({"mq", "create", q.str(), "--max-messages", "4", "--message-size", "64"}).exit_code ==
+        0);
     raw_queue raw(q.str());
     BOOST_REQUIRE(::mq_send(raw.q, "plain", 5, 2) == 0);
     const std::string binary("\x00\x01\xfe\xff", 4);
@@ -121,8 +125,9 @@ BOOST_AUTO_TEST_CASE(raw_mq_send_is_received_by_pipc) {
 
 BOOST_AUTO_TEST_CASE(recv_waits_for_a_message_sent_later) {
     named q(object_kind::message_queue);
-    BOOST_REQUIRE(run({"mq", "create", q.str(), "--max-messages", "2", "--message-size", "32"})
-                      .exit_code == 0);
+    BOOST_REQUIRE(
+        run({"mq", "create", q.str(), "--max-messages", "2", "--message-size", "32"}).exit_code ==
+        0);
     // The receiver blocks; pipc is started first, the send happens once it is waiting in
     // mq_timedreceive or before (either way the message must arrive within the timeout).
     pipc_test::child_process receiver([&] {
@@ -136,8 +141,9 @@ BOOST_AUTO_TEST_CASE(recv_waits_for_a_message_sent_later) {
 
 BOOST_AUTO_TEST_CASE(partial_count_prints_what_arrived_then_exits_5) {
     named q(object_kind::message_queue);
-    BOOST_REQUIRE(run({"mq", "create", q.str(), "--max-messages", "2", "--message-size", "32"})
-                      .exit_code == 0);
+    BOOST_REQUIRE(
+        run({"mq", "create", q.str(), "--max-messages", "2", "--message-size", "32"}).exit_code ==
+        0);
     BOOST_REQUIRE(run({"mq", "send", q.str(), "only"}).exit_code == 0);
     const auto r = run({"mq", "recv", q.str(), "-n", "2", "-t", "0.1", "--json"});
     BOOST_TEST(r.exit_code == 5);
@@ -147,8 +153,9 @@ BOOST_AUTO_TEST_CASE(partial_count_prints_what_arrived_then_exits_5) {
 
 BOOST_AUTO_TEST_CASE(bad_send_arguments_exit_2_and_send_nothing) {
     named q(object_kind::message_queue);
-    BOOST_REQUIRE(run({"mq", "create", q.str(), "--max-messages", "2", "--message-size", "8"})
-                      .exit_code == 0);
+    BOOST_REQUIRE(
+        run({"mq", "create", q.str(), "--max-messages", "2", "--message-size", "8"}).exit_code ==
+        0);
     const auto too_long = run({"mq", "send", q.str(), "123456789"});
     BOOST_TEST(too_long.exit_code == 2, too_long.err);
     const auto prio = run({"mq", "send", q.str(), "x", "--priority", "32768"});
@@ -182,7 +189,8 @@ BOOST_AUTO_TEST_CASE(info_json) {
 }
 
 BOOST_AUTO_TEST_CASE(rm_removes_every_name_and_reports_missing_ones) {
-    named a(object_kind::message_queue), b(object_kind::message_queue), c(object_kind::message_queue);
+    named a(object_kind::message_queue), b(object_kind::message_queue),
+        c(object_kind::message_queue);
     BOOST_REQUIRE(run({"mq", "create", a.str()}).exit_code == 0);
     BOOST_REQUIRE(run({"mq", "create", c.str()}).exit_code == 0);
     const auto r = run({"mq", "rm", a.str(), b.str(), c.str()});

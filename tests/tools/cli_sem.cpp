@@ -58,7 +58,8 @@ BOOST_AUTO_TEST_CASE(wait_returns_when_raw_sem_post_happens) {
 
 BOOST_AUTO_TEST_CASE(post_past_sem_value_max_is_refused) {
     named s(object_kind::semaphore);
-    BOOST_REQUIRE(run({"sem", "create", s.str(), "--value", std::to_string(SEM_VALUE_MAX)}).exit_code == 0);
+    BOOST_REQUIRE(
+        run({"sem", "create", s.str(), "--value", std::to_string(SEM_VALUE_MAX)}).exit_code == 0);
     const auto r = run({"sem", "post", s.str()});
     BOOST_TEST(r.exit_code == 2, r.err);
     BOOST_TEST(raw_value(s.str()) == SEM_VALUE_MAX);

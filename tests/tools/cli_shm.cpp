@@ -114,7 +114,8 @@ BOOST_AUTO_TEST_CASE(resize_grows_and_shrinks) {
 
 BOOST_AUTO_TEST_CASE(info_json_shows_size_and_this_process_as_holder) {
     named m(object_kind::shared_memory);
-    BOOST_REQUIRE(run({"shm", "create", m.str(), "--size", "12K", "--mode", "0600"}).exit_code == 0);
+    BOOST_REQUIRE(run({"shm", "create", m.str(), "--size", "12K", "--mode", "0600"}).exit_code ==
+                  0);
     raw_segment raw(m.str()); // an open descriptor makes this process a holder
     const auto r = run({"shm", "info", m.str(), "--json"});
     BOOST_TEST(r.exit_code == 0, r.err);

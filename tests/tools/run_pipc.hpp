@@ -35,8 +35,8 @@ struct result {
 };
 
 struct run_options {
-    std::string input;                   ///< Written to stdin, which is then closed.
-    std::function<bool()> in_child;      ///< Runs after fork, before exec; false aborts the child.
+    std::string input;              ///< Written to stdin, which is then closed.
+    std::function<bool()> in_child; ///< Runs after fork, before exec; false aborts the child.
     std::chrono::milliseconds timeout{20000};
 };
 
@@ -121,7 +121,8 @@ inline result run(const std::vector<std::string>& args, const run_options& opts 
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         pollfd p{pidfd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(std::max<long>(left.count(), 1))) != 1) r.timed_out = true;
+        if (::poll(&p, 1, static_cast<int>(std::max<long>(left.count(), 1))) != 1)
+            r.timed_out = true;
     }
     if (pidfd >= 0) ::close(pidfd);
     if (r.timed_out) ::kill(pid, SIGKILL);
@@ -137,7 +138,9 @@ inline result run(std::initializer_list<std::string> args, const run_options& op
 }
 
 /// Parses one JSON document; throws (failing the test) if pipc printed something else.
-inline boost::json::value json(const std::string& text) { return boost::json::parse(text); }
+inline boost::json::value json(const std::string& text) {
+    return boost::json::parse(text);
+}
 
 /// JSON Lines: one document per non-empty line.
 inline std::vector<boost::json::value> json_lines(const std::string& text) {

@@ -33,9 +33,13 @@ namespace {
 
 using pipc::object_kind;
 
-std::string shown(const std::string& name) { return escape_for_text(name); }
+std::string shown(const std::string& name) {
+    return escape_for_text(name);
+}
 
-void note(const std::string& message) { std::fprintf(stderr, "pipc: %s\n", message.c_str()); }
+void note(const std::string& message) {
+    std::fprintf(stderr, "pipc: %s\n", message.c_str());
+}
 
 std::string seconds_text(double s) {
     char buf[32];
@@ -196,8 +200,8 @@ void add_mq(CLI::App& app) {
                     q.send_for(bytes, std::chrono::duration<double>(*o->timeout), o->priority, ec);
                 check(ec, context);
                 if (!sent)
-                    throw tool_error(exit_busy, context + ": still full after " +
-                                                    seconds_text(*o->timeout));
+                    throw tool_error(exit_busy,
+                                     context + ": still full after " + seconds_text(*o->timeout));
             } else {
                 q.send(bytes, o->priority, ec);
                 check(ec, context);
@@ -289,9 +293,9 @@ void add_mq(CLI::App& app) {
         });
     }
 
-    add_rm_command(*mq, object_kind::message_queue, "message queue",
-                   static_cast<void (*)(std::string_view, pipc::error_code&)>(
-                       &pipc::unlink_message_queue));
+    add_rm_command(
+        *mq, object_kind::message_queue, "message queue",
+        static_cast<void (*)(std::string_view, pipc::error_code&)>(&pipc::unlink_message_queue));
 }
 
 // --- sem ---------------------------------------------------------------------------------------
@@ -325,7 +329,8 @@ void add_sem(CLI::App& app) {
             pipc::semaphore s;
             s.open(o->name, opts, ec);
             check(ec, "cannot create semaphore " + shown(o->name));
-            if (!s.created()) note("semaphore " + shown(o->name) + " exists already; left unchanged");
+            if (!s.created())
+                note("semaphore " + shown(o->name) + " exists already; left unchanged");
         });
     }
 
@@ -400,17 +405,17 @@ void add_sem(CLI::App& app) {
             const std::string path = "/dev/shm/sem." + o->name.substr(1);
             struct ::stat st {};
             if (::stat(path.c_str(), &st) != 0)
-                throw tool_error(exit_failure, "cannot stat " + shown(path) + ": " +
-                                                   std::strerror(errno));
+                throw tool_error(exit_failure,
+                                 "cannot stat " + shown(path) + ": " + std::strerror(errno));
             auto info = info_from_stat(object_kind::semaphore, o->name, st);
             info.value = value;
             print_info(info, o->json);
         });
     }
 
-    add_rm_command(*sem, object_kind::semaphore, "semaphore",
-                   static_cast<void (*)(std::string_view, pipc::error_code&)>(
-                       &pipc::unlink_semaphore));
+    add_rm_command(
+        *sem, object_kind::semaphore, "semaphore",
+        static_cast<void (*)(std::string_view, pipc::error_code&)>(&pipc::unlink_semaphore));
 }
 
 // --- shm ---------------------------------------------------------------------------------------
@@ -480,11 +485,12 @@ void add_shm(CLI::App& app) {
             const std::string data = read_stdin();
             const auto size = segment_size(s);
             if (offset > size || data.size() > size - offset)
-                throw tool_error(exit_usage, "cannot write " + std::to_string(data.size()) +
-                                                 " bytes at offset " + std::to_string(offset) +
-                                                 " into shared memory " + shown(o->name) +
-                                                 ": it has " + std::to_string(size) +
-                                                 " bytes (nothing written; `pipc shm resize` first)");
+                throw tool_error(exit_usage,
+                                 "cannot write " + std::to_string(data.size()) +
+                                     " bytes at offset " + std::to_string(offset) +
+                                     " into shared memory " + shown(o->name) + ": it has " +
+                                     std::to_string(size) +
+                                     " bytes (nothing written; `pipc shm resize` first)");
             if (data.empty()) return;
             pipc::error_code ec;
             auto map = s.map(offset, data.size(), ec);
@@ -581,15 +587,21 @@ void add_shm(CLI::App& app) {
         });
     }
 
-    add_rm_command(*shm, object_kind::shared_memory, "shared memory",
-                   static_cast<void (*)(std::string_view, pipc::error_code&)>(
-                       &pipc::unlink_shared_memory));
+    add_rm_command(
+        *shm, object_kind::shared_memory, "shared memory",
+        static_cast<void (*)(std::string_view, pipc::error_code&)>(&pipc::unlink_shared_memory));
 }
 
 } // namespace
 
-void add_mq_commands(CLI::App& app) { add_mq(app); }
-void add_sem_commands(CLI::App& app) { add_sem(app); }
-void add_shm_commands(CLI::App& app) { add_shm(app); }
+void add_mq_commands(CLI::App& app) {
+    add_mq(app);
+}
+void add_sem_commands(CLI::App& app) {
+    add_sem(app);
+}
+void add_shm_commands(CLI::App& app) {
+    add_shm(app);
+}
 
 } // namespace pipc_cli

@@ -35,8 +35,8 @@ boost::json::object mqueue_json(const mqueue_view* view, bool wanted) {
         o["reason"] = "not requested (--kind)";
     } else if (view->available()) {
         o["listed"] = true;
-        o["mount"] = view->private_mount() ? boost::json::value(nullptr)
-                                           : boost::json::value(view->dir());
+        o["mount"] =
+            view->private_mount() ? boost::json::value(nullptr) : boost::json::value(view->dir());
         o["private_mount"] = view->private_mount();
         o["reason"] = nullptr;
     } else {
@@ -93,8 +93,8 @@ queue_use estimate_queue_use(const mqueue_view& view) {
     for (const auto& q : inv.objects) {
         if (q.uid != me) continue;
         if (!q.max_messages || !q.message_size) {
-            use.note = "unknown: the geometry of queue " + escape_for_text(q.name) +
-                       " cannot be read";
+            use.note =
+                "unknown: the geometry of queue " + escape_for_text(q.name) + " cannot be read";
             return use;
         }
         total += queue_charge(*q.max_messages, *q.message_size);
@@ -134,9 +134,12 @@ void add_limits(CLI::App& app) {
             m["mount"] = mount ? boost::json::value(*mount) : boost::json::value(nullptr);
             o["mqueue"] = std::move(m);
             boost::json::object r;
-            r["soft"] = rl.soft_unlimited ? boost::json::value(nullptr) : boost::json::value(rl.soft);
-            r["hard"] = rl.hard_unlimited ? boost::json::value(nullptr) : boost::json::value(rl.hard);
-            r["current_use"] = use.bytes ? boost::json::value(*use.bytes) : boost::json::value(nullptr);
+            r["soft"] =
+                rl.soft_unlimited ? boost::json::value(nullptr) : boost::json::value(rl.soft);
+            r["hard"] =
+                rl.hard_unlimited ? boost::json::value(nullptr) : boost::json::value(rl.hard);
+            r["current_use"] =
+                use.bytes ? boost::json::value(*use.bytes) : boost::json::value(nullptr);
             r["current_use_note"] = use.note;
             o["rlimit_msgqueue"] = std::move(r);
             boost::json::object s;
@@ -175,8 +178,8 @@ void add_limits(CLI::App& app) {
              use.bytes ? std::to_string(*use.bytes) + " bytes (" + use.note + ")" : use.note);
         if (shm) {
             line("/dev/shm size", std::to_string(shm->size) + " (" + human_size(shm->size) + ")");
-            line("/dev/shm free", std::to_string(shm->available) + " (" +
-                                      human_size(shm->available) + ")");
+            line("/dev/shm free",
+                 std::to_string(shm->available) + " (" + human_size(shm->available) + ")");
         } else {
             line("/dev/shm", std::string("cannot be read: ") + std::strerror(errno));
         }
@@ -198,7 +201,8 @@ void add_ls(CLI::App& app) {
     auto* cmd = add_command(app, "ls",
                             "List every message queue, semaphore and shared-memory segment with "
                             "its owner, mode, state and the processes holding it open");
-    cmd->add_option("--kind", o->kind, "Only this kind")->check(CLI::IsMember({"mq", "sem", "shm"}));
+    cmd->add_option("--kind", o->kind, "Only this kind")
+        ->check(CLI::IsMember({"mq", "sem", "shm"}));
     cmd->add_flag("--json", o->json, "Print one JSON object: {objects, mqueue, holders_complete}");
     cmd->callback([o] {
         std::set<object_kind> kinds;
@@ -212,7 +216,7 @@ void add_ls(CLI::App& app) {
         // Only queues were asked for and they cannot be seen: nothing useful to print.
         if (want_mq && kinds.size() == 1 && !mq->available())
             throw tool_error(mq->error() == EPERM || mq->error() == EACCES ? exit_permissions
-                                                                            : exit_failure,
+                                                                           : exit_failure,
                              mq->reason());
         const auto inv = list_objects(kinds, mq);
         if (o->json) {
@@ -289,7 +293,8 @@ void add_doctor(CLI::App& app) {
 
         const auto mount = mqueue_view::find_mount();
         if (mount)
-            findings.push_back({"mqueue_mount", true, "the mqueue file system is mounted at " + *mount});
+            findings.push_back(
+                {"mqueue_mount", true, "the mqueue file system is mounted at " + *mount});
         else
             findings.push_back(
                 {"mqueue_mount", false,
@@ -306,12 +311,13 @@ void add_doctor(CLI::App& app) {
                                     " bytes RLIMIT_MSGQUEUE allows (ulimit -q); new queues will "
                                     "fail with EMFILE"});
         else if (use.bytes)
-            findings.push_back({"rlimit_msgqueue", true,
-                                "queues use about " + std::to_string(*use.bytes) + " bytes of "
-                                    "RLIMIT_MSGQUEUE (" +
-                                    (rl.soft_unlimited ? std::string("unlimited")
-                                                       : std::to_string(rl.soft)) +
-                                    ")"});
+            findings.push_back(
+                {"rlimit_msgqueue", true,
+                 "queues use about " + std::to_string(*use.bytes) +
+                     " bytes of "
+                     "RLIMIT_MSGQUEUE (" +
+                     (rl.soft_unlimited ? std::string("unlimited") : std::to_string(rl.soft)) +
+                     ")"});
 
         const auto inv = list_objects(
             {object_kind::message_queue, object_kind::semaphore, object_kind::shared_memory},
@@ -324,7 +330,8 @@ void add_doctor(CLI::App& app) {
                                 std::string("possibly leaked: ") + kind_label(obj.kind) + " " +
                                     escape_for_text(obj.name) +
                                     " is held open by no process (remove it with: pipc " +
-                                    kind_label(obj.kind) + " rm " + escape_for_text(obj.name) + ")"});
+                                    kind_label(obj.kind) + " rm " + escape_for_text(obj.name) +
+                                    ")"});
         }
         if (leaked == 0)
             findings.push_back({"leaked", true,

@@ -22,18 +22,22 @@ int exit_code_for(const pipc::error_code& ec) noexcept {
     if (!ec) return exit_ok;
     if (ec.category() == pipc::pipc_category()) {
         switch (static_cast<pipc::errc>(ec.value())) {
-        case pipc::errc::closed: return exit_existential;
+        case pipc::errc::closed:
+            return exit_existential;
         case pipc::errc::not_readable:
         case pipc::errc::not_writable:
         case pipc::errc::read_only:
-        case pipc::errc::truncate_needs_write: return exit_permissions;
+        case pipc::errc::truncate_needs_write:
+            return exit_permissions;
         case pipc::errc::queues_max_reached:
         case pipc::errc::rlimit_msgqueue_exceeded:
         case pipc::errc::no_space:
-        case pipc::errc::name_generation_failed: return exit_failure;
+        case pipc::errc::name_generation_failed:
+            return exit_failure;
         // invalid_*, name_too_long, message_too_long, msg_max_exceeded, msgsize_max_exceeded,
         // mapping_out_of_range, ...: an argument outside what the object or system allows.
-        default: return exit_usage;
+        default:
+            return exit_usage;
         }
     }
     if (ec == pipc::condition::existential) return exit_existential;
@@ -45,8 +49,10 @@ int exit_code_for(const pipc::error_code& ec) noexcept {
         case EINVAL:
         case ENAMETOOLONG:
         case EMSGSIZE:
-        case EOVERFLOW: return exit_usage; // e.g. sem post past SEM_VALUE_MAX
-        default: break;
+        case EOVERFLOW:
+            return exit_usage; // e.g. sem post past SEM_VALUE_MAX
+        default:
+            break;
         }
     }
     return exit_failure;
@@ -134,7 +140,8 @@ CLI::Validator timeout_validator() {
             } catch (const std::exception&) {
                 used = 0;
             }
-            if (used != text.size() || used == 0 || !(d >= 0) || d == std::numeric_limits<double>::infinity())
+            if (used != text.size() || used == 0 || !(d >= 0) ||
+                d == std::numeric_limits<double>::infinity())
                 return "\"" + escape_for_text(text) +
                        "\" is not a timeout (a finite number of seconds, 0 or more)";
             return {};
@@ -162,8 +169,8 @@ void write_stdout(std::string_view bytes) {
         const ssize_t n = ::write(STDOUT_FILENO, bytes.data(), bytes.size());
         if (n < 0) {
             if (errno == EINTR) continue;
-            throw tool_error(exit_failure, std::string("cannot write to stdout: ") +
-                                               std::strerror(errno));
+            throw tool_error(exit_failure,
+                             std::string("cannot write to stdout: ") + std::strerror(errno));
         }
         bytes.remove_prefix(static_cast<std::size_t>(n));
     }
@@ -177,14 +184,17 @@ std::string read_stdin() {
         if (n == 0) break;
         if (n < 0) {
             if (errno == EINTR) continue;
-            throw tool_error(exit_failure, std::string("cannot read stdin: ") + std::strerror(errno));
+            throw tool_error(exit_failure,
+                             std::string("cannot read stdin: ") + std::strerror(errno));
         }
         data.append(buffer.data(), static_cast<std::size_t>(n));
     }
     return data;
 }
 
-void print_json(const boost::json::value& v) { write_stdout(boost::json::serialize(v) + "\n"); }
+void print_json(const boost::json::value& v) {
+    write_stdout(boost::json::serialize(v) + "\n");
+}
 
 bool is_utf8(std::string_view s) noexcept {
     std::size_t i = 0;
@@ -295,6 +305,8 @@ std::string human_size(std::uint64_t bytes) {
     return buf;
 }
 
-std::shared_ptr<spdlog::logger> logger() { return spdlog::get("pipc"); }
+std::shared_ptr<spdlog::logger> logger() {
+    return spdlog::get("pipc");
+}
 
 } // namespace pipc_cli

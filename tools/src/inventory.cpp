@@ -36,7 +36,9 @@ void debug(const std::string& message) {
     if (auto lg = logger()) lg->debug("{}", message);
 }
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
 
 // Mount points in /proc/self/mountinfo escape space, tab, newline and backslash as \ooo.
 std::string unescape_mountinfo(const std::string& s) {
@@ -44,8 +46,8 @@ std::string unescape_mountinfo(const std::string& s) {
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '\\' && i + 3 < s.size()) {
             const std::string oct = s.substr(i + 1, 3);
-            if (oct.size() == 3 && std::all_of(oct.begin(), oct.end(),
-                                               [](char c) { return c >= '0' && c <= '7'; })) {
+            if (oct.size() == 3 &&
+                std::all_of(oct.begin(), oct.end(), [](char c) { return c >= '0' && c <= '7'; })) {
                 out += static_cast<char>(std::stoi(oct, nullptr, 8));
                 i += 3;
                 continue;
@@ -115,9 +117,12 @@ object_info from_stat(pipc::object_kind kind, std::string name, const struct ::s
 
 const char* kind_label(pipc::object_kind kind) noexcept {
     switch (kind) {
-    case pipc::object_kind::message_queue: return "mq";
-    case pipc::object_kind::semaphore: return "sem";
-    case pipc::object_kind::shared_memory: return "shm";
+    case pipc::object_kind::message_queue:
+        return "mq";
+    case pipc::object_kind::semaphore:
+        return "sem";
+    case pipc::object_kind::shared_memory:
+        return "shm";
     }
     return "?";
 }
@@ -183,7 +188,8 @@ mqueue_view::mqueue_view() {
         const int err = errno;
         error_ = err;
         ::rmdir(path.data());
-        reason_ = "message queues cannot be listed: mount -t mqueue failed: " + errno_text(err) + hint;
+        reason_ =
+            "message queues cannot be listed: mount -t mqueue failed: " + errno_text(err) + hint;
         return;
     }
     dir_ = path.data();
@@ -241,7 +247,8 @@ holder_index::holder_index(const std::set<::dev_t>& devices) {
             // "start-end perms offset MAJ:MIN inode path"
             unsigned maj = 0, min = 0;
             unsigned long long inode = 0;
-            if (std::sscanf(line.c_str(), "%*s %*s %*s %x:%x %llu", &maj, &min, &inode) != 3) continue;
+            if (std::sscanf(line.c_str(), "%*s %*s %*s %x:%x %llu", &maj, &min, &inode) != 3)
+                continue;
             if (inode == 0) continue;
             const ::dev_t dev = ::makedev(maj, min);
             if (!devices.count(dev)) continue;
@@ -306,14 +313,14 @@ void fill_queue(object_info& info, const std::string& mqueue_dir) {
         const std::string status = read_small_file(mqueue_dir + "/" + info.name.substr(1), &err);
         unsigned long long qsize = 0;
         if (err == 0) {
-            if (const auto q = status.find("QSIZE:"); q != std::string::npos &&
-                                                      std::sscanf(status.c_str() + q, "QSIZE:%llu",
-                                                                  &qsize) == 1)
+            if (const auto q = status.find("QSIZE:");
+                q != std::string::npos &&
+                std::sscanf(status.c_str() + q, "QSIZE:%llu", &qsize) == 1)
                 info.queued_bytes = qsize;
             long npid = 0;
-            if (const auto n = status.find("NOTIFY_PID:"); n != std::string::npos &&
-                                                           std::sscanf(status.c_str() + n,
-                                                                       "NOTIFY_PID:%ld", &npid) == 1)
+            if (const auto n = status.find("NOTIFY_PID:");
+                n != std::string::npos &&
+                std::sscanf(status.c_str() + n, "NOTIFY_PID:%ld", &npid) == 1)
                 info.notify_pid = npid;
         }
     }
@@ -414,8 +421,12 @@ boost::json::object to_json(const object_info& info) {
     o["group"] = group ? boost::json::value(*group) : boost::json::value(nullptr);
     o["ctime"] = info.ctime;
     switch (info.kind) {
-    case pipc::object_kind::shared_memory: o["size"] = optional_json(info.size); break;
-    case pipc::object_kind::semaphore: o["value"] = optional_json(info.value); break;
+    case pipc::object_kind::shared_memory:
+        o["size"] = optional_json(info.size);
+        break;
+    case pipc::object_kind::semaphore:
+        o["value"] = optional_json(info.value);
+        break;
     case pipc::object_kind::message_queue:
         o["current_messages"] = optional_json(info.current_messages);
         o["max_messages"] = optional_json(info.max_messages);
@@ -459,8 +470,10 @@ std::string holders_text(const std::vector<holder>& holders) {
 }
 std::string details_text(const object_info& info) {
     switch (info.kind) {
-    case pipc::object_kind::shared_memory: return "size=" + opt_text(info.size);
-    case pipc::object_kind::semaphore: return "value=" + opt_text(info.value);
+    case pipc::object_kind::shared_memory:
+        return "size=" + opt_text(info.size);
+    case pipc::object_kind::semaphore:
+        return "value=" + opt_text(info.value);
     case pipc::object_kind::message_queue:
         return "messages=" + opt_text(info.current_messages) + "/" + opt_text(info.max_messages) +
                " msgsize=" + opt_text(info.message_size);
@@ -486,7 +499,9 @@ std::string to_text(const object_info& info) {
         line("size", info.size ? std::to_string(*info.size) + " (" + human_size(*info.size) + ")"
                                : std::string("?"));
         break;
-    case pipc::object_kind::semaphore: line("value", opt_text(info.value)); break;
+    case pipc::object_kind::semaphore:
+        line("value", opt_text(info.value));
+        break;
     case pipc::object_kind::message_queue:
         line("current_messages", opt_text(info.current_messages));
         line("max_messages", opt_text(info.max_messages));

@@ -46,7 +46,7 @@ struct object_info {
     std::optional<long> max_messages;
     std::optional<long> message_size;
     std::optional<std::uint64_t> queued_bytes; ///< QSIZE from the mqueue fs.
-    std::optional<long> notify_pid;           ///< NOTIFY_PID from the mqueue fs (0: none).
+    std::optional<long> notify_pid;            ///< NOTIFY_PID from the mqueue fs (0: none).
     std::vector<holder> holders;
 };
 
