@@ -781,3 +781,50 @@ BOOST_AUTO_TEST_CASE(fork_with_pending_waits_and_notify_fork) {
     BOOST_TEST(child.succeeded());
     BOOST_TEST(s.value() == 0);
 }
+
+BOOST_AUTO_TEST_CASE(beyond_the_thread_cap_objects_take_turns) {
+    pipc_test::named first_name(object_kind::semaphore), second_name(object_kind::semaphore);
+    asio::io_context ctx;
+    service(ctx).configure({.max_threads = 1, .slice = milliseconds(5)});
+    pipc::async_semaphore first(ctx, first_name, create_opts(0));
+    pipc::async_semaphore second(ctx, second_name, create_opts(0));
+    recorder a, b;
+    first.async_acquire(a.handler());
+    second.async_acquire(b.handler());
+    ctx.poll();
+    BOOST_TEST(service(ctx).thread_count() == 1u);
+    // Only the second semaphore gets a unit; the single helper started on the first one and
+    // must hand over after a slice rather than starve the second.
+    second.release();
+    BOOST_TEST(run_until(ctx, [&] { return b.done(); }));
+    BOOST_TEST(!*b.result);
+    BOOST_TEST(!a.done());
+    first.release();
+    BOOST_TEST(run_until(ctx, [&] { return a.done(); }));
+    BOOST_TEST(!*a.result);
+}
+
+BOOST_AUTO_TEST_CASE(child_forked_without_notify_fork_can_destroy_its_context) {
+    pipc_test::named name(object_kind::semaphore);
+    auto ctx = std::make_unique<asio::io_context>();
+    // A long slice keeps the helper asleep in sem_clockwait (not holding the service's lock)
+    // while we fork.
+    service(*ctx).configure({.slice = std::chrono::seconds(30)});
+    auto s = std::make_unique<pipc::async_semaphore>(*ctx, name, create_opts(0));
+    recorder r;
+    s->async_acquire(r.handler());
+    ctx->poll();
+    BOOST_TEST(service(*ctx).thread_count() == 1u);
+    pipc_test::child_process child(
+        [&] {
+            // The helper thread does not exist here; shutting down must not try to join it.
+            s.reset();
+            ctx.reset();
+            return true;
+        },
+        20);
+    BOOST_TEST(child.succeeded());
+    s->release();
+    BOOST_TEST(run_until(*ctx, [&] { return r.done(); }));
+    BOOST_TEST(!*r.result);
+}
