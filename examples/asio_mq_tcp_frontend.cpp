@@ -201,6 +201,7 @@ int main(int argc, char** argv) {
         tcp::acceptor acceptor(ctx, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
         asio::co_spawn(ctx, fe.dispatch_replies(), asio::detached);
         asio::co_spawn(ctx, fe.accept(acceptor), asio::detached);
+        int finished = 0; // demo clients done; outlives ctx.run() below
         auto shutdown = [&] {
             acceptor.close();
             asio::co_spawn(ctx, fe.stop_worker(), asio::detached);
@@ -213,7 +214,6 @@ int main(int argc, char** argv) {
                 if (!ec) shutdown();
             });
         } else {
-            int finished = 0;
             for (int c = 0; c < demo_clients; ++c)
                 asio::co_spawn(ctx, demo_client(acceptor.local_endpoint(), c, good),
                                [&](std::exception_ptr e) {
