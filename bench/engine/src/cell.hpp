@@ -39,6 +39,8 @@ struct cell_spec {
 struct measurement {
     std::vector<std::int64_t> samples_ns; ///< Preallocated by the caller: one per round trip.
     double msgs_per_s = -1;               ///< < 0: not measured.
+    double switches_per_rt = -1;          ///< Initiator process's context switches per round trip.
+    double peer_switches_per_rt = -1;     ///< The same for the peer process.
     long depth = 0;                       ///< Effective in-flight limit of the throughput phase.
 };
 
@@ -54,6 +56,10 @@ const std::vector<variant>& registry();
 void register_blocking_variants(std::vector<variant>& out);
 /// Adds pipc-async / pipc-async-notify variants when the Asio headers are present.
 void register_async_variants(std::vector<variant>& out);
+
+/// Context switches (voluntary + involuntary) of the whole calling process so far: every thread,
+/// so helper threads of an async variant count too.
+std::int64_t process_switches() noexcept;
 
 inline std::int64_t now_ns() noexcept {
     timespec ts;
@@ -88,6 +94,10 @@ inline void seq_check(const char* where, std::uint64_t expected, std::uint64_t g
 struct pair_sync {
     std::function<void()> ready;
     std::function<void()> wait_ready;
+    /// Peer: hands its context-switch count of the timed round trips to the initiator.
+    std::function<void(std::int64_t)> report;
+    /// Initiator: receives that count (waits for the peer to finish its round trips).
+    std::function<std::int64_t()> collect;
 };
 void run_pair(const cell_spec& spec, const std::function<void(pair_sync&)>& peer,
               const std::function<void(pair_sync&)>& initiator);
@@ -100,13 +110,16 @@ void unlink_everything(const std::string& name) noexcept;
 ///   tput_begin_initiator(), tput_begin_peer(), tput_send(), tput_recv() for the stream phase
 ///   (stream_is_pingpong supplies no-op begins).
 template <class E>
-void peer_blocking(E& e, const cell_spec& s, std::vector<std::byte>& buf) {
+void peer_blocking(E& e, const cell_spec& s, std::vector<std::byte>& buf, pair_sync& ps) {
     const std::uint64_t total = s.warmup + s.round_trips;
+    std::int64_t cs0 = 0;
     for (std::uint64_t i = 0; i < total; ++i) {
+        if (i == s.warmup) cs0 = process_switches();
         e.recv(buf.data(), buf.size());
         if constexpr (E::checks_seq) seq_check("peer echo", i, seq_get(buf.data()));
         e.send(buf.data(), buf.size());
     }
+    ps.report(process_switches() - cs0);
     if (s.tput_msgs == 0) return;
     e.tput_begin_peer();
     const std::uint64_t n = s.tput_warmup + s.tput_msgs;
@@ -117,7 +130,8 @@ void peer_blocking(E& e, const cell_spec& s, std::vector<std::byte>& buf) {
 }
 
 template <class E>
-void initiator_blocking(E& e, const cell_spec& s, std::vector<std::byte>& buf, measurement& m) {
+void initiator_blocking(E& e, const cell_spec& s, std::vector<std::byte>& buf, measurement& m,
+                        pair_sync& ps) {
     std::vector<std::byte> out(buf.size(), std::byte{0x5a});
     for (std::uint64_t i = 0; i < s.warmup; ++i) {
         seq_put(out.data(), i);
@@ -129,6 +143,7 @@ void initiator_blocking(E& e, const cell_spec& s, std::vector<std::byte>& buf, m
     // adds one read, one store and the sequence bookkeeping to every sample (measured and
     // reported as the instrument cost).
     std::int64_t* sample = m.samples_ns.data();
+    const std::int64_t cs0 = process_switches();
     std::int64_t prev = now_ns();
     for (std::uint64_t i = 0; i < s.round_trips; ++i) {
         const std::uint64_t seq = s.warmup + i;
@@ -140,6 +155,8 @@ void initiator_blocking(E& e, const cell_spec& s, std::vector<std::byte>& buf, m
         prev = t;
         if constexpr (E::checks_seq) seq_check("echo", seq, seq_get(buf.data()));
     }
+    m.switches_per_rt = double(process_switches() - cs0) / double(s.round_trips);
+    m.peer_switches_per_rt = double(ps.collect()) / double(s.round_trips);
     if (s.tput_msgs == 0) return;
     e.tput_begin_initiator();
     const std::uint64_t n = s.tput_warmup + s.tput_msgs;

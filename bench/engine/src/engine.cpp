@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +46,12 @@ void fail_errno(const std::string& what) {
 void seq_mismatch(const char* where, std::uint64_t expected, std::uint64_t got) {
     fail(std::string(where) + ": sequence " + std::to_string(got) + ", expected " +
          std::to_string(expected));
+}
+
+std::int64_t process_switches() noexcept {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    return std::int64_t(ru.ru_nvcsw) + std::int64_t(ru.ru_nivcsw);
 }
 
 void pin_to(int cpu) {
@@ -116,9 +123,10 @@ void run_pair(const cell_spec& spec, const std::function<void(pair_sync&)>& peer
             ps.ready = [&] {
                 const char c = 'r';
                 write_all(fds[1], &c, 1);
-                ::close(fds[1]);
             };
             ps.wait_ready = [] {};
+            ps.report = [&](std::int64_t v) { write_all(fds[1], &v, sizeof v); };
+            ps.collect = [] { return std::int64_t{0}; };
             peer(ps);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "pipc-bench: %s/%s peer: %s\n", spec.transport.c_str(),
@@ -137,6 +145,12 @@ void run_pair(const cell_spec& spec, const std::function<void(pair_sync&)>& peer
         // Both sides hold their handles now (or the peer died): the names are not needed.
         for (const auto& n : spec.names) unlink_everything(n);
         if (!ok) fail("the peer failed before it was ready");
+    };
+    is.report = [](std::int64_t) {};
+    is.collect = [&] {
+        std::int64_t v = 0;
+        if (!read_all(fds[0], &v, sizeof v)) fail("the peer died during the round trips");
+        return v;
     };
     try {
         initiator(is);
@@ -195,7 +209,7 @@ constexpr int curve_points = 96;
 struct wire {
     int ok = 0;
     char error[480] = {};
-    double p50, p90, p99, p999, max, min, mean, msgs_per_s;
+    double p50, p90, p99, p999, max, min, mean, msgs_per_s, switches_per_rt, peer_switches_per_rt;
     long depth;
     int curve_n;
     double curve_x[curve_points], curve_y[curve_points];
@@ -297,6 +311,8 @@ void run_cell(const variant& v, const cell_spec& spec, cell_result& out) {
             v.run(spec, m);
             fill_stats(m.samples_ns, *w);
             w->msgs_per_s = m.msgs_per_s;
+            w->switches_per_rt = m.switches_per_rt;
+            w->peer_switches_per_rt = m.peer_switches_per_rt;
             w->depth = m.depth;
             w->ok = 1;
         } catch (const std::exception& e) {
@@ -332,6 +348,8 @@ void run_cell(const variant& v, const cell_spec& spec, cell_result& out) {
     s.min = w->min;
     s.mean = w->mean;
     if (w->msgs_per_s >= 0) s.msgs_per_s = w->msgs_per_s;
+    if (w->switches_per_rt >= 0) s.switches_per_rt = w->switches_per_rt;
+    if (w->peer_switches_per_rt >= 0) s.peer_switches_per_rt = w->peer_switches_per_rt;
     out.depth = w->depth;
     for (int k = 0; k < w->curve_n; ++k) s.curve.emplace_back(w->curve_x[k], w->curve_y[k]);
 }

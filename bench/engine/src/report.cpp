@@ -289,12 +289,13 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
                  "latency: round trip in us, nearest-rank percentiles. xp50/xp99/xtput: ratio to "
                  "the floor of the same run and pinning\n(mq/* vs mq/raw at the same size; sem/* "
                  "and shm/* vs sem/raw; pipe and eventfd vs mq/raw as kernel baselines); xepoll: "
-                 "vs mq/raw-epoll, the event-loop floor.\n");
+                 "vs mq/raw-epoll, the event-loop floor. cs/rt: context switches of both "
+                 "processes (all threads) per timed round trip.\n");
     for (const auto& pin : pins_of(r)) {
         std::fprintf(out, "\n== %s: %s ==\n", pin.c_str(), pin_description(r, pin).c_str());
-        std::fprintf(out, "%-8s %-19s %5s %8s %8s %8s %8s %9s %10s  %-8s %6s %6s %6s %6s\n",
+        std::fprintf(out, "%-8s %-19s %5s %8s %8s %8s %8s %9s %10s %5s  %-8s %6s %6s %6s %6s\n",
                      "transp", "impl", "size", "p50", "p90", "p99", "p99.9", "max", "msgs/s",
-                     "floor", "xp50", "xp99", "xtput", "xepoll");
+                     "cs/rt", "floor", "xp50", "xp99", "xtput", "xepoll");
         std::vector<const cell_result*> rows;
         for (const auto& c : r.cells)
             if (c.pin == pin) rows.push_back(&c);
@@ -324,11 +325,15 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
             if (c->transport == "mq" && c->impl != "raw" && c->impl != "raw-epoll")
                 if (const cell_result* e = find_cell(r, *c, "mq", "raw-epoll"))
                     xe = ratio(s.p50, e->stats.p50);
+            const std::string cs = s.switches_per_rt && s.peer_switches_per_rt
+                                       ? fmt("%.1f", *s.switches_per_rt + *s.peer_switches_per_rt)
+                                       : "-";
             std::fprintf(
-                out, "%-8s %-19s %5s %8.2f %8.2f %8.2f %8.2f %9.2f %10s  %-8s %6s %6s %6s %6s\n",
+                out,
+                "%-8s %-19s %5s %8.2f %8.2f %8.2f %8.2f %9.2f %10s %5s  %-8s %6s %6s %6s %6s\n",
                 c->transport.c_str(), c->impl.c_str(), size.c_str(), s.p50, s.p90, s.p99, s.p999,
-                s.max, tput.c_str(), floor.c_str(), xp50.c_str(), xp99.c_str(), xt.c_str(),
-                xe.c_str());
+                s.max, tput.c_str(), cs.c_str(), floor.c_str(), xp50.c_str(), xp99.c_str(),
+                xt.c_str(), xe.c_str());
         }
     }
     if (!r.cells.empty() && r.cells.front().impl != "peer") {
@@ -464,6 +469,9 @@ std::string to_json(const run_result& r, const options& o) {
         else
             row["msgs_per_s"] = nullptr;
         // Extras (allowed by the schema).
+        if (s.switches_per_rt) row["ctx_switches_per_rt"] = round3(*s.switches_per_rt);
+        if (s.peer_switches_per_rt)
+            row["peer_ctx_switches_per_rt"] = round3(*s.peer_switches_per_rt);
         row["min_us"] = round3(s.min);
         row["mean_us"] = round3(s.mean);
         row["warmup"] = c.warmup;

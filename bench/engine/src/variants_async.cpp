@@ -60,13 +60,17 @@ void run_io(Body&& body) {
 // The loops mirror peer_blocking / initiator_blocking in cell.hpp; E's operations are
 // awaitables (a thin coroutine around the library's async call, with use_awaitable).
 template <class E>
-asio::awaitable<void> peer_async(E& e, const cell_spec& s, std::vector<std::byte>& buf) {
+asio::awaitable<void> peer_async(E& e, const cell_spec& s, std::vector<std::byte>& buf,
+                                 pair_sync& ps) {
     const std::uint64_t total = s.warmup + s.round_trips;
+    std::int64_t cs0 = 0;
     for (std::uint64_t i = 0; i < total; ++i) {
+        if (i == s.warmup) cs0 = process_switches();
         co_await e.recv(buf.data(), buf.size());
         if constexpr (E::checks_seq) seq_check("peer echo", i, seq_get(buf.data()));
         co_await e.send(buf.data(), buf.size());
     }
+    ps.report(process_switches() - cs0);
     if (s.tput_msgs == 0) co_return;
     const std::uint64_t n = s.tput_warmup + s.tput_msgs;
     for (std::uint64_t i = 0; i < n; ++i) {
@@ -77,7 +81,7 @@ asio::awaitable<void> peer_async(E& e, const cell_spec& s, std::vector<std::byte
 
 template <class E>
 asio::awaitable<void> initiator_async(E& e, const cell_spec& s, std::vector<std::byte>& buf,
-                                      measurement& m) {
+                                      measurement& m, pair_sync& ps) {
     std::vector<std::byte> out(buf.size(), std::byte{0x5a});
     for (std::uint64_t i = 0; i < s.warmup; ++i) {
         seq_put(out.data(), i);
@@ -86,6 +90,7 @@ asio::awaitable<void> initiator_async(E& e, const cell_spec& s, std::vector<std:
         if constexpr (E::checks_seq) seq_check("echo", i, seq_get(buf.data()));
     }
     std::int64_t* sample = m.samples_ns.data();
+    const std::int64_t cs0 = process_switches();
     std::int64_t prev = now_ns();
     for (std::uint64_t i = 0; i < s.round_trips; ++i) {
         const std::uint64_t seq = s.warmup + i;
@@ -97,6 +102,8 @@ asio::awaitable<void> initiator_async(E& e, const cell_spec& s, std::vector<std:
         prev = t;
         if constexpr (E::checks_seq) seq_check("echo", seq, seq_get(buf.data()));
     }
+    m.switches_per_rt = double(process_switches() - cs0) / double(s.round_trips);
+    m.peer_switches_per_rt = double(ps.collect()) / double(s.round_trips);
     if (s.tput_msgs == 0) co_return;
     e.tput_begin_initiator();
     const std::uint64_t n = s.tput_warmup + s.tput_msgs;
@@ -120,7 +127,7 @@ void async_cell(const cell_spec& s, measurement& m) {
                 E e(ctx, s, false);
                 ps.ready();
                 std::vector<std::byte> buf(bufsize);
-                co_await peer_async(e, s, buf);
+                co_await peer_async(e, s, buf, ps);
             });
         },
         [&](pair_sync& ps) {
@@ -128,7 +135,7 @@ void async_cell(const cell_spec& s, measurement& m) {
                 E e(ctx, s, true);
                 ps.wait_ready();
                 std::vector<std::byte> buf(bufsize);
-                co_await initiator_async(e, s, buf, m);
+                co_await initiator_async(e, s, buf, m, ps);
                 m.depth = s.depth;
             });
         });

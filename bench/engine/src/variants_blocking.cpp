@@ -491,13 +491,13 @@ void blocking_cell(const cell_spec& s, measurement& m) {
             E e(s, false, sh);
             ps.ready();
             std::vector<std::byte> buf(bufsize);
-            peer_blocking(e, s, buf);
+            peer_blocking(e, s, buf, ps);
         },
         [&](pair_sync& ps) {
             E e(s, true, sh);
             ps.wait_ready();
             std::vector<std::byte> buf(bufsize);
-            initiator_blocking(e, s, buf, m);
+            initiator_blocking(e, s, buf, m, ps);
             m.depth = e.depth();
         });
 }

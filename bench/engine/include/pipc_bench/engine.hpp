@@ -43,6 +43,9 @@ struct options {
 struct cell_stats {
     double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, min = 0, mean = 0;
     std::optional<double> msgs_per_s;
+    /// Context switches of the initiator process (all its threads) per timed round trip.
+    std::optional<double> switches_per_rt;
+    std::optional<double> peer_switches_per_rt; ///< The same for the peer process.
     /// Percentile curve for the plot: (x, latency) with x = -log10(1 - p).
     std::vector<std::pair<double, double>> curve;
 };
