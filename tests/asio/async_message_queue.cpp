@@ -490,6 +490,44 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(cancel_close_and_destruction_abort_pending_operati
     }
 }
 
+// The message is already in the queue (the descriptor or the notification socket is ready) when
+// cancellation arrives, before the operation has taken it: the operation must abort without
+// dequeuing. (The narrower window P13 describes - wait completed, continuation not yet run - only
+// opens when the continuation is queued behind other handlers, as on a multi-threaded
+// io_context; the stress and threaded tests cover it.)
+BOOST_AUTO_TEST_CASE_TEMPLATE(cancellation_after_arrival_before_dequeue_takes_nothing, B,
+                              backends) {
+    for (int how = 0; how < 4; ++how) { // 0: cancel(); 1..3: terminal, partial, total
+        BOOST_TEST_CONTEXT("how " << how) {
+            named n(object_kind::message_queue, "p13");
+            asio::io_context ctx;
+            pipc::async_message_queue q(ctx, n, create_opts(), B::value);
+            pipc::message_queue other(n.str());
+            asio::cancellation_signal sig;
+            std::array<char, 128> buf{};
+            std::optional<error_code> result;
+            q.async_receive(asio::buffer(buf), asio::bind_cancellation_slot(
+                                                   sig.slot(), [&](error_code ec, std::size_t,
+                                                                   unsigned) { result = ec; }));
+            bool cancel_ran = false;
+            asio::post(ctx, [&] {
+                cancel_ran = true;
+                BOOST_TEST(!result); // the receive's continuation has not run yet
+                if (how == 0) q.cancel();
+                if (how == 1) sig.emit(asio::cancellation_type::terminal);
+                if (how == 2) sig.emit(asio::cancellation_type::partial);
+                if (how == 3) sig.emit(asio::cancellation_type::total);
+            });
+            other.send(bytes("must stay"));
+            BOOST_TEST(run_until(ctx, [&] { return result.has_value(); }));
+            BOOST_TEST(cancel_ran);
+            BOOST_TEST(*result == asio::error::operation_aborted);
+            BOOST_TEST(other.current_messages() == 1);
+            BOOST_TEST(other.receive().text() == "must stay");
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(parallel_group_loser_loses_no_message, B, backends) {
     named n(object_kind::message_queue, "group");
     asio::io_context ctx;
