@@ -1,0 +1,8 @@
+// pipc/asio.hpp - the Boost.Asio layer: message queues and semaphores as Asio I/O objects.
+// The blocking core (<pipc/pipc.hpp>) knows nothing of Asio; this layer wraps it.
+#pragma once
+
+#include <pipc/asio/async_message_queue.hpp>
+#include <pipc/asio/async_semaphore.hpp>
+#include <pipc/asio/semaphore_waiter_service.hpp>
+#include <pipc/pipc.hpp>
