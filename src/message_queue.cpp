@@ -5,11 +5,10 @@
 #include "log_internal.hpp"
 #include "sys.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -26,8 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Kernel CLOCK_REALTIME deadlines are recomputed from the steady budget at least this often.
-constexpr auto realtime_slice = std::chrono::nanoseconds(1s);
 // A deadline in 1970: the timed calls then never sleep, whatever O_NONBLOCK says.
 constexpr ::timespec already_expired{0, 0};
 
@@ -61,15 +58,13 @@ int access_flags(access a) {
     return O_RDWR;
 }
 
-std::size_t open_descriptor_count() {
-    std::size_t n = 0;
-    if (DIR* dir = ::opendir("/proc/self/fd")) {
-        // readdir is only unsafe on a shared DIR stream; this one is local.
-        while (const ::dirent* entry = ::readdir(dir)) // NOLINT(concurrency-mt-unsafe)
-            if (entry->d_name[0] != '.') ++n;
-        ::closedir(dir);
-    }
-    return n;
+// Is the process out of descriptors? /proc/self/fd cannot tell then (opening it fails too), but
+// one more open can.
+bool descriptor_table_full() {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == EMFILE;
+    ::close(fd);
+    return false;
 }
 
 // The kernel answers several distinct limits with the same errno; name the one that was hit.
@@ -82,12 +77,9 @@ error_code diagnose_open_failure(int err, const ::mq_attr& attr, bool creating) 
             return make_error_code(errc::msgsize_max_exceeded);
     }
     if (creating && err == ENOSPC) return make_error_code(errc::queues_max_reached);
-    if (creating && err == EMFILE) {
-        ::rlimit nofile{};
-        if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
-            open_descriptor_count() + 1 < nofile.rlim_cur)
-            return make_error_code(errc::rlimit_msgqueue_exceeded);
-    }
+    // EMFILE is also the kernel's answer when RLIMIT_MSGQUEUE would be exceeded.
+    if (creating && err == EMFILE && !descriptor_table_full())
+        return make_error_code(errc::rlimit_msgqueue_exceeded);
     return errno_code(err);
 }
 
@@ -331,30 +323,14 @@ bool message_queue::send_until_deadline(std::span<const std::byte> msg, unsigned
         send(msg, priority, ec);
         return !ec;
     }
-    ec = check_send(mqd_, can_write(), max_message_size_, msg.size(), priority);
-    if (ec) return false;
-    const auto* data = reinterpret_cast<const char*>(msg.data());
+    // Try, then sleep in ppoll on the monotonic clock until the queue has room or the budget is
+    // spent. The kernel's own timed send takes only CLOCK_REALTIME deadlines, which a wall-clock
+    // jump (either way) would stretch or cut.
     for (;;) {
-        const auto remaining = dl.when - std::chrono::steady_clock::now();
-        if (remaining <= remaining.zero()) return try_send(msg, priority, ec);
-        const auto slice = std::min<std::chrono::nanoseconds>(remaining, realtime_slice);
-        const ::timespec abs = detail::realtime_after(slice);
-        if (sys().mq_timedsend(mqd_, data, msg.size(), priority, &abs) == 0) return true;
-        const int err = errno;
-        if (err == ETIMEDOUT) continue;
-        if (err == EAGAIN) {
-            const ::timespec rel = detail::to_timespec(slice);
-            ec = wait_ready(mqd_, true, &rel);
-            if (!ec ||
-                (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry)) {
-                ec = {};
-                continue;
-            }
-            return false;
-        }
-        if (err == EINTR && on_signal_ == signal_policy::retry) continue;
-        ec = errno_code(err);
-        return false;
+        if (try_send(msg, priority, ec) || ec) return !ec;
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= dl.when) return false;
+        if (!wait_or_report(dl.when - now, true, ec)) return false;
     }
 }
 
@@ -438,33 +414,24 @@ std::optional<received> message_queue::receive_until_deadline(std::span<std::byt
         if (ec) return std::nullopt;
         return r;
     }
-    ec = check_receive(mqd_, can_read(), max_message_size_, buffer.size());
-    if (ec) return std::nullopt;
-    auto* data = reinterpret_cast<char*>(buffer.data());
-    for (;;) {
-        const auto remaining = dl.when - std::chrono::steady_clock::now();
-        if (remaining <= remaining.zero()) return try_receive(buffer, ec);
-        const auto slice = std::min<std::chrono::nanoseconds>(remaining, realtime_slice);
-        const ::timespec abs = detail::realtime_after(slice);
-        unsigned priority = 0;
-        const auto n = sys().mq_timedreceive(mqd_, data, buffer.size(), &priority, &abs);
-        if (n >= 0) return received{static_cast<std::size_t>(n), priority};
-        const int err = errno;
-        if (err == ETIMEDOUT) continue;
-        if (err == EAGAIN) {
-            const ::timespec rel = detail::to_timespec(slice);
-            ec = wait_ready(mqd_, false, &rel);
-            if (!ec ||
-                (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry)) {
-                ec = {};
-                continue;
-            }
-            return std::nullopt;
-        }
-        if (err == EINTR && on_signal_ == signal_policy::retry) continue;
-        ec = errno_code(err);
-        return std::nullopt;
+    for (;;) { // as send_until_deadline: try, then a monotonic ppoll
+        auto r = try_receive(buffer, ec);
+        if (r || ec) return r;
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= dl.when) return std::nullopt;
+        if (!wait_or_report(dl.when - now, false, ec)) return std::nullopt;
     }
+}
+
+bool message_queue::wait_or_report(std::chrono::nanoseconds budget, bool sending, error_code& ec) {
+    const ::timespec rel = detail::to_timespec(budget);
+    ec = wait_ready(mqd_, sending, &rel);
+    if (!ec) return true;
+    if (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry) {
+        ec = {};
+        return true;
+    }
+    return false;
 }
 
 // ---- attributes ----------------------------------------------------------------------------
@@ -545,6 +512,7 @@ void message_queue::request_notification(int signal_number, error_code& ec) {
     sev.sigev_signo = signal_number;
     if (sys().mq_notify(mqd_, &sev) != 0) {
         ec = errno_code();
+        release_callback(); // the previous registration was cancelled above
         return;
     }
     release_callback();
@@ -586,6 +554,7 @@ void message_queue::request_notification(std::function<void()> callback, error_c
         auto& r = registry();
         const std::lock_guard lock(r.mutex);
         r.callbacks.erase(id);
+        if (callback_id_ != 0) r.callbacks.erase(std::exchange(callback_id_, 0)); // cancelled above
         return;
     }
     release_callback();

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace pipc {
@@ -189,20 +190,11 @@ bool semaphore::wait_until(const detail::deadline& dl, error_code& ec) {
         ec = make_error_code(errc::closed);
         return false;
     }
-    if (dl.when <= std::chrono::steady_clock::now()) return try_acquire(ec);
+    // A past deadline still takes a free unit (glibc tries before it sleeps); only a deadline
+    // before the clock's epoch is clamped, since sem_clockwait fails those without trying.
+    const auto since_epoch = std::max(dl.when.time_since_epoch(), std::chrono::nanoseconds(0));
     // libstdc++'s steady_clock is CLOCK_MONOTONIC, so its epoch is the kernel's.
-    return clock_wait(sem_, CLOCK_MONOTONIC, detail::to_timespec(dl.when.time_since_epoch()),
-                      on_signal_, ec);
-}
-
-bool semaphore::wait_until_system(std::chrono::system_clock::time_point tp, error_code& ec) {
-    if (!sem_) {
-        ec = make_error_code(errc::closed);
-        return false;
-    }
-    if (tp <= std::chrono::system_clock::now()) return try_acquire(ec);
-    return clock_wait(sem_, CLOCK_REALTIME, detail::to_timespec(tp.time_since_epoch()), on_signal_,
-                      ec);
+    return clock_wait(sem_, CLOCK_MONOTONIC, detail::to_timespec(since_epoch), on_signal_, ec);
 }
 
 void semaphore::release(std::ptrdiff_t n, error_code& ec) {

@@ -97,6 +97,15 @@ void shared_memory::open(std::string_view name, const options& opts, error_code&
             return;
         }
     }
+    if (!created && opts.truncate && opts.size > 0) {
+        // O_TRUNC emptied an existing segment; a size makes it that size again, zero-filled, as
+        // posix_ipc's O_TRUNC with a size does, instead of leaving a 0-byte segment behind.
+        if (auto size_ec = reserve(fd, opts.size)) {
+            sys().close(fd);
+            ec = size_ec;
+            return;
+        }
+    }
     close(ec);
     ec = {};
     fd_ = fd;

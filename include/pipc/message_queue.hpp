@@ -67,9 +67,9 @@ struct message_queue_options {
 /// until they can proceed, `try_*` never block, `*_for`/`*_until` wait at most until a deadline;
 /// each works whatever the descriptor's O_NONBLOCK flag says (`set_blocking` only decides what a
 /// foreign user of the same description sees, and what posix_ipc's `block` reports).
-/// Timed calls measure their budget on the steady clock: the kernel's CLOCK_REALTIME deadline is
-/// recomputed after every wake-up and capped at one second ahead, so a wall-clock jump can delay
-/// a timeout by at most a second.
+/// Timed calls try first (one system call when the queue is ready) and otherwise sleep in ppoll on
+/// the monotonic clock, so wall-clock jumps do not change them; the kernel's own timed calls only
+/// take CLOCK_REALTIME deadlines.
 ///
 /// The destructor closes the descriptor and never unlinks.
 ///
@@ -168,9 +168,11 @@ public:
     void set_blocking(bool blocking, error_code& ec);
 
     // --- notification ----------------------------------------------------------------------
-    /// mq_notify(SIGEV_SIGNAL): `signal_number` is sent to this process when the queue goes from
-    /// empty to non-empty while no receiver is blocked. One-shot; one process per queue (another
-    /// process's registration: EBUSY, condition::busy). Replaces this process's registration.
+    /// mq_notify(SIGEV_SIGNAL): `signal_number` (0..SIGRTMAX; 0 registers without sending a
+    /// signal, as posix_ipc allows) is sent to this process when the queue goes from empty to
+    /// non-empty while no receiver is blocked. One-shot; one process per queue (another process's
+    /// registration: EBUSY, condition::busy). Replaces this process's registration; if the new
+    /// registration then fails, the previous one is gone too (the kernel allows only one).
     void request_notification(int signal_number);
     void request_notification(int signal_number, error_code& ec);
     /// mq_notify(SIGEV_THREAD): `callback` runs once on a thread glibc creates. Exceptions escaping
@@ -196,6 +198,9 @@ private:
                              const detail::deadline& dl, error_code& ec);
     std::optional<received> receive_until_deadline(std::span<std::byte> buffer,
                                                    const detail::deadline& dl, error_code& ec);
+    /// ppoll for room (sending) or a message for at most `budget`; false with `ec` on a failure
+    /// (or on EINTR when the signal policy says report).
+    bool wait_or_report(std::chrono::nanoseconds budget, bool sending, error_code& ec);
     void release_callback() noexcept;
 
     ::mqd_t mqd_ = -1;

@@ -32,8 +32,8 @@ struct semaphore_options {
 /// on purpose, so removing one is always an explicit `unlink()`.
 ///
 /// The waiting calls are named like std::counting_semaphore's. Timed waits sleep on
-/// CLOCK_MONOTONIC (sem_clockwait), so a wall-clock jump changes nothing; a deadline on
-/// std::chrono::system_clock waits on CLOCK_REALTIME, as it asks to.
+/// CLOCK_MONOTONIC (sem_clockwait), so a wall-clock jump changes nothing; a time point of any
+/// clock is turned into the remaining time when the call starts.
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared object: the waiting and posting calls (`acquire`,
@@ -90,8 +90,9 @@ public:
     bool try_acquire_until(std::chrono::time_point<Clock, Duration> tp, error_code& ec);
 
     /// Increments the value `n` times (sem_post). Fails with errc::invalid_release_count, without
-    /// posting anything, when n < 0 or the value would pass SEM_VALUE_MAX; a concurrent poster can
-    /// still make a later post fail with EOVERFLOW (value_too_large), and posts already made stay.
+    /// posting anything, when n < 0 or when n > 1 and the value would pass SEM_VALUE_MAX. A single
+    /// post at the maximum fails with the kernel's EOVERFLOW (value_too_large), as a concurrent
+    /// poster can make a later post of several do; posts already made stay.
     void release(std::ptrdiff_t n = 1);
     void release(std::ptrdiff_t n, error_code& ec);
 
@@ -124,7 +125,6 @@ public:
 
 private:
     bool wait_until(const detail::deadline& dl, error_code& ec);
-    bool wait_until_system(std::chrono::system_clock::time_point tp, error_code& ec);
 
     sem_t* sem_ = nullptr;
     std::string name_;
@@ -154,15 +154,9 @@ bool semaphore::try_acquire_for(std::chrono::duration<Rep, Period> d) {
 
 template <class Clock, class Duration>
 bool semaphore::try_acquire_until(std::chrono::time_point<Clock, Duration> tp, error_code& ec) {
-    if constexpr (std::is_same_v<Clock, std::chrono::system_clock>) {
-        ec = {};
-        return wait_until_system(
-            std::chrono::time_point_cast<std::chrono::system_clock::duration>(tp), ec);
-    } else {
-        const auto dl = detail::deadline_at(tp, ec);
-        if (ec) return false;
-        return wait_until(dl, ec);
-    }
+    const auto dl = detail::deadline_at(tp, ec);
+    if (ec) return false;
+    return wait_until(dl, ec);
 }
 
 template <class Clock, class Duration>

@@ -19,11 +19,13 @@ struct shared_memory_options {
     open_mode open = open_mode::open_existing;
     /// Mode bits of a created segment, applied exactly whatever the umask (fchmod after create).
     ::mode_t permissions = 0600;
-    /// Size of a created segment (0 leaves it empty). Ignored when an existing one is opened.
+    /// Size of a created segment (0 leaves it empty). Ignored when an existing one is opened,
+    /// unless `truncate` is set.
     std::uint64_t size = 0;
     /// Open O_RDONLY: only const_mapping, no resize. Creating read-only needs size 0.
     bool read_only = false;
-    /// O_TRUNC: cut an existing segment to size 0 on open. Needs a read-write handle.
+    /// O_TRUNC: cut an existing segment to size 0 on open, then, if `size` is given, back to
+    /// `size` zero-filled bytes (as posix_ipc's O_TRUNC with a size). Needs a read-write handle.
     bool truncate = false;
 };
 

@@ -149,6 +149,23 @@ BOOST_AUTO_TEST_CASE(limits_are_named_when_hit_by_an_unprivileged_user) {
     BOOST_TEST(!pipc_test::exists(kind, name.str()));
 }
 
+BOOST_AUTO_TEST_CASE(running_out_of_descriptors_is_not_blamed_on_rlimit_msgqueue) {
+    named name(kind);
+    pipc_test::child_process child([&] {
+        ::rlimit few{32, 32};
+        if (::setrlimit(RLIMIT_NOFILE, &few) != 0) return false;
+        while (::open("/dev/null", O_RDONLY) >= 0) {
+        }
+        pipc::error_code ec;
+        message_queue q;
+        q.open(name.str(), create(), ec);
+        return ec == boost::system::errc::too_many_files_open &&
+               ec.category() == boost::system::system_category();
+    });
+    BOOST_TEST(child.succeeded());
+    BOOST_TEST(!pipc_test::exists(kind, name.str()));
+}
+
 BOOST_AUTO_TEST_CASE(queues_max_is_named) {
     named name(kind);
     pipc_test::fault_scope faults;
@@ -247,6 +264,27 @@ BOOST_AUTO_TEST_CASE(timed_calls_wait_at_least_the_timeout) {
     q.receive_for(buf, std::chrono::duration<double>(std::nan("")), ec);
     BOOST_TEST((ec == make_error_code(errc::invalid_timeout)));
     BOOST_TEST(q.current_messages() == 1); // the NaN call took nothing
+}
+
+BOOST_AUTO_TEST_CASE(extreme_deadlines_never_hang_or_cut_short) {
+    named name(kind);
+    message_queue q(name, create(1, 16));
+    std::array<std::byte, 16> buf{};
+    pipc_test::child_process child(
+        [&] { // a watchdog: a wrapped deadline used to hang here
+            message_queue mine(name.str());
+            std::array<std::byte, 16> b{};
+            // Far past: a single try each. The queue is empty, so the receives get nothing; it has
+            // room, so the send goes through.
+            return !mine.receive_until(b, std::chrono::steady_clock::time_point::min()) &&
+                   !mine.receive_until(b, std::chrono::system_clock::time_point::min()) &&
+                   mine.send_until(bytes("x"), std::chrono::system_clock::time_point::min());
+        },
+        10);
+    BOOST_TEST(child.succeeded());
+    BOOST_TEST(q.current_messages() == 1); // the child's far-past send was a successful try
+    using far = std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds>;
+    BOOST_TEST(q.receive_until(buf, far::max()).has_value()); // "forever", and a message is there
 }
 
 BOOST_AUTO_TEST_CASE(non_blocking_description_still_honours_each_call) {

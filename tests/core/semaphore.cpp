@@ -184,6 +184,35 @@ BOOST_AUTO_TEST_CASE(timed_waits_time_out_no_earlier_than_asked) {
     BOOST_TEST(s.try_acquire_for(std::chrono::hours::max())); // huge: no overflow into the past
 }
 
+BOOST_AUTO_TEST_CASE(extreme_deadlines_saturate_instead_of_overflowing) {
+    named name(kind);
+    semaphore s(name, create(1));
+    pipc_test::fault_scope faults;
+    static int untimed_waits = 0;
+    untimed_waits = 0;
+    faults.table().sem_wait = [](::sem_t* sem) {
+        ++untimed_waits;
+        return pipc::detail::real_sys().sem_wait(sem);
+    };
+    // seconds::max() is beyond nanoseconds: it must mean "forever", not wrap into the past.
+    using far_seconds = std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds>;
+    BOOST_TEST(s.try_acquire_until(far_seconds::max()));
+    BOOST_TEST(untimed_waits == 1);
+    s.release();
+    BOOST_TEST(s.try_acquire_until(
+        std::chrono::time_point<std::chrono::steady_clock, std::chrono::hours>::max()));
+    BOOST_TEST(untimed_waits == 2);
+    // The far past is a single try, whichever clock: it takes a free unit and never hangs.
+    s.release();
+    BOOST_TEST(s.try_acquire_until(std::chrono::steady_clock::time_point::min()));
+    BOOST_TEST(!s.try_acquire_until(std::chrono::system_clock::time_point::min()));
+    pipc::error_code ec;
+    using double_tp =
+        std::chrono::time_point<std::chrono::system_clock, std::chrono::duration<double>>;
+    BOOST_TEST(!s.try_acquire_until(double_tp(std::chrono::duration<double>(std::nan(""))), ec));
+    BOOST_TEST((ec == make_error_code(errc::invalid_timeout)));
+}
+
 BOOST_AUTO_TEST_CASE(nan_timeout_is_rejected) {
     named name(kind);
     semaphore s(name, create(1));

@@ -83,6 +83,18 @@ BOOST_AUTO_TEST_CASE(truncate_empties_an_existing_segment) {
     BOOST_TEST(owner.size() == 0U);
 }
 
+BOOST_AUTO_TEST_CASE(truncate_with_a_size_makes_a_fresh_zeroed_segment) {
+    named name(kind);
+    shared_memory owner(name, create(8192));
+    std::memset(owner.map().data(), 0xab, 8192);
+    shared_memory again(name, {.open = open_mode::open_or_create, .size = 4096, .truncate = true});
+    BOOST_TEST(!again.created());
+    BOOST_TEST(again.size() == 4096U);
+    const auto view = again.map_read_only();
+    BOOST_TEST((view.bytes()[0] == std::byte{0}));
+    BOOST_TEST((view.bytes()[4095] == std::byte{0}));
+}
+
 BOOST_AUTO_TEST_CASE(bad_input_is_rejected_without_side_effects) {
     named name(kind);
     struct row {

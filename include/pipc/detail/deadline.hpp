@@ -15,45 +15,46 @@ struct deadline {
     bool infinite = false;
 };
 
-/// Saturating `now + d`: huge durations become "infinite" instead of wrapping into the past, a
-/// NaN is errc::invalid_timeout, negative durations mean "already expired" (a try).
+/// Waits longer than this are treated as infinite: no arithmetic on them can overflow.
+inline constexpr std::chrono::nanoseconds longest_finite_wait = std::chrono::hours(24 * 365 * 100);
+
+/// Saturating `now + d`: NaN is errc::invalid_timeout, +inf or anything past a century is
+/// "infinite", zero, negative and -inf are "already expired" (a single try). Reads the clock once.
 template <class Rep, class Period>
 deadline deadline_after(std::chrono::duration<Rep, Period> d, error_code& ec) noexcept {
     using namespace std::chrono;
     ec = {};
     const auto now = steady_clock::now();
     if constexpr (std::is_floating_point_v<Rep>) {
-        const long double secs = duration<long double>(d).count();
-        if (std::isnan(secs)) {
+        if (std::isnan(d.count())) {
             ec = make_error_code(errc::invalid_timeout);
             return {now, false};
         }
-        const long double remaining =
-            duration<long double>(steady_clock::time_point::max() - now).count();
-        if (secs >= remaining) return {{}, true};
-        if (secs <= 0) return {now, false};
-        return {now + duration_cast<steady_clock::duration>(duration<long double>(secs)), false};
-    } else {
-        if (d <= d.zero()) return {now, false};
-        const auto remaining = steady_clock::time_point::max() - now;
-        if (duration_cast<duration<long double>>(d) >=
-            duration_cast<duration<long double>>(remaining))
-            return {{}, true};
-        const auto step = duration_cast<steady_clock::duration>(d);
-        if (step >= remaining) return {{}, true};
-        return {now + step, false};
     }
+    if (d <= d.zero()) return {now, false};
+    // The range check happens in floating point, before any integral conversion could overflow.
+    if (duration<long double, std::nano>(d).count() >=
+        static_cast<long double>(longest_finite_wait.count()))
+        return {{}, true};
+    return {now + ceil<steady_clock::duration>(d), false};
 }
 
 /// Any clock's time point as a steady deadline (the remaining time is measured once, now).
 template <class Clock, class Duration>
 deadline deadline_at(std::chrono::time_point<Clock, Duration> tp, error_code& ec) noexcept {
-    if constexpr (std::is_same_v<Clock, std::chrono::steady_clock> &&
-                  !std::is_floating_point_v<typename Duration::rep>) {
-        ec = {};
-        return {std::chrono::time_point_cast<std::chrono::steady_clock::duration>(tp), false};
+    using namespace std::chrono;
+    if constexpr (std::is_floating_point_v<typename Duration::rep>) {
+        const long double at = duration<long double>(tp.time_since_epoch()).count();
+        const long double now = duration<long double>(Clock::now().time_since_epoch()).count();
+        return deadline_after(duration<long double>(at - now), ec); // NaN and +-inf flow through
     } else {
-        return deadline_after(tp - Clock::now(), ec);
+        // Compare in tp's own units: casting a far tp into finer units would overflow.
+        const auto now = time_point_cast<Duration>(Clock::now());
+        if (tp <= now) {
+            ec = {};
+            return {steady_clock::now(), false};
+        }
+        return deadline_after(tp - now, ec);
     }
 }
 
