@@ -122,7 +122,8 @@ using detail::async_semaphore_state;
 using detail::semaphore_wait_op;
 using detail::semaphore_worker;
 
-boost::asio::execution_context::id semaphore_waiter_service::id;
+// Asio's service-id idiom: a static object whose constructor cannot actually throw.
+boost::asio::execution_context::id semaphore_waiter_service::id; // NOLINT(cert-err58-cpp)
 
 /// A completion on its way to the handler. It is posted to the I/O executor (so run() sees it
 /// and the helper wakes the I/O thread once), then dispatched to the handler's associated

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +30,18 @@
 
 namespace pipc_cli {
 namespace {
+
+// A number after `key` in the status line the mqueue file system returns ("QSIZE:0 NOTIFY:0 ...").
+template <class T>
+std::optional<T> status_field(const std::string& status, std::string_view key) {
+    const auto at = status.find(key);
+    if (at == std::string::npos) return std::nullopt;
+    const char* first = status.data() + at + key.size();
+    T value{};
+    const auto [end, ec] = std::from_chars(first, status.data() + status.size(), value);
+    if (ec != std::errc{} || end == first) return std::nullopt;
+    return value;
+}
 
 constexpr const char* shm_dir = "/dev/shm";
 
@@ -247,6 +260,8 @@ holder_index::holder_index(const std::set<::dev_t>& devices) {
             // "start-end perms offset MAJ:MIN inode path"
             unsigned maj = 0, min = 0;
             unsigned long long inode = 0;
+            // The kernel formats these fields; a line that does not parse is skipped.
+            // NOLINTNEXTLINE(cert-err34-c)
             if (std::sscanf(line.c_str(), "%*s %*s %*s %x:%x %llu", &maj, &min, &inode) != 3)
                 continue;
             if (inode == 0) continue;
@@ -311,17 +326,11 @@ void fill_queue(object_info& info, const std::string& mqueue_dir) {
         // One line: "QSIZE:12         NOTIFY:0     SIGNO:0     NOTIFY_PID:0".
         int err = 0;
         const std::string status = read_small_file(mqueue_dir + "/" + info.name.substr(1), &err);
-        unsigned long long qsize = 0;
         if (err == 0) {
-            if (const auto q = status.find("QSIZE:");
-                q != std::string::npos &&
-                std::sscanf(status.c_str() + q, "QSIZE:%llu", &qsize) == 1)
-                info.queued_bytes = qsize;
-            long npid = 0;
-            if (const auto n = status.find("NOTIFY_PID:");
-                n != std::string::npos &&
-                std::sscanf(status.c_str() + n, "NOTIFY_PID:%ld", &npid) == 1)
-                info.notify_pid = npid;
+            if (const auto qsize = status_field<unsigned long long>(status, "QSIZE:"))
+                info.queued_bytes = *qsize;
+            if (const auto npid = status_field<long>(status, "NOTIFY_PID:"))
+                info.notify_pid = *npid;
         }
     }
     pipc::message_queue_options opts;

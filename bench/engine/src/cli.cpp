@@ -7,7 +7,7 @@
 
 namespace pipc_bench {
 
-void add_bench_options(CLI::App& app, std::shared_ptr<options> o) {
+void add_bench_options(CLI::App& app, const std::shared_ptr<options>& o) {
     app.add_option("--transports", o->transports,
                    "Transports to run (default all): mq, sem, shm, pipe, eventfd")
         ->delimiter(',');

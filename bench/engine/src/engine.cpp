@@ -589,8 +589,10 @@ int run(const options& o_in, const std::string& command_line) {
         const bool mq = !o.peer_mq.empty();
         if (mq && !o.peer_sem.empty())
             throw std::runtime_error("--peer-mq and --peer-sem are exclusive");
-        const auto [req_name, rep_name] =
-            split_pair(mq ? o.peer_mq : o.peer_sem, mq ? "--peer-mq" : "--peer-sem");
+        // Named copies, not a structured binding: lambdas below capture them.
+        const auto names = split_pair(mq ? o.peer_mq : o.peer_sem, mq ? "--peer-mq" : "--peer-sem");
+        const std::string& req_name = names.first;
+        const std::string& rep_name = names.second;
         pipc::message_queue req_q, rep_q;
         pipc::semaphore req_s, rep_s;
         if (mq) {

@@ -346,7 +346,7 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
     }
     bool async = false;
     for (const auto& c : r.cells) async = async || c.impl.rfind("pipc-async", 0) == 0;
-    if (!async && r.cells.size() > 0 && r.cells.front().impl != "peer")
+    if (!async && !r.cells.empty() && r.cells.front().impl != "peer")
         std::fprintf(out,
                      "\n(no pipc-async variants in this build/run: see `pipc-bench --list`)\n");
     std::fprintf(out, "\n%zu cells in %.1f s\n", r.cells.size(), r.elapsed_s);
@@ -618,8 +618,9 @@ void write_svg(const run_result& r, const std::string& path) {
         s << "<rect x=\"" << L << "\" y=\"" << oy + T << "\" width=\"" << pw << "\" height=\"" << ph
           << "\" fill=\"none\" stroke=\"#444\"/>\n";
         // Y grid: 1, 2, 5 per decade.
-        for (double e = lo; e <= hi; ++e)
+        for (int decade = static_cast<int>(lo); decade <= static_cast<int>(hi); ++decade)
             for (double m : {1.0, 2.0, 5.0}) {
+                const double e = decade;
                 const double v = m * std::pow(10.0, e);
                 if (std::log10(v) > hi + 1e-9) continue;
                 const double y = Y(v);

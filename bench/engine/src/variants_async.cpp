@@ -52,7 +52,7 @@ template <class Body>
 void run_io(Body&& body) {
     asio::io_context ctx(1);
     std::exception_ptr err;
-    asio::co_spawn(ctx, body(ctx), [&](std::exception_ptr e) { err = e; });
+    asio::co_spawn(ctx, body(ctx), [&](std::exception_ptr e) { err = std::move(e); });
     ctx.run();
     if (err) std::rethrow_exception(err);
 }

@@ -39,7 +39,8 @@ public:
     template <class H>
     unit_holding_handler(H&& h, std::shared_ptr<async_semaphore_state> st)
         : handler_(std::forward<H>(h)), state_(std::move(st)) {}
-    unit_holding_handler(unit_holding_handler&&) = default;
+    unit_holding_handler(unit_holding_handler&&) noexcept(
+        std::is_nothrow_move_constructible_v<Handler>) = default;
     unit_holding_handler& operator=(unit_holding_handler&&) = delete;
     ~unit_holding_handler() {
         if (state_) ::sem_post(state_->raw);

@@ -11,7 +11,7 @@
 namespace pipc_bench {
 
 /// Registers every bench option on `app` (a root app or a subcommand), storing into `opts`.
-void add_bench_options(CLI::App& app, std::shared_ptr<options> opts);
+void add_bench_options(CLI::App& app, const std::shared_ptr<options>& opts);
 
 /// Runs the bench with `opts`; on failure prints one line to stderr and throws
 /// CLI::RuntimeError(exit_code), as a CLI11 callback should.
