@@ -245,6 +245,18 @@ void fill_stats(std::vector<std::int64_t>& s, wire& w) {
     }
 }
 
+// The latency distribution a runner or a peer session computed, into the reported cell.
+void copy_distribution(const wire& w, cell_stats& s) {
+    s.p50 = w.p50;
+    s.p90 = w.p90;
+    s.p99 = w.p99;
+    s.p999 = w.p999;
+    s.max = w.max;
+    s.min = w.min;
+    s.mean = w.mean;
+    for (int k = 0; k < w.curve_n; ++k) s.curve.emplace_back(w.curve_x[k], w.curve_y[k]);
+}
+
 // ---- the instrument -----------------------------------------------------------------------
 
 instrument_cost measure_instrument(int cpu) {
@@ -340,18 +352,11 @@ void run_cell(const variant& v, const cell_spec& spec, cell_result& out) {
     out.error = w->error;
     if (!out.ok) return;
     auto& s = out.stats;
-    s.p50 = w->p50;
-    s.p90 = w->p90;
-    s.p99 = w->p99;
-    s.p999 = w->p999;
-    s.max = w->max;
-    s.min = w->min;
-    s.mean = w->mean;
+    copy_distribution(*w, s);
     if (w->msgs_per_s >= 0) s.msgs_per_s = w->msgs_per_s;
     if (w->switches_per_rt >= 0) s.switches_per_rt = w->switches_per_rt;
     if (w->peer_switches_per_rt >= 0) s.peer_switches_per_rt = w->peer_switches_per_rt;
     out.depth = w->depth;
-    for (int k = 0; k < w->curve_n; ++k) s.curve.emplace_back(w->curve_x[k], w->curve_y[k]);
 }
 
 std::vector<int> allowed_cpus() {
@@ -477,9 +482,7 @@ void peer_mq_cell(pipc::message_queue& req, pipc::message_queue& rep, cell_resul
     ::alarm(0);
     wire w;
     fill_stats(samples, w);
-    c.stats.p50 = w.p50, c.stats.p90 = w.p90, c.stats.p99 = w.p99, c.stats.p999 = w.p999;
-    c.stats.max = w.max, c.stats.min = w.min, c.stats.mean = w.mean;
-    for (int k = 0; k < w.curve_n; ++k) c.stats.curve.emplace_back(w.curve_x[k], w.curve_y[k]);
+    copy_distribution(w, c.stats);
     c.ok = true;
 }
 
@@ -525,9 +528,7 @@ void peer_sem_cell(pipc::semaphore& req, pipc::semaphore& rep, cell_result& c, l
     ::alarm(0);
     wire w;
     fill_stats(samples, w);
-    c.stats.p50 = w.p50, c.stats.p90 = w.p90, c.stats.p99 = w.p99, c.stats.p999 = w.p999;
-    c.stats.max = w.max, c.stats.min = w.min, c.stats.mean = w.mean;
-    for (int k = 0; k < w.curve_n; ++k) c.stats.curve.emplace_back(w.curve_x[k], w.curve_y[k]);
+    copy_distribution(w, c.stats);
     c.ok = true;
 }
 
