@@ -115,17 +115,6 @@ void notification_trampoline(::sigval value) {
     (*callback)();
 }
 
-short poll_events_for(bool sending) {
-    return sending ? POLLOUT : POLLIN;
-}
-
-// Waits on a non-blocking description until it is ready or `timeout` passes (nullptr: forever).
-error_code wait_ready(::mqd_t mqd, bool sending, const ::timespec* timeout) {
-    ::pollfd p{mqd, poll_events_for(sending), 0};
-    if (sys().ppoll(&p, 1, timeout, nullptr) < 0) return errno_code();
-    return {};
-}
-
 } // namespace
 
 message_queue::message_queue(std::string_view name, const options& opts) {
@@ -270,10 +259,7 @@ void message_queue::send(std::span<const std::byte> msg, unsigned priority, erro
         const int err = errno;
         if (err == EINTR && on_signal_ == signal_policy::retry) continue;
         if (err == EAGAIN) { // the description is non-blocking: wait for room ourselves
-            ec = wait_ready(mqd_, true, nullptr);
-            if (!ec) continue;
-            if (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry)
-                continue;
+            if (wait_or_report(nullptr, true, ec)) continue;
             return;
         }
         ec = errno_code(err);
@@ -330,7 +316,8 @@ bool message_queue::send_until_deadline(std::span<const std::byte> msg, unsigned
         if (try_send(msg, priority, ec) || ec) return !ec;
         const auto now = std::chrono::steady_clock::now();
         if (now >= dl.when) return false;
-        if (!wait_or_report(dl.when - now, true, ec)) return false;
+        const ::timespec budget = detail::to_timespec(dl.when - now);
+        if (!wait_or_report(&budget, true, ec)) return false;
     }
 }
 
@@ -347,10 +334,7 @@ received message_queue::receive(std::span<std::byte> buffer, error_code& ec) {
         const int err = errno;
         if (err == EINTR && on_signal_ == signal_policy::retry) continue;
         if (err == EAGAIN) {
-            ec = wait_ready(mqd_, false, nullptr);
-            if (!ec) continue;
-            if (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry)
-                continue;
+            if (wait_or_report(nullptr, false, ec)) continue;
             return {};
         }
         ec = errno_code(err);
@@ -419,14 +403,15 @@ std::optional<received> message_queue::receive_until_deadline(std::span<std::byt
         if (r || ec) return r;
         const auto now = std::chrono::steady_clock::now();
         if (now >= dl.when) return std::nullopt;
-        if (!wait_or_report(dl.when - now, false, ec)) return std::nullopt;
+        const ::timespec budget = detail::to_timespec(dl.when - now);
+        if (!wait_or_report(&budget, false, ec)) return std::nullopt;
     }
 }
 
-bool message_queue::wait_or_report(std::chrono::nanoseconds budget, bool sending, error_code& ec) {
-    const ::timespec rel = detail::to_timespec(budget);
-    ec = wait_ready(mqd_, sending, &rel);
-    if (!ec) return true;
+bool message_queue::wait_or_report(const ::timespec* timeout, bool sending, error_code& ec) {
+    ::pollfd p{mqd_, static_cast<short>(sending ? POLLOUT : POLLIN), 0};
+    if (sys().ppoll(&p, 1, timeout, nullptr) >= 0) return true;
+    ec = errno_code();
     if (ec == boost::system::errc::interrupted && on_signal_ == signal_policy::retry) {
         ec = {};
         return true;

@@ -198,9 +198,9 @@ private:
                              const detail::deadline& dl, error_code& ec);
     std::optional<received> receive_until_deadline(std::span<std::byte> buffer,
                                                    const detail::deadline& dl, error_code& ec);
-    /// ppoll for room (sending) or a message for at most `budget`; false with `ec` on a failure
-    /// (or on EINTR when the signal policy says report).
-    bool wait_or_report(std::chrono::nanoseconds budget, bool sending, error_code& ec);
+    /// ppoll for room (sending) or a message, at most `timeout` (nullptr: no limit); false with
+    /// `ec` on a failure, or on EINTR when the signal policy says report.
+    bool wait_or_report(const ::timespec* timeout, bool sending, error_code& ec);
     void release_callback() noexcept;
 
     ::mqd_t mqd_ = -1;

@@ -35,18 +35,6 @@ std::span<const std::byte> bytes(std::string_view s) {
 std::string text(std::span<const std::byte> b, std::size_t n) {
     return {reinterpret_cast<const char*>(b.data()), n};
 }
-// The signal-notification tests wait for SIGUSR2 with sigtimedwait. A process-directed signal
-// goes to any thread that has it unblocked (glibc's notification threads included), so it is
-// blocked before the first thread exists and every later thread inherits that.
-struct block_sigusr2 {
-    block_sigusr2() {
-        ::sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGUSR2);
-        ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    }
-};
-BOOST_TEST_GLOBAL_FIXTURE(block_sigusr2);
 
 } // namespace
 
