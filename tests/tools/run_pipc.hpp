@@ -63,7 +63,12 @@ inline result run(const std::vector<std::string>& args, const run_options& opts 
         ::dup2(in[0], 0);
         ::dup2(out[1], 1);
         ::dup2(err[1], 2);
+        // Opened before in_child may drop privileges: the build tree can sit in a directory that
+        // uid 65534 may not traverse (mktemp -d makes 0700 ones), and exec by descriptor does not
+        // walk the path again.
+        const int binary = ::open(argv[0], O_RDONLY | O_CLOEXEC);
         if (opts.in_child && !opts.in_child()) ::_exit(126);
+        if (binary >= 0) ::fexecve(binary, argv.data(), environ);
         ::execv(argv[0], argv.data());
         ::_exit(127);
     }
