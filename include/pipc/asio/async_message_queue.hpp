@@ -1,20 +1,30 @@
 // pipc/asio/async_message_queue.hpp - a POSIX message queue as a Boost.Asio I/O object.
 #pragma once
 
+#include <pipc/asio/detail/immediate_completion.hpp>
 #include <pipc/asio/detail/mq_notify_socket.hpp>
+#include <pipc/asio/detail/reactor_registration.hpp>
 #include <pipc/error.hpp>
 #include <pipc/message_queue.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/compose.hpp>
+#include <boost/asio/detail/bind_handler.hpp>
+#include <boost/asio/detail/fenced_block.hpp>
+#include <boost/asio/detail/handler_alloc_helpers.hpp>
+#include <boost/asio/detail/handler_cont_helpers.hpp>
+#include <boost/asio/detail/handler_work.hpp>
+#include <boost/asio/detail/memory.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution_context.hpp>
-#include <boost/asio/posix/basic_stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/wait_traits.hpp>
 
 #include <algorithm>
@@ -52,43 +62,82 @@ namespace detail {
 
 template <class Executor>
 struct async_mq_state {
-    using descriptor_type = boost::asio::posix::basic_stream_descriptor<Executor>;
     using timer_type = boost::asio::basic_waitable_timer<
         std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, Executor>;
 
-    async_mq_state(const Executor& ex, mq_backend b) : waiter(ex), backend(b) {}
+    async_mq_state(const Executor& ex, mq_backend b)
+        : executor(ex), backend(b),
+          registration(boost::asio::query(ex, boost::asio::execution::context)) {}
 
+    async_mq_state(const async_mq_state&) = delete;
+    async_mq_state& operator=(const async_mq_state&) = delete;
+
+    ~async_mq_state() { detach(); }
+
+    // Declaration order is teardown order in reverse: the reactor lets go of the descriptor
+    // (registration) before the notification socket and the queue are closed.
     message_queue queue;
-    /// descriptor: the mqd_t (released, never closed: the core owns it), used only for
-    /// async_wait since read() on an mqd_t returns a status line. notify: the netlink socket.
-    descriptor_type waiter;
+    Executor executor;
     mq_backend backend;
-    /// Bumped by cancel()/close(): an operation whose wait completed just before still aborts.
+    int notify_socket = -1; ///< notify backend: where the kernel queues notification cookies.
+    reactor_registration registration; ///< of the mqd_t (descriptor) or notify_socket (notify).
+    /// The last receive had to wait: the next one goes to the reactor at once instead of trying
+    /// first (a ping-pong peer would otherwise pay two failed mq_receive calls per message).
+    std::atomic<bool> receive_waited{false};
+    /// notify: our registration is (believed) live. Touched only while performing an operation
+    /// (under the reactor's descriptor lock) and in detach() after the reactor let go.
+    bool armed = false;
+    /// notify sends: bumped by cancel()/close() so that a back-off that just expired aborts.
     std::atomic<std::uint64_t> generation{0};
-    std::mutex mutex;                     ///< Guards `armed` and `send_timers`.
-    bool armed = false;                   ///< notify: our registration is (believed) live.
+    std::mutex mutex;                     ///< Guards send_timers.
     std::vector<timer_type*> send_timers; ///< notify: back-off timers of waiting sends.
+
+    int watched_descriptor() const noexcept {
+        return backend == mq_backend::descriptor ? queue.native_handle() : notify_socket;
+    }
 
     void cancel_waits() {
         generation.fetch_add(1, std::memory_order_acq_rel);
-        error_code ignored;
-        waiter.cancel(ignored);
+        registration.cancel();
         const std::lock_guard lock(mutex);
         for (auto* t : send_timers) t->cancel();
     }
 
-    // Stops waiting and hands the queue back open. Pending operations complete with
-    // operation_aborted (they see the generation change or their cancelled wait).
-    void detach() {
-        cancel_waits();
-        error_code ignored;
-        if (backend == mq_backend::descriptor) {
-            if (waiter.is_open()) waiter.release();
-        } else {
+    // Stops waiting and leaves the queue open. Pending operations complete with
+    // operation_aborted, having moved nothing.
+    void detach() noexcept {
+        generation.fetch_add(1, std::memory_order_acq_rel);
+        registration.reset();
+        {
             const std::lock_guard lock(mutex);
+            for (auto* t : send_timers) t->cancel();
+        }
+        if (backend == mq_backend::notify) {
             if (armed && queue.is_open()) disarm_mq_notify(queue.native_handle());
             armed = false;
-            waiter.close(ignored);
+            if (notify_socket != -1) ::close(notify_socket);
+            notify_socket = -1;
+        }
+    }
+
+    // One attempt at a receive, as the reactor performs it: true when the operation is done
+    // (a message or an error in `ec`), false to wait for the next readiness edge.
+    bool perform_receive(std::span<std::byte> buffer, received& out, error_code& ec) {
+        if (backend == mq_backend::notify && armed && take_mq_notify_cookie(notify_socket))
+            armed = false; // the registration fired (or was removed): it is gone
+        for (;;) {
+            const auto r = queue.try_receive(buffer, ec);
+            if (ec) return true;
+            if (r) {
+                out = *r;
+                return true;
+            }
+            if (backend == mq_backend::descriptor || armed) return false;
+            // Register, then look again: a message that came before the registration made no
+            // empty -> non-empty transition we could hear about.
+            ec = arm_mq_notify(queue.native_handle(), notify_socket);
+            if (ec) return true;
+            armed = true;
         }
     }
 };
@@ -96,164 +145,134 @@ struct async_mq_state {
 template <class Executor>
 using async_mq_state_ptr = std::shared_ptr<async_mq_state<Executor>>;
 
-// Sets up the waiter of a freshly filled state.
+// Sets up a freshly filled state.
 template <class Executor>
 void attach(async_mq_state<Executor>& st, error_code& ec) {
     ec = {};
-    if (st.backend == mq_backend::descriptor) {
-        const bool was_blocking = st.queue.blocking(ec);
-        if (ec) return;
-        st.waiter.assign(st.queue.native_handle(), ec);
-        if (ec) return;
-        // Asio's first async_wait would otherwise set O_NONBLOCK on the open file description,
-        // which every dup and forked child shares. Let Asio set it now and record that, then put
-        // the user's choice back: wait operations never depend on it, and the core's try_*
-        // calls work either way.
-        st.waiter.non_blocking(true, ec);
-        if (!ec && was_blocking) st.queue.set_blocking(true, ec);
-        if (ec) st.waiter.release();
-        return;
-    }
-    if (!st.queue.can_read()) return; // write-only: nothing to be notified of
-    const int sock = open_mq_notify_socket(ec);
-    if (ec) return;
-    st.waiter.assign(sock, ec);
-    if (ec) ::close(sock);
+    if (st.backend == mq_backend::descriptor) return; // registered on the first wait
+    if (!st.queue.can_read()) return;                 // write-only: nothing to be notified of
+    st.notify_socket = open_mq_notify_socket(ec);
 }
 
 inline error_code aborted() noexcept {
     return boost::asio::error::operation_aborted;
 }
 
-// ---- operations ---------------------------------------------------------------------------
+// ---- reactor operations (both backends' receives, the descriptor backend's sends) ------------
 
-template <class Executor>
-struct mq_op_base {
-    async_mq_state_ptr<Executor> st;
-    std::uint64_t generation = 0;
-    error_code ec;
-    enum class step : unsigned char { start, waited, deliver } at = step::start;
+// The three shapes of completion: (ec) for sends, (ec, size, priority) for receives into the
+// caller's buffer, (ec, message) for owning receives.
+enum class op_kind { send, receive, receive_message };
 
-    explicit mq_op_base(async_mq_state_ptr<Executor> s) : st(std::move(s)) {
-        if (st) generation = st->generation.load(std::memory_order_acquire);
-    }
+template <op_kind Kind>
+struct op_payload;
 
-    // After a wait: was anything asked to stop us? Checked right before the irreversible call.
-    template <class Self>
-    bool stop_requested(Self& self, const error_code& wait_ec) {
-        if (wait_ec) {
-            ec = wait_ec;
-            return true;
-        }
-        if (self.cancelled() != boost::asio::cancellation_type::none ||
-            st->generation.load(std::memory_order_acquire) != generation || !st->queue.is_open()) {
-            ec = aborted();
-            return true;
-        }
-        return false;
-    }
+template <>
+struct op_payload<op_kind::send> {
+    std::span<const std::byte> bytes;
+    unsigned priority = 0;
 };
 
-template <class Executor, bool Owning>
-struct receive_op : mq_op_base<Executor> {
-    using base = mq_op_base<Executor>;
-    using step = typename base::step;
-    boost::asio::mutable_buffer buffer;
+template <>
+struct op_payload<op_kind::receive> {
+    std::span<std::byte> buffer;
+    received result;
+};
+
+template <>
+struct op_payload<op_kind::receive_message> {
     message msg;
     received result;
-
-    receive_op(async_mq_state_ptr<Executor> s, boost::asio::mutable_buffer b)
-        : base(std::move(s)), buffer(b) {}
-
-    template <class Self>
-    void operator()(Self& self, error_code wait_ec = {}) {
-        switch (this->at) {
-        case step::start:
-            self.reset_cancellation_state(boost::asio::enable_total_cancellation());
-            if (!this->st || !this->st->queue.is_open()) {
-                this->ec = make_error_code(errc::closed);
-                return deliver_later(self);
-            }
-            if constexpr (Owning) {
-                if (this->st->queue.can_read())
-                    msg.data.resize(static_cast<std::size_t>(this->st->queue.max_message_size()));
-                buffer = boost::asio::buffer(msg.data);
-            }
-            return attempt(self, true);
-        case step::waited:
-            if (this->stop_requested(self, wait_ec)) return deliver(self);
-            if (this->st->backend == mq_backend::notify) {
-                const std::lock_guard lock(this->st->mutex);
-                if (detail::drain_mq_notify_socket(this->st->waiter.native_handle()) > 0)
-                    this->st->armed = false;
-            }
-            return attempt(self, false);
-        case step::deliver:
-            return deliver(self);
-        }
-    }
-
-    template <class Self>
-    void attempt(Self& self, bool initiating) {
-        auto& s = *this->st;
-        const std::span<std::byte> span(static_cast<std::byte*>(buffer.data()), buffer.size());
-        for (;;) {
-            error_code e;
-            const auto r = s.queue.try_receive(span, e);
-            if (e || r) {
-                this->ec = e;
-                if (r) result = *r;
-                return initiating ? deliver_later(self) : deliver(self);
-            }
-            if (s.backend == mq_backend::notify) {
-                const std::lock_guard lock(s.mutex);
-                if (!s.armed) {
-                    // Register, then look again: a message that came before the registration
-                    // made no empty -> non-empty transition we could hear about.
-                    if (auto arm_ec =
-                            arm_mq_notify(s.queue.native_handle(), s.waiter.native_handle())) {
-                        this->ec = arm_ec;
-                        return initiating ? deliver_later(self) : deliver(self);
-                    }
-                    s.armed = true;
-                    continue;
-                }
-            }
-            this->at = step::waited;
-            return s.waiter.async_wait(boost::asio::posix::descriptor_base::wait_read,
-                                       std::move(self));
-        }
-    }
-
-    template <class Self>
-    void deliver_later(Self& self) {
-        this->at = step::deliver;
-        auto io_ex = self.get_io_executor();
-        boost::asio::post(io_ex, std::move(self));
-    }
-
-    template <class Self>
-    void deliver(Self& self) {
-        // Drop our share of the state before the upcall: the handler may destroy the object.
-        this->st.reset();
-        if constexpr (Owning) {
-            if (this->ec) {
-                self.complete(this->ec, message{});
-            } else {
-                msg.data.resize(result.size);
-                msg.priority = result.priority;
-                self.complete(this->ec, std::move(msg));
-            }
-        } else {
-            self.complete(this->ec, result.size, result.priority);
-        }
-    }
 };
 
+template <class Executor, op_kind Kind>
+struct mq_op_common : boost::asio::detail::reactor_op {
+    mq_op_common(async_mq_state_ptr<Executor> s, op_payload<Kind>&& p, func_type on_complete)
+        : reactor_op(error_code(), &do_perform, on_complete), st(std::move(s)),
+          payload(std::move(p)) {}
+
+    // Runs on whichever thread runs the reactor, under its lock for this descriptor, which also
+    // serialises it against cancellation: an operation either moved its message here or is
+    // still queued and can be aborted having moved nothing.
+    static status do_perform(reactor_op* base) {
+        auto* o = static_cast<mq_op_common*>(base);
+        ++o->attempts;
+        auto& s = *o->st;
+        if constexpr (Kind == op_kind::send) {
+            return s.queue.try_send(o->payload.bytes, o->payload.priority, o->ec_) || o->ec_
+                       ? done
+                       : not_done;
+        } else {
+            std::span<std::byte> buffer;
+            if constexpr (Kind == op_kind::receive)
+                buffer = o->payload.buffer;
+            else
+                buffer = std::span<std::byte>(o->payload.msg.data);
+            if (!s.perform_receive(buffer, o->payload.result, o->ec_)) return not_done;
+            s.receive_waited.store(o->attempts > 1, std::memory_order_relaxed);
+            return done;
+        }
+    }
+
+    async_mq_state_ptr<Executor> st;
+    op_payload<Kind> payload;
+    unsigned attempts = 0;
+};
+
+template <class Executor, class Handler, op_kind Kind>
+class mq_op : public mq_op_common<Executor, Kind> {
+public:
+    BOOST_ASIO_DEFINE_HANDLER_PTR(mq_op);
+
+    mq_op(async_mq_state_ptr<Executor> s, op_payload<Kind>&& p, Handler& h, const Executor& io_ex)
+        : mq_op_common<Executor, Kind>(std::move(s), std::move(p), &mq_op::do_complete),
+          handler_(std::move(h)), work_(handler_, io_ex) {}
+
+    static void do_complete(void* owner, boost::asio::detail::operation* base,
+                            const error_code& /*ec*/, std::size_t /*bytes*/) {
+        namespace ad = boost::asio::detail;
+        auto* o = static_cast<mq_op*>(base);
+        ptr p = {ad::addressof(o->handler_), o, o};
+        ad::handler_work<Handler, Executor> w(std::move(o->work_));
+        // Move the handler and results out so that the memory (and our share of the state) is
+        // released before the upcall: the handler may destroy the queue object.
+        auto bound = bind_result(o->handler_, o->ec_, o->payload);
+        p.h = ad::addressof(bound.handler_);
+        p.reset();
+        if (owner) {
+            ad::fenced_block b(ad::fenced_block::half);
+            w.complete(bound, bound.handler_);
+        }
+    }
+
+private:
+    static auto bind_result(Handler& h, const error_code& ec, op_payload<Kind>& pl) {
+        namespace ad = boost::asio::detail;
+        if constexpr (Kind == op_kind::send) {
+            return ad::binder1<Handler, error_code>(0, std::move(h), ec);
+        } else if constexpr (Kind == op_kind::receive) {
+            return ad::binder3<Handler, error_code, std::size_t, unsigned>(
+                0, std::move(h), ec, ec ? 0 : pl.result.size, ec ? 0u : pl.result.priority);
+        } else {
+            message m;
+            if (!ec) {
+                m = std::move(pl.msg);
+                m.data.resize(pl.result.size);
+                m.priority = pl.result.priority;
+            }
+            return ad::move_binder2<Handler, error_code, message>(0, std::move(h), ec,
+                                                                  std::move(m));
+        }
+    }
+
+    Handler handler_;
+    boost::asio::detail::handler_work<Handler, Executor> work_;
+};
+
+// ---- notify backend sends: there is no "not full" notification, so back off on a timer ------
+
 template <class Executor>
-struct send_op : mq_op_base<Executor> {
-    using base = mq_op_base<Executor>;
-    using step = typename base::step;
+struct send_backoff_op {
     using state = async_mq_state<Executor>;
     using timer_type = typename state::timer_type;
 
@@ -274,50 +293,42 @@ struct send_op : mq_op_base<Executor> {
     static constexpr std::chrono::microseconds first_backoff{50};
     static constexpr std::chrono::microseconds max_backoff{5000};
 
-    boost::asio::const_buffer buffer;
+    async_mq_state_ptr<Executor> st;
+    std::uint64_t generation = 0;
+    std::span<const std::byte> bytes;
     unsigned priority;
     std::chrono::microseconds backoff = first_backoff;
     std::unique_ptr<timer_type, timer_deleter> timer; // declared after `st`: destroyed first
+    bool waited = false;
 
-    send_op(async_mq_state_ptr<Executor> s, boost::asio::const_buffer b, unsigned p)
-        : base(std::move(s)), buffer(b), priority(p) {}
-
-    template <class Self>
-    void operator()(Self& self, error_code wait_ec = {}) {
-        switch (this->at) {
-        case step::start:
-            self.reset_cancellation_state(boost::asio::enable_total_cancellation());
-            if (!this->st || !this->st->queue.is_open()) {
-                this->ec = make_error_code(errc::closed);
-                return deliver_later(self);
-            }
-            return attempt(self, true);
-        case step::waited:
-            if (this->stop_requested(self, wait_ec)) return deliver(self);
-            return attempt(self, false);
-        case step::deliver:
-            return deliver(self);
-        }
+    send_backoff_op(async_mq_state_ptr<Executor> s, std::span<const std::byte> b, unsigned p)
+        : st(std::move(s)), bytes(b), priority(p) {
+        generation = st->generation.load(std::memory_order_acquire);
     }
 
     template <class Self>
-    void attempt(Self& self, bool initiating) {
-        auto& s = *this->st;
-        error_code e;
-        const std::span<const std::byte> span(static_cast<const std::byte*>(buffer.data()),
-                                              buffer.size());
-        const bool sent = s.queue.try_send(span, priority, e);
-        if (e || sent) {
-            this->ec = e;
-            return initiating ? deliver_later(self) : deliver(self);
+    void operator()(Self& self, error_code wait_ec = {}) {
+        if (!waited) {
+            // The initiation found the queue full a moment ago: wait before looking again.
+            self.reset_cancellation_state(boost::asio::enable_total_cancellation());
+            return wait(self);
         }
-        this->at = step::waited;
-        if (s.backend == mq_backend::descriptor)
-            return s.waiter.async_wait(boost::asio::posix::descriptor_base::wait_write,
-                                       std::move(self));
+        // Check for cancellation right before the irreversible call.
+        if (wait_ec || self.cancelled() != boost::asio::cancellation_type::none ||
+            st->generation.load(std::memory_order_acquire) != generation || !st->queue.is_open())
+            return finish(self, wait_ec ? wait_ec : aborted());
+        error_code ec;
+        if (st->queue.try_send(bytes, priority, ec) || ec) return finish(self, ec);
+        wait(self);
+    }
+
+    template <class Self>
+    void wait(Self& self) {
+        waited = true;
+        auto& s = *st;
         if (!timer) {
-            timer = std::unique_ptr<timer_type, timer_deleter>(
-                new timer_type(s.waiter.get_executor()), timer_deleter{&s});
+            timer = std::unique_ptr<timer_type, timer_deleter>(new timer_type(s.executor),
+                                                               timer_deleter{&s});
             const std::lock_guard lock(s.mutex);
             s.send_timers.push_back(timer.get());
         }
@@ -328,19 +339,97 @@ struct send_op : mq_op_base<Executor> {
     }
 
     template <class Self>
-    void deliver_later(Self& self) {
-        this->at = step::deliver;
-        auto io_ex = self.get_io_executor();
-        boost::asio::post(io_ex, std::move(self));
-    }
-
-    template <class Self>
-    void deliver(Self& self) {
+    void finish(Self& self, const error_code& ec) {
         timer.reset();
-        this->st.reset();
-        self.complete(this->ec);
+        st.reset(); // before the upcall: the handler may destroy the object
+        self.complete(ec);
     }
 };
+
+// Calls the handler with the outcome of an operation that finished inside its initiation.
+template <op_kind Kind, class Handler>
+void complete_directly(Handler& h, const error_code& ec, op_payload<Kind>& pl) {
+    if constexpr (Kind == op_kind::send) {
+        resume_directly(h, ec);
+    } else if constexpr (Kind == op_kind::receive) {
+        resume_directly(h, ec, ec ? std::size_t{0} : pl.result.size, ec ? 0u : pl.result.priority);
+    } else {
+        message m;
+        if (!ec) {
+            m = std::move(pl.msg);
+            m.data.resize(pl.result.size);
+            m.priority = pl.result.priority;
+        }
+        resume_directly(h, ec, std::move(m));
+    }
+}
+
+// The initiation shared by the three operations: one attempt on the calling thread (unless the
+// last receive had to wait), then either a completion at once or a reactor operation.
+template <op_kind Kind, class Executor, class Handler>
+void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
+                 op_payload<Kind>&& payload, Handler& handler) {
+    namespace ad = boost::asio::detail;
+    constexpr bool is_send = Kind == op_kind::send;
+    auto& s = *st;
+    error_code ec;
+    bool finished = false;
+    if (is_send || !s.receive_waited.load(std::memory_order_relaxed)) {
+        if constexpr (is_send) {
+            finished = s.queue.try_send(payload.bytes, payload.priority, ec) || ec;
+        } else {
+            std::span<std::byte> buffer;
+            if constexpr (Kind == op_kind::receive)
+                buffer = payload.buffer;
+            else
+                buffer = std::span<std::byte>(payload.msg.data);
+            const auto r = s.queue.try_receive(buffer, ec);
+            if (r) payload.result = *r;
+            finished = r || ec;
+        }
+        if (finished && may_resume_directly<Handler>())
+            return complete_directly<Kind>(handler, ec, payload);
+    }
+
+    if constexpr (is_send) {
+        if (!finished && s.backend == mq_backend::notify) {
+            boost::asio::async_compose<Handler, void(error_code)>(
+                send_backoff_op<Executor>(st, payload.bytes, payload.priority), handler, io_ex);
+            return;
+        }
+    }
+
+    const bool is_continuation = boost_asio_handler_cont_helpers::is_continuation(handler);
+    auto slot = boost::asio::get_associated_cancellation_slot(handler);
+    using op = mq_op<Executor, Handler, Kind>;
+    typename op::ptr p = {ad::addressof(handler), op::ptr::allocate(handler), nullptr};
+    p.p = new (p.v) op(st, std::move(payload), handler, io_ex);
+    if (finished) {
+        p.p->ec_ = ec;
+        s.registration.post_completed(p.p, is_continuation);
+        p.v = p.p = nullptr;
+        return;
+    }
+    if (!is_send && s.backend == mq_backend::notify && s.notify_socket == -1) {
+        p.p->ec_ = make_error_code(errc::not_readable);
+        s.registration.post_completed(p.p, is_continuation);
+        p.v = p.p = nullptr;
+        return;
+    }
+    if (auto reg_ec = s.registration.ensure(s.watched_descriptor())) {
+        p.p->ec_ = reg_ec;
+        s.registration.post_completed(p.p, is_continuation);
+        p.v = p.p = nullptr;
+        return;
+    }
+    constexpr int op_type =
+        is_send ? reactor_registration::reactor::write_op : reactor_registration::reactor::read_op;
+    if (slot.is_connected())
+        p.p->cancellation_key_ =
+            &slot.template emplace<reactor_registration::op_cancellation>(s.registration, op_type);
+    s.registration.start(op_type, p.p, is_continuation);
+    p.v = p.p = nullptr;
+}
 
 } // namespace detail
 
@@ -721,14 +810,25 @@ private:
     }
     message_queue& core_ref() noexcept { return state_ ? state_->queue : closed_core(); }
 
+    // A closed object completes at once with errc::closed, through a post.
+    template <class Handler, class... Values>
+    static void complete_closed(const executor_type& ex, Handler& handler, Values... values) {
+        boost::asio::post(ex, boost::asio::detail::bind_handler(
+                                  std::move(handler), make_error_code(errc::closed), values...));
+    }
+
     struct initiate_send {
         basic_async_message_queue* self;
         using executor_type = Executor;
         executor_type get_executor() const noexcept { return self->get_executor(); }
         template <class Handler>
         void operator()(Handler&& handler, boost::asio::const_buffer msg, unsigned prio) const {
-            boost::asio::async_compose<Handler, void(error_code)>(
-                detail::send_op<Executor>(self->state_, msg, prio), handler, self->ex_);
+            auto& h = handler;
+            if (!self->is_open()) return complete_closed(self->ex_, h);
+            detail::op_payload<detail::op_kind::send> payload{
+                {static_cast<const std::byte*>(msg.data()), msg.size()}, prio};
+            detail::start_mq_op<detail::op_kind::send>(self->state_, self->ex_, std::move(payload),
+                                                       h);
         }
     };
     struct initiate_receive {
@@ -737,8 +837,12 @@ private:
         executor_type get_executor() const noexcept { return self->get_executor(); }
         template <class Handler>
         void operator()(Handler&& handler, boost::asio::mutable_buffer buffer) const {
-            boost::asio::async_compose<Handler, void(error_code, std::size_t, unsigned)>(
-                detail::receive_op<Executor, false>(self->state_, buffer), handler, self->ex_);
+            auto& h = handler;
+            if (!self->is_open()) return complete_closed(self->ex_, h, std::size_t{0}, 0u);
+            detail::op_payload<detail::op_kind::receive> payload{
+                {static_cast<std::byte*>(buffer.data()), buffer.size()}, {}};
+            detail::start_mq_op<detail::op_kind::receive>(self->state_, self->ex_,
+                                                          std::move(payload), h);
         }
     };
     struct initiate_receive_message {
@@ -747,8 +851,14 @@ private:
         executor_type get_executor() const noexcept { return self->get_executor(); }
         template <class Handler>
         void operator()(Handler&& handler) const {
-            boost::asio::async_compose<Handler, void(error_code, message)>(
-                detail::receive_op<Executor, true>(self->state_, {}), handler, self->ex_);
+            auto& h = handler;
+            if (!self->is_open()) return complete_closed(self->ex_, h, message{});
+            detail::op_payload<detail::op_kind::receive_message> payload;
+            if (self->state_->queue.can_read())
+                payload.msg.data.resize(
+                    static_cast<std::size_t>(self->state_->queue.max_message_size()));
+            detail::start_mq_op<detail::op_kind::receive_message>(self->state_, self->ex_,
+                                                                  std::move(payload), h);
         }
     };
 

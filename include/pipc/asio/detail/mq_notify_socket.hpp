@@ -52,19 +52,13 @@ inline void disarm_mq_notify(::mqd_t mqd) noexcept {
     ::syscall(SYS_mq_notify, mqd, nullptr);
 }
 
-/// Reads every cookie waiting on `sock` without blocking; returns how many there were. Each
-/// cookie ends one registration, whether it fired or was removed.
-inline std::size_t drain_mq_notify_socket(int sock) noexcept {
-    std::size_t n = 0;
+/// Reads one cookie if one is waiting; true if it did. One registration yields at most one
+/// cookie, so after a registration this is all a reader needs (one system call, not two).
+inline bool take_mq_notify_cookie(int sock) noexcept {
     unsigned char cookie[mq_notify_cookie_size];
     for (;;) {
-        const auto r = ::recv(sock, cookie, sizeof cookie, MSG_DONTWAIT);
-        if (r >= 0) {
-            ++n;
-            continue;
-        }
-        if (errno == EINTR) continue;
-        return n; // EAGAIN: drained (other errors leave the socket to report itself again)
+        if (::recv(sock, cookie, sizeof cookie, MSG_DONTWAIT) >= 0) return true;
+        if (errno != EINTR) return false;
     }
 }
 
