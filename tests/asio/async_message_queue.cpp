@@ -282,6 +282,45 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(waiting_messages_are_drained_in_order, B, backends
     BOOST_TEST(got == expected, boost::test_tools::per_element());
 }
 
+// An operation that completes at once resumes its co_await directly instead of through a post
+// (Boost 1.81 has no immediate executors), but only so many times in a row on one thread: a
+// long run of such operations lets other handlers in and does not grow the stack.
+BOOST_AUTO_TEST_CASE_TEMPLATE(immediate_completions_resume_the_coroutine_directly, B, backends) {
+    named n(object_kind::message_queue, "direct");
+    asio::io_context ctx;
+    pipc::async_message_queue q(ctx, n, create_opts(), B::value);
+    constexpr int loops = 20000; // 40,000 nested resumptions would overflow an unbounded stack
+    std::array<char, 128> buf{};
+    bool posted_ran = false, done = false;
+    int first_loop_after_post = -1;
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+            asio::post(ctx, [&] { posted_ran = true; });
+            co_await q.async_send(cbuf("a"), 0, asio::use_awaitable);
+            BOOST_TEST(!posted_ran); // no scheduler pass in between
+            auto [ec, size, prio] =
+                co_await q.async_receive(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+            BOOST_TEST(!ec);
+            BOOST_TEST(std::string_view(buf.data(), size) == "a");
+            BOOST_TEST(!posted_ran);
+            for (int i = 0; i < loops; ++i) {
+                co_await q.async_send(cbuf("x"), 0, asio::use_awaitable);
+                co_await q.async_receive(asio::buffer(buf), asio::use_awaitable);
+                if (posted_ran && first_loop_after_post < 0) first_loop_after_post = i;
+            }
+            done = true;
+        },
+        asio::detached);
+    BOOST_TEST(run_until(ctx, [&] { return done; }));
+    BOOST_TEST(posted_ran);
+    // Two operations per loop and two before it: the posted handler runs as soon as the bound
+    // of direct resumptions forces one completion through the scheduler.
+    BOOST_TEST(first_loop_after_post >= 0);
+    BOOST_TEST(first_loop_after_post <= pipc::detail::max_direct_resumptions / 2);
+    BOOST_TEST(depth(n.str()) == 0);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(full_queue_send_waits_for_room, B, backends) {
     named n(object_kind::message_queue, "full");
     asio::io_context ctx;
