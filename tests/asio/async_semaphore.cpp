@@ -113,6 +113,37 @@ BOOST_AUTO_TEST_CASE(free_semaphore_completes_through_a_post) {
     BOOST_TEST(!*r.result);
 }
 
+// A co_await on a free semaphore resumes directly (no scheduler pass; Boost 1.81 has no
+// immediate executors), at most max_direct_resumptions times in a row on a thread.
+BOOST_AUTO_TEST_CASE(free_semaphore_resumes_a_coroutine_directly) {
+    pipc_test::named name(object_kind::semaphore);
+    asio::io_context ctx;
+    pipc::async_semaphore s(ctx, name, create_opts(0));
+    constexpr int loops = 20000;
+    bool posted_ran = false, done = false;
+    int first_loop_after_post = -1;
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+            asio::post(ctx, [&] { posted_ran = true; });
+            s.release();
+            co_await s.async_acquire(asio::use_awaitable);
+            BOOST_TEST(!posted_ran);
+            for (int i = 0; i < loops; ++i) {
+                s.release();
+                co_await s.async_acquire(asio::use_awaitable);
+                if (posted_ran && first_loop_after_post < 0) first_loop_after_post = i;
+            }
+            done = true;
+        },
+        asio::detached);
+    BOOST_TEST(run_until(ctx, [&] { return done; }));
+    BOOST_TEST(first_loop_after_post >= 0);
+    BOOST_TEST(first_loop_after_post < pipc::detail::max_direct_resumptions);
+    BOOST_TEST(s.value() == 0);
+    BOOST_TEST(service(ctx).thread_count() == 0u); // never a helper
+}
+
 BOOST_AUTO_TEST_CASE(try_acquire_and_value_four_flavours) {
     pipc_test::named name(object_kind::semaphore);
     asio::io_context ctx;
