@@ -187,9 +187,10 @@ struct op_payload<op_kind::receive_message> {
 
 template <class Executor, op_kind Kind>
 struct mq_op_common : boost::asio::detail::reactor_op {
-    mq_op_common(async_mq_state_ptr<Executor> s, op_payload<Kind>&& p, func_type on_complete)
+    // The payload is taken over (moved from, for an owning receive's buffer).
+    mq_op_common(async_mq_state_ptr<Executor> s, op_payload<Kind>& p, func_type on_complete)
         : reactor_op(error_code(), &do_perform, on_complete), st(std::move(s)),
-          payload(std::move(p)) {}
+          payload(static_cast<op_payload<Kind>&&>(p)) {}
 
     // Runs on whichever thread runs the reactor, under its lock for this descriptor, which also
     // serialises it against cancellation: an operation either moved its message here or is
@@ -224,8 +225,8 @@ class mq_op : public mq_op_common<Executor, Kind> {
 public:
     BOOST_ASIO_DEFINE_HANDLER_PTR(mq_op);
 
-    mq_op(async_mq_state_ptr<Executor> s, op_payload<Kind>&& p, Handler& h, const Executor& io_ex)
-        : mq_op_common<Executor, Kind>(std::move(s), std::move(p), &mq_op::do_complete),
+    mq_op(async_mq_state_ptr<Executor> s, op_payload<Kind>& p, Handler& h, const Executor& io_ex)
+        : mq_op_common<Executor, Kind>(std::move(s), p, &mq_op::do_complete),
           handler_(std::move(h)), work_(handler_, io_ex) {}
 
     static void do_complete(void* owner, boost::asio::detail::operation* base,
@@ -368,7 +369,7 @@ void complete_directly(Handler& h, const error_code& ec, op_payload<Kind>& pl) {
 // last receive had to wait), then either a completion at once or a reactor operation.
 template <op_kind Kind, class Executor, class Handler>
 void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
-                 op_payload<Kind>&& payload, Handler& handler) {
+                 op_payload<Kind>& payload, Handler& handler) {
     namespace ad = boost::asio::detail;
     constexpr bool is_send = Kind == op_kind::send;
     auto& s = *st;
@@ -403,7 +404,7 @@ void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
     auto slot = boost::asio::get_associated_cancellation_slot(handler);
     using op = mq_op<Executor, Handler, Kind>;
     typename op::ptr p = {ad::addressof(handler), op::ptr::allocate(handler), nullptr};
-    p.p = new (p.v) op(st, std::move(payload), handler, io_ex);
+    p.p = new (p.v) op(st, payload, handler, io_ex);
     if (finished) {
         p.p->ec_ = ec;
         s.registration.post_completed(p.p, is_continuation);
@@ -838,8 +839,7 @@ private:
             if (!self->is_open()) return complete_closed(self->ex_, h);
             detail::op_payload<detail::op_kind::send> payload{
                 {static_cast<const std::byte*>(msg.data()), msg.size()}, prio};
-            detail::start_mq_op<detail::op_kind::send>(self->state_, self->ex_, std::move(payload),
-                                                       h);
+            detail::start_mq_op<detail::op_kind::send>(self->state_, self->ex_, payload, h);
         }
     };
     struct initiate_receive {
@@ -852,8 +852,7 @@ private:
             if (!self->is_open()) return complete_closed(self->ex_, h, std::size_t{0}, 0u);
             detail::op_payload<detail::op_kind::receive> payload{
                 {static_cast<std::byte*>(buffer.data()), buffer.size()}, {}};
-            detail::start_mq_op<detail::op_kind::receive>(self->state_, self->ex_,
-                                                          std::move(payload), h);
+            detail::start_mq_op<detail::op_kind::receive>(self->state_, self->ex_, payload, h);
         }
     };
     struct initiate_receive_message {
@@ -868,8 +867,8 @@ private:
             if (self->state_->queue.can_read())
                 payload.msg.data.resize(
                     static_cast<std::size_t>(self->state_->queue.max_message_size()));
-            detail::start_mq_op<detail::op_kind::receive_message>(self->state_, self->ex_,
-                                                                  std::move(payload), h);
+            detail::start_mq_op<detail::op_kind::receive_message>(self->state_, self->ex_, payload,
+                                                                  h);
         }
     };
 

@@ -3,11 +3,14 @@
 
 #include <pipc/error.hpp>
 
+// Asio's detail headers expect the public ones first (detail/reactor.hpp alone does not compile).
 #include <boost/asio/cancellation_type.hpp>
-#include <boost/asio/detail/reactor.hpp>
-#include <boost/asio/detail/reactor_op.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution_context.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
 
 namespace pipc::detail {
 
