@@ -321,6 +321,65 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(immediate_completions_resume_the_coroutine_directl
     BOOST_TEST(depth(n.str()) == 0);
 }
 
+// The shortcut is for use_awaitable given to the operation itself. A coroutine's handler that a
+// user's own initiation forwards (it may run on another executor, and the forwarder may still
+// use its state after the call) gets the ordinary posted completion.
+BOOST_AUTO_TEST_CASE_TEMPLATE(forwarded_coroutine_handlers_are_posted, B, backends) {
+    named n(object_kind::message_queue, "fwd");
+    asio::io_context ctx;
+    pipc::async_message_queue q(ctx, n, create_opts(), B::value);
+    q.send(bytes("waiting"));
+    std::array<char, 128> buf{};
+    bool posted_ran = false, forwarder_done = false, done = false;
+    auto forwarded_receive = [&](auto token) {
+        return asio::async_initiate<decltype(token), void(error_code, std::size_t, unsigned)>(
+            [&](auto handler) {
+                q.async_receive(asio::buffer(buf), std::move(handler));
+                forwarder_done = true; // the forwarder still runs after the call
+            },
+            token);
+    };
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+            asio::post(ctx, [&] { posted_ran = true; });
+            const auto [size, prio] = co_await forwarded_receive(asio::use_awaitable);
+            BOOST_TEST(forwarder_done);
+            BOOST_TEST(posted_ran); // completed through the scheduler, after the earlier post
+            BOOST_TEST(std::string_view(buf.data(), size) == "waiting");
+            BOOST_TEST(prio == 0u);
+            done = true;
+        },
+        asio::detached);
+    BOOST_TEST(run_until(ctx, [&] { return done; }));
+}
+
+// A receive started while an older one waits in the reactor does not take a message first.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_later_receive_does_not_overtake_a_waiting_one, B, backends) {
+    named n(object_kind::message_queue, "order");
+    asio::io_context ctx;
+    pipc::async_message_queue q(ctx, n, create_opts(), B::value);
+    pipc::message_queue other(n.str());
+    std::array<char, 128> first_buf{}, second_buf{};
+    std::string first, second;
+    q.async_receive(asio::buffer(first_buf), [&](error_code ec, std::size_t size, unsigned) {
+        BOOST_TEST(!ec);
+        first.assign(first_buf.data(), size);
+    });
+    ctx.poll(); // the first receive found the queue empty and waits
+    BOOST_TEST(first.empty());
+    other.send(bytes("1"));
+    q.async_receive(asio::buffer(second_buf), [&](error_code ec, std::size_t size, unsigned) {
+        BOOST_TEST(!ec);
+        second.assign(second_buf.data(), size);
+    });
+    other.send(bytes("2"));
+    ctx.restart();
+    BOOST_TEST(run_until(ctx, [&] { return !first.empty() && !second.empty(); }));
+    BOOST_TEST(first == "1");
+    BOOST_TEST(second == "2");
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(full_queue_send_waits_for_room, B, backends) {
     named n(object_kind::message_queue, "full");
     asio::io_context ctx;

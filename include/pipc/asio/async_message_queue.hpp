@@ -84,6 +84,10 @@ struct async_mq_state {
     /// The last receive had to wait: the next one goes to the reactor at once instead of trying
     /// first (a ping-pong peer would otherwise pay two failed mq_receive calls per message).
     std::atomic<bool> receive_waited{false};
+    /// Operations queued in the reactor, per direction (0: receives, 1: sends). A new operation
+    /// does not try on its own while older ones of its direction wait, so it cannot overtake
+    /// them (Asio's sockets keep the same order).
+    std::atomic<int> queued[2] = {0, 0};
     /// notify: our registration is (believed) live. Touched only while performing an operation
     /// (under the reactor's descriptor lock) and in detach() after the reactor let go.
     bool armed = false;
@@ -215,9 +219,12 @@ struct mq_op_common : boost::asio::detail::reactor_op {
         }
     }
 
+    static constexpr int direction = Kind == op_kind::send ? 1 : 0;
+
     async_mq_state_ptr<Executor> st;
     op_payload<Kind> payload;
     unsigned attempts = 0;
+    bool counted = false; ///< Counted in st->queued while in the reactor.
 };
 
 template <class Executor, class Handler, op_kind Kind>
@@ -233,6 +240,7 @@ public:
                             const error_code& /*ec*/, std::size_t /*bytes*/) {
         namespace ad = boost::asio::detail;
         auto* o = static_cast<mq_op*>(base);
+        if (o->counted) o->st->queued[o->direction].fetch_sub(1, std::memory_order_relaxed);
         ptr p = {ad::addressof(o->handler_), o, o};
         ad::handler_work<Handler, Executor> w(std::move(o->work_));
         // Move the handler and results out so that the memory (and our share of the state) is
@@ -302,9 +310,17 @@ struct send_backoff_op {
     std::unique_ptr<timer_type, timer_deleter> timer; // declared after `st`: destroyed first
     bool waited = false;
 
+    // Counted in st->queued[1] from construction until finish() or destruction (whichever
+    // holds `st` last: moved-from copies hold none).
     send_backoff_op(async_mq_state_ptr<Executor> s, std::span<const std::byte> b, unsigned p)
         : st(std::move(s)), bytes(b), priority(p) {
         generation = st->generation.load(std::memory_order_acquire);
+        st->queued[1].fetch_add(1, std::memory_order_relaxed);
+    }
+    send_backoff_op(send_backoff_op&&) noexcept = default;
+    send_backoff_op& operator=(send_backoff_op&&) = delete;
+    ~send_backoff_op() {
+        if (st) st->queued[1].fetch_sub(1, std::memory_order_relaxed);
     }
 
     template <class Self>
@@ -314,12 +330,21 @@ struct send_backoff_op {
             self.reset_cancellation_state(boost::asio::enable_total_cancellation());
             return wait(self);
         }
-        // Check for cancellation right before the irreversible call.
-        if (wait_ec || self.cancelled() != boost::asio::cancellation_type::none ||
-            st->generation.load(std::memory_order_acquire) != generation || !st->queue.is_open())
-            return finish(self, wait_ec ? wait_ec : aborted());
+        // Check for cancellation right before the irreversible call, under the lock close()
+        // takes to close the queue (this step may run on another thread of the io_context).
         error_code ec;
-        if (st->queue.try_send(bytes, priority, ec) || ec) return finish(self, ec);
+        bool done = true;
+        if (wait_ec || self.cancelled() != boost::asio::cancellation_type::none) {
+            ec = wait_ec ? wait_ec : aborted();
+        } else {
+            const std::lock_guard lock(st->mutex);
+            if (st->generation.load(std::memory_order_acquire) != generation ||
+                !st->queue.is_open())
+                ec = aborted();
+            else
+                done = st->queue.try_send(bytes, priority, ec) || ec;
+        }
+        if (done) return finish(self, ec);
         wait(self);
     }
 
@@ -342,6 +367,7 @@ struct send_backoff_op {
     template <class Self>
     void finish(Self& self, const error_code& ec) {
         timer.reset();
+        st->queued[1].fetch_sub(1, std::memory_order_relaxed);
         st.reset(); // before the upcall: the handler may destroy the object
         self.complete(ec);
     }
@@ -367,7 +393,7 @@ void complete_directly(Handler& h, const error_code& ec, op_payload<Kind>& pl) {
 
 // The initiation shared by the three operations: one attempt on the calling thread (unless the
 // last receive had to wait), then either a completion at once or a reactor operation.
-template <op_kind Kind, class Executor, class Handler>
+template <op_kind Kind, bool DirectToken, class Executor, class Handler>
 void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
                  op_payload<Kind>& payload, Handler& handler) {
     namespace ad = boost::asio::detail;
@@ -375,7 +401,9 @@ void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
     auto& s = *st;
     error_code ec;
     bool finished = false;
-    if (is_send || !s.receive_waited.load(std::memory_order_relaxed)) {
+    constexpr int direction = is_send ? 1 : 0;
+    if (s.queued[direction].load(std::memory_order_relaxed) == 0 &&
+        (is_send || !s.receive_waited.load(std::memory_order_relaxed))) {
         if constexpr (is_send) {
             finished = s.queue.try_send(payload.bytes, payload.priority, ec) || ec;
         } else {
@@ -388,7 +416,7 @@ void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
             if (r) payload.result = *r;
             finished = r || ec;
         }
-        if (finished && may_resume_directly<Handler>())
+        if (finished && may_resume_directly<DirectToken, Handler>())
             return complete_directly<Kind>(handler, ec, payload);
     }
 
@@ -428,6 +456,8 @@ void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
     if (slot.is_connected())
         p.p->cancellation_key_ =
             &slot.template emplace<reactor_registration::op_cancellation>(s.registration, op_type);
+    p.p->counted = true;
+    s.queued[direction].fetch_add(1, std::memory_order_relaxed);
     s.registration.start(op_type, p.p, is_continuation);
     p.v = p.p = nullptr;
 }
@@ -656,6 +686,7 @@ public:
         if (!state_) return;
         auto st = std::move(state_);
         st->detach();
+        const std::lock_guard lock(st->mutex); // a notify send's back-off step may be checking
         st->queue.close(ec);
     }
     void close() {
@@ -670,6 +701,7 @@ public:
         if (!state_) return {};
         auto st = std::move(state_);
         st->detach();
+        const std::lock_guard lock(st->mutex); // a notify send's back-off step may be checking
         return std::move(st->queue);
     }
 
@@ -755,8 +787,9 @@ public:
     auto
     async_send(boost::asio::const_buffer msg, unsigned priority,
                CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
-        return boost::asio::async_initiate<CompletionToken, void(error_code)>(initiate_send{this},
-                                                                              token, msg, priority);
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            initiate_send<detail::direct_resumption_token<CompletionToken>>{this}, token, msg,
+            priority);
     }
     /// async_send with priority 0.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code)) CompletionToken>
@@ -793,7 +826,8 @@ public:
         CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
         return boost::asio::async_initiate<CompletionToken,
                                            void(error_code, std::size_t, unsigned)>(
-            initiate_receive{this}, token, buffer);
+            initiate_receive<detail::direct_resumption_token<CompletionToken>>{this}, token,
+            buffer);
     }
 
     /// Receives one message into a buffer it allocates (max_message_size() bytes, trimmed).
@@ -809,7 +843,8 @@ public:
     auto async_receive_message(
         CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
         return boost::asio::async_initiate<CompletionToken, void(error_code, message)>(
-            initiate_receive_message{this}, token);
+            initiate_receive_message<detail::direct_resumption_token<CompletionToken>>{this},
+            token);
     }
 
 private:
@@ -829,6 +864,7 @@ private:
                                   std::move(handler), make_error_code(errc::closed), values...));
     }
 
+    template <bool DirectToken>
     struct initiate_send {
         basic_async_message_queue* self;
         using executor_type = Executor;
@@ -839,9 +875,11 @@ private:
             if (!self->is_open()) return complete_closed(self->ex_, h);
             detail::op_payload<detail::op_kind::send> payload{
                 {static_cast<const std::byte*>(msg.data()), msg.size()}, prio};
-            detail::start_mq_op<detail::op_kind::send>(self->state_, self->ex_, payload, h);
+            detail::start_mq_op<detail::op_kind::send, DirectToken>(self->state_, self->ex_,
+                                                                    payload, h);
         }
     };
+    template <bool DirectToken>
     struct initiate_receive {
         basic_async_message_queue* self;
         using executor_type = Executor;
@@ -852,9 +890,11 @@ private:
             if (!self->is_open()) return complete_closed(self->ex_, h, std::size_t{0}, 0u);
             detail::op_payload<detail::op_kind::receive> payload{
                 {static_cast<std::byte*>(buffer.data()), buffer.size()}, {}};
-            detail::start_mq_op<detail::op_kind::receive>(self->state_, self->ex_, payload, h);
+            detail::start_mq_op<detail::op_kind::receive, DirectToken>(self->state_, self->ex_,
+                                                                       payload, h);
         }
     };
+    template <bool DirectToken>
     struct initiate_receive_message {
         basic_async_message_queue* self;
         using executor_type = Executor;
@@ -867,8 +907,8 @@ private:
             if (self->state_->queue.can_read())
                 payload.msg.data.resize(
                     static_cast<std::size_t>(self->state_->queue.max_message_size()));
-            detail::start_mq_op<detail::op_kind::receive_message>(self->state_, self->ex_, payload,
-                                                                  h);
+            detail::start_mq_op<detail::op_kind::receive_message, DirectToken>(
+                self->state_, self->ex_, payload, h);
         }
     };
 

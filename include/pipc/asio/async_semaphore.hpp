@@ -244,7 +244,8 @@ public:
                   Token = boost::asio::default_completion_token_t<executor_type>>
     auto async_acquire(Token&& token = Token()) {
         return boost::asio::async_initiate<Token, void(error_code)>(
-            initiate_acquire{this}, token, detail::deadline{{}, true}, error_code{});
+            initiate_acquire<detail::direct_resumption_token<Token>>{this}, token,
+            detail::deadline{{}, true}, error_code{});
     }
 
     /// Like async_acquire, but completes with `ETIMEDOUT` (system_category, so
@@ -266,8 +267,8 @@ public:
     auto async_acquire_for(std::chrono::duration<Rep, Period> d, Token&& token = Token()) {
         error_code ec;
         const auto dl = detail::deadline_after(d, ec);
-        return boost::asio::async_initiate<Token, void(error_code)>(initiate_acquire{this}, token,
-                                                                    dl, ec);
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            initiate_acquire<detail::direct_resumption_token<Token>>{this}, token, dl, ec);
     }
 
     /// async_acquire_for with an absolute deadline on any clock (measured once, now, against
@@ -278,8 +279,8 @@ public:
     auto async_acquire_until(std::chrono::time_point<Clock, Duration> tp, Token&& token = Token()) {
         error_code ec;
         const auto dl = detail::deadline_at(tp, ec);
-        return boost::asio::async_initiate<Token, void(error_code)>(initiate_acquire{this}, token,
-                                                                    dl, ec);
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            initiate_acquire<detail::direct_resumption_token<Token>>{this}, token, dl, ec);
     }
 
 private:
@@ -306,6 +307,7 @@ private:
         state_.reset(); // the last owner (perhaps a helper, later) calls sem_close
     }
 
+    template <bool DirectToken>
     struct initiate_acquire {
         basic_async_semaphore* self;
 
@@ -324,7 +326,7 @@ private:
                 if (rc == 0) {
                     // A coroutine suspended on this acquire resumes at once (see
                     // immediate_completion.hpp); anything else gets the unit through a post.
-                    if (detail::may_resume_directly<Handler>())
+                    if (detail::may_resume_directly<DirectToken, Handler>())
                         return detail::resume_directly(handler, error_code{});
                     asio::post(self->executor_, detail::unit_holding_handler<std::decay_t<Handler>>(
                                                     std::forward<Handler>(handler), st));

@@ -15,14 +15,47 @@ namespace pipc::detail {
 // pass, which includes an extra epoll_wait when the reactor task is queued ahead of it. Boost
 // 1.82 answers this with associated immediate executors; 1.81 has none.
 //
-// For `use_awaitable` the rule is already met without a post: async_result<use_awaitable_t>
+// For a `use_awaitable` token the rule is already met without a post: async_result<use_awaitable_t>
 // runs the initiation only after the coroutine has suspended, from the awaitable thread's pump,
 // on the coroutine's executor, and nothing of the caller is on the stack but that pump. Calling
-// the handler there resumes the coroutine exactly as a posted completion would, minus the trip
-// through the scheduler. The remaining hazard is recursion (the resumed coroutine may start
-// another operation that also completes at once), so at most max_direct_resumptions are nested
-// on one thread; the next one is posted, which also keeps a flood from starving other handlers.
-// Every other handler type (callbacks, deferred, use_future, parallel groups) is posted.
+// the handler there resumes the coroutine as `dispatch` to its executor would, minus the trip
+// through the scheduler. Two conditions keep that true:
+// - The token given to the initiating function must be use_awaitable itself (or under as_tuple or
+//   redirect_error, whose wrappers do nothing after forwarding). A handler made elsewhere and
+//   passed in as the token (a user's own async_initiate forwarding it) may come from any thread,
+//   and its forwarder may still touch its own state, which the resumed coroutine can destroy;
+//   such handlers are posted.
+// - Recursion is bounded (the resumed coroutine may start another operation that also completes
+//   at once): at most max_direct_resumptions are nested on one thread; the next one is posted,
+//   which also keeps a flood from starving other handlers.
+// Every other token (callbacks, deferred, use_future, parallel groups) is posted.
+//
+// One consequence, shared with Asio's own `co_await dispatch(use_awaitable)`: a coroutine started
+// by co_spawn from its executor's own thread that finishes without ever waiting has its
+// completion handler dispatched, not posted.
+
+/// True for completion tokens whose async_result runs the initiation from the suspended
+/// coroutine.
+template <class Token>
+struct initiates_from_suspended_coroutine : std::false_type {};
+
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
+template <class Executor>
+struct initiates_from_suspended_coroutine<boost::asio::use_awaitable_t<Executor>> : std::true_type {
+};
+#endif
+
+template <class Token>
+struct initiates_from_suspended_coroutine<boost::asio::as_tuple_t<Token>>
+    : initiates_from_suspended_coroutine<Token> {};
+
+template <class Token>
+struct initiates_from_suspended_coroutine<boost::asio::redirect_error_t<Token>>
+    : initiates_from_suspended_coroutine<Token> {};
+
+template <class Token>
+inline constexpr bool direct_resumption_token =
+    initiates_from_suspended_coroutine<std::decay_t<Token>>::value;
 
 /// True for handlers whose call resumes a coroutine that has suspended on the operation.
 template <class Handler>
@@ -49,10 +82,11 @@ inline int& direct_resumption_depth() noexcept {
     return depth;
 }
 
-/// Whether `handler` may be called now, inside the initiation (see above).
-template <class Handler>
+/// Whether `handler` may be called now, inside the initiation (see above). `TokenAllows`:
+/// direct_resumption_token of the token the initiating function was given.
+template <bool TokenAllows, class Handler>
 bool may_resume_directly() noexcept {
-    if constexpr (resumes_suspended_coroutine<std::decay_t<Handler>>::value)
+    if constexpr (TokenAllows && resumes_suspended_coroutine<std::decay_t<Handler>>::value)
         return direct_resumption_depth() < max_direct_resumptions;
     else
         return false;

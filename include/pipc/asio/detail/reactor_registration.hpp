@@ -43,8 +43,10 @@ public:
     /// Registers `fd` unless it is registered already.
     error_code ensure(int fd) noexcept {
         if (fd_ != -1) return {};
-        if (const int err = reactor_->register_descriptor(fd, data_))
+        if (const int err = reactor_->register_descriptor(fd, data_)) {
+            reactor_->cleanup_descriptor_data(data_); // allocated before epoll_ctl failed
             return {err, boost::system::system_category()};
+        }
         fd_ = fd;
         return {};
     }
