@@ -34,7 +34,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <span>
 #include <string_view>
 #include <type_traits>
@@ -101,27 +100,28 @@ struct async_mq_state {
     }
 
     void cancel_waits() {
-        generation.fetch_add(1, std::memory_order_acq_rel);
         registration.cancel();
-        const std::lock_guard lock(mutex);
-        for (auto* t : send_timers) t->cancel();
+        abort_send_backoffs();
     }
 
     // Stops waiting and leaves the queue open. Pending operations complete with
     // operation_aborted, having moved nothing.
     void detach() noexcept {
-        generation.fetch_add(1, std::memory_order_acq_rel);
         registration.reset();
-        {
-            const std::lock_guard lock(mutex);
-            for (auto* t : send_timers) t->cancel();
-        }
+        abort_send_backoffs();
         if (backend == mq_backend::notify) {
             if (armed && queue.is_open()) disarm_mq_notify(queue.native_handle());
             armed = false;
             if (notify_socket != -1) ::close(notify_socket);
             notify_socket = -1;
         }
+    }
+
+    // notify sends waiting out a back-off: abort them, including one whose timer just fired.
+    void abort_send_backoffs() noexcept {
+        generation.fetch_add(1, std::memory_order_acq_rel);
+        const std::lock_guard lock(mutex);
+        for (auto* t : send_timers) t->cancel();
     }
 
     // One attempt at a receive, as the reactor performs it: true when the operation is done
@@ -189,6 +189,36 @@ struct op_payload<op_kind::receive_message> {
     received result;
 };
 
+inline std::span<std::byte> receive_buffer(op_payload<op_kind::receive>& pl) noexcept {
+    return pl.buffer;
+}
+inline std::span<std::byte> receive_buffer(op_payload<op_kind::receive_message>& pl) noexcept {
+    return pl.msg.data;
+}
+
+// One non-blocking attempt: true when the operation is done (moved its message, or failed
+// with `ec`).
+inline bool try_once(message_queue& q, op_payload<op_kind::send>& pl, error_code& ec) {
+    return q.try_send(pl.bytes, pl.priority, ec) || ec;
+}
+template <op_kind Kind>
+bool try_once(message_queue& q, op_payload<Kind>& pl, error_code& ec) {
+    const auto r = q.try_receive(receive_buffer(pl), ec);
+    if (r) pl.result = *r;
+    return r || ec;
+}
+
+// The owning receive's result: the buffer trimmed to the message, or nothing on error.
+inline message take_message(const error_code& ec, op_payload<op_kind::receive_message>& pl) {
+    message m;
+    if (!ec) {
+        m = std::move(pl.msg);
+        m.data.resize(pl.result.size);
+        m.priority = pl.result.priority;
+    }
+    return m;
+}
+
 template <class Executor, op_kind Kind>
 struct mq_op_common : boost::asio::detail::reactor_op {
     // The payload is taken over (moved from, for an owning receive's buffer).
@@ -204,16 +234,10 @@ struct mq_op_common : boost::asio::detail::reactor_op {
         ++o->attempts;
         auto& s = *o->st;
         if constexpr (Kind == op_kind::send) {
-            return s.queue.try_send(o->payload.bytes, o->payload.priority, o->ec_) || o->ec_
-                       ? done
-                       : not_done;
+            return try_once(s.queue, o->payload, o->ec_) ? done : not_done;
         } else {
-            std::span<std::byte> buffer;
-            if constexpr (Kind == op_kind::receive)
-                buffer = o->payload.buffer;
-            else
-                buffer = std::span<std::byte>(o->payload.msg.data);
-            if (!s.perform_receive(buffer, o->payload.result, o->ec_)) return not_done;
+            if (!s.perform_receive(receive_buffer(o->payload), o->payload.result, o->ec_))
+                return not_done;
             s.receive_waited.store(o->attempts > 1, std::memory_order_relaxed);
             return done;
         }
@@ -263,14 +287,8 @@ private:
             return ad::binder3<Handler, error_code, std::size_t, unsigned>(
                 0, std::move(h), ec, ec ? 0 : pl.result.size, ec ? 0u : pl.result.priority);
         } else {
-            message m;
-            if (!ec) {
-                m = std::move(pl.msg);
-                m.data.resize(pl.result.size);
-                m.priority = pl.result.priority;
-            }
             return ad::move_binder2<Handler, error_code, message>(0, std::move(h), ec,
-                                                                  std::move(m));
+                                                                  take_message(ec, pl));
         }
     }
 
@@ -381,13 +399,7 @@ void complete_directly(Handler& h, const error_code& ec, op_payload<Kind>& pl) {
     } else if constexpr (Kind == op_kind::receive) {
         resume_directly(h, ec, ec ? std::size_t{0} : pl.result.size, ec ? 0u : pl.result.priority);
     } else {
-        message m;
-        if (!ec) {
-            m = std::move(pl.msg);
-            m.data.resize(pl.result.size);
-            m.priority = pl.result.priority;
-        }
-        resume_directly(h, ec, std::move(m));
+        resume_directly(h, ec, take_message(ec, pl));
     }
 }
 
@@ -399,24 +411,13 @@ void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
     namespace ad = boost::asio::detail;
     constexpr bool is_send = Kind == op_kind::send;
     auto& s = *st;
+    using op = mq_op<Executor, Handler, Kind>;
     error_code ec;
     bool finished = false;
-    constexpr int direction = is_send ? 1 : 0;
-    if (s.queued[direction].load(std::memory_order_relaxed) == 0 &&
+    if (s.queued[op::direction].load(std::memory_order_relaxed) == 0 &&
         (is_send || !s.receive_waited.load(std::memory_order_relaxed))) {
-        if constexpr (is_send) {
-            finished = s.queue.try_send(payload.bytes, payload.priority, ec) || ec;
-        } else {
-            std::span<std::byte> buffer;
-            if constexpr (Kind == op_kind::receive)
-                buffer = payload.buffer;
-            else
-                buffer = std::span<std::byte>(payload.msg.data);
-            const auto r = s.queue.try_receive(buffer, ec);
-            if (r) payload.result = *r;
-            finished = r || ec;
-        }
-        if (finished && may_resume_directly<DirectToken, Handler>())
+        finished = try_once(s.queue, payload, ec);
+        if (finished && may_resume_directly<DirectToken>())
             return complete_directly<Kind>(handler, ec, payload);
     }
 
@@ -430,23 +431,17 @@ void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
 
     const bool is_continuation = boost_asio_handler_cont_helpers::is_continuation(handler);
     auto slot = boost::asio::get_associated_cancellation_slot(handler);
-    using op = mq_op<Executor, Handler, Kind>;
     typename op::ptr p = {ad::addressof(handler), op::ptr::allocate(handler), nullptr};
     p.p = new (p.v) op(st, payload, handler, io_ex);
+    if (!finished) { // it has to wait: in the reactor, once the descriptor is registered
+        if (!is_send && s.backend == mq_backend::notify && s.notify_socket == -1)
+            ec = make_error_code(errc::not_readable);
+        else
+            ec = s.registration.ensure(s.watched_descriptor());
+        finished = bool(ec);
+    }
     if (finished) {
         p.p->ec_ = ec;
-        s.registration.post_completed(p.p, is_continuation);
-        p.v = p.p = nullptr;
-        return;
-    }
-    if (!is_send && s.backend == mq_backend::notify && s.notify_socket == -1) {
-        p.p->ec_ = make_error_code(errc::not_readable);
-        s.registration.post_completed(p.p, is_continuation);
-        p.v = p.p = nullptr;
-        return;
-    }
-    if (auto reg_ec = s.registration.ensure(s.watched_descriptor())) {
-        p.p->ec_ = reg_ec;
         s.registration.post_completed(p.p, is_continuation);
         p.v = p.p = nullptr;
         return;
@@ -457,7 +452,7 @@ void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
         p.p->cancellation_key_ =
             &slot.template emplace<reactor_registration::op_cancellation>(s.registration, op_type);
     p.p->counted = true;
-    s.queued[direction].fetch_add(1, std::memory_order_relaxed);
+    s.queued[op::direction].fetch_add(1, std::memory_order_relaxed);
     s.registration.start(op_type, p.p, is_continuation);
     p.v = p.p = nullptr;
 }

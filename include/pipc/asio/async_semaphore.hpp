@@ -326,7 +326,7 @@ private:
                 if (rc == 0) {
                     // A coroutine suspended on this acquire resumes at once (see
                     // immediate_completion.hpp); anything else gets the unit through a post.
-                    if (detail::may_resume_directly<DirectToken, Handler>())
+                    if (detail::may_resume_directly<DirectToken>())
                         return detail::resume_directly(handler, error_code{});
                     asio::post(self->executor_, detail::unit_holding_handler<std::decay_t<Handler>>(
                                                     std::forward<Handler>(handler), st));

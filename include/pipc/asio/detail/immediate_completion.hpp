@@ -57,24 +57,6 @@ template <class Token>
 inline constexpr bool direct_resumption_token =
     initiates_from_suspended_coroutine<std::decay_t<Token>>::value;
 
-/// True for handlers whose call resumes a coroutine that has suspended on the operation.
-template <class Handler>
-struct resumes_suspended_coroutine : std::false_type {};
-
-#if defined(BOOST_ASIO_HAS_CO_AWAIT)
-template <class Executor, class... Args>
-struct resumes_suspended_coroutine<boost::asio::detail::awaitable_handler<Executor, Args...>>
-    : std::true_type {};
-#endif
-
-template <class Handler>
-struct resumes_suspended_coroutine<boost::asio::detail::as_tuple_handler<Handler>>
-    : resumes_suspended_coroutine<Handler> {};
-
-template <class Handler>
-struct resumes_suspended_coroutine<boost::asio::detail::redirect_error_handler<Handler>>
-    : resumes_suspended_coroutine<Handler> {};
-
 inline constexpr int max_direct_resumptions = 16;
 
 inline int& direct_resumption_depth() noexcept {
@@ -82,17 +64,18 @@ inline int& direct_resumption_depth() noexcept {
     return depth;
 }
 
-/// Whether `handler` may be called now, inside the initiation (see above). `TokenAllows`:
-/// direct_resumption_token of the token the initiating function was given.
-template <bool TokenAllows, class Handler>
+/// Whether the handler may be called now, inside the initiation (see above). `TokenAllows`:
+/// direct_resumption_token of the token the initiating function was given, which makes the
+/// handler Asio's awaitable_handler (or as_tuple/redirect_error's wrapper of it).
+template <bool TokenAllows>
 bool may_resume_directly() noexcept {
-    if constexpr (TokenAllows && resumes_suspended_coroutine<std::decay_t<Handler>>::value)
+    if constexpr (TokenAllows)
         return direct_resumption_depth() < max_direct_resumptions;
     else
         return false;
 }
 
-/// Calls `handler(args...)` now; only after may_resume_directly<Handler>() said yes.
+/// Calls `handler(args...)` now; only after may_resume_directly() said yes.
 template <class Handler, class... Args>
 void resume_directly(Handler& handler, Args&&... args) {
     int& depth = direct_resumption_depth();
