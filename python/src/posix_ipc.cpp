@@ -636,6 +636,11 @@ struct MessageQueue {
     long max_message_size = 0;
     bool read = true;
     bool write = true;
+    /// O_NONBLOCK as this object last set or read it. It lets a receive or send without a timeout
+    /// go straight to the kernel's blocking call (one system call, as posix_ipc makes) instead of
+    /// a try, an mq_getattr and then the call. Only a change made behind this object's back, on
+    /// the same open description (a forked child setting `block`), is missed until `block` is read.
+    bool blocking = true;
 };
 
 long default_max_messages = 10;
@@ -687,6 +692,7 @@ std::unique_ptr<MessageQueue> make_message_queue(py::object name, long flags, lo
     q->max_message_size = q->core->max_message_size();
     q->read = r != 0;
     q->write = w != 0;
+    q->blocking = o.blocking;
     return q;
 }
 
@@ -739,6 +745,17 @@ PyObject* queue_send_fast(PyObject* self, PyObject* const* args, Py_ssize_t narg
     const auto bytes = std::as_bytes(std::span(data, static_cast<std::size_t>(length)));
     const auto prio = static_cast<unsigned>(priority);
     error_code ec;
+    if (t.infinite && q->blocking) {
+        // The kernel's own blocking send: one system call whether or not the queue has room.
+        const std::shared_ptr<pipc::message_queue> core = q->core;
+        {
+            const without_gil nogil;
+            core->send(bytes, prio, ec);
+        }
+        if (!ec) Py_RETURN_NONE;
+        if (is_interrupted(ec)) return interrupted();
+        return set_error(kind::message_queue, op::send, ec);
+    }
     if (q->core->try_send(bytes, prio, ec)) Py_RETURN_NONE;
     if (ec) return set_error(kind::message_queue, op::send, ec);
     // Full. posix_ipc's non-blocking queues (block=False, O_NONBLOCK) and timeout 0 give up now.
@@ -815,6 +832,18 @@ PyObject* queue_receive_fast(PyObject* self, PyObject* const* args, Py_ssize_t n
     auto& buffer = receive_buffer(static_cast<std::size_t>(q->max_message_size), oversized);
     const std::span<std::byte> span(buffer);
     error_code ec;
+    if (t.infinite && q->blocking) {
+        // The kernel's own blocking receive: one system call whether or not a message is there.
+        const std::shared_ptr<pipc::message_queue> core = q->core;
+        pipc::received r{};
+        {
+            const without_gil nogil;
+            r = core->receive(span, ec);
+        }
+        if (!ec) return make_received(buffer, r);
+        if (is_interrupted(ec)) return interrupted();
+        return set_error(kind::message_queue, op::receive, ec);
+    }
     if (auto r = q->core->try_receive(span, ec)) return make_received(buffer, *r);
     if (ec) return set_error(kind::message_queue, op::receive, ec);
     if (t.is_zero()) return set_busy(kind::message_queue, op::receive);
@@ -1235,6 +1264,7 @@ PYBIND11_MODULE(posix_ipc, m) {
                 error_code ec;
                 const bool b = q.core->blocking(ec);
                 if (ec) raise_error(kind::message_queue, op::attribute, ec);
+                q.blocking = b;
                 return b;
             },
             [](py::handle self, py::object value) {
@@ -1247,6 +1277,7 @@ PYBIND11_MODULE(posix_ipc, m) {
                 error_code ec;
                 q.core->set_blocking(truth != 0, ec);
                 if (ec) raise_error(kind::message_queue, op::attribute, ec);
+                q.blocking = truth != 0;
             })
         .def_property_readonly("max_messages",
                                [](py::handle self) {
