@@ -18,6 +18,9 @@ rm -rf "$scratch"
 mkdir -p "$scratch"
 trap 'rm -rf "$scratch"' EXIT
 jobs=${PIPC_JOBS:-2}
+# PIPC_CONSUMER_STAGES picks stages (to check one quickly): static shared boost subdir deb.
+stages=" ${PIPC_CONSUMER_STAGES:-static shared boost subdir deb} "
+stage() { [[ $stages == *" $1 "* ]]; }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 cache() { sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt"; }
@@ -56,6 +59,7 @@ consumer_find_package() {
 # pkg-config as in the README: plain for a shared libpipc, --static for a static one.
 consumer_pkg_config() {
   local what=$1 pcdir=$2 kind=$3 flags
+  # shellcheck disable=SC2046 # --static or nothing
   flags=$(PKG_CONFIG_PATH=$pcdir pkg-config $([ "$kind" = static ] && echo --static) \
             --cflags --libs pipc) || fail "$what: pkg-config failed"
   # shellcheck disable=SC2086 # the flags are words
@@ -80,10 +84,13 @@ static_libdir=$(dirname "$(find "$static" -name libpipc.a | head -n 1)")
 [ -f "$static_libdir/cmake/pipc/pipcConfigVersion.cmake" ] || fail "no CMake version file"
 cmp -s "$source/LICENSE" "$static/share/doc/pipc/LICENSE" || fail "LICENSE not installed"
 grep -qx 'License: BSL-1.0' "$static_libdir/pkgconfig/pipc.pc" || fail "pipc.pc names no license"
-consumer_find_package static-find_package "$static" STATIC_LIBRARY
-consumer_pkg_config static-pkg-config "$static_libdir/pkgconfig" static
+if stage static; then
+  consumer_find_package static-find_package "$static" STATIC_LIBRARY
+  consumer_pkg_config static-pkg-config "$static_libdir/pkgconfig" static
+fi
 
 # --- shared install: the same sources with BUILD_SHARED_LIBS=ON, library only ---
+if stage shared; then
 shared_build=$build/package-shared
 cmake -S "$source" -B "$shared_build" -DBUILD_SHARED_LIBS=ON -DPIPC_INSTALL=ON \
       -DPIPC_BUILD_TESTS=OFF -DPIPC_BUILD_EXAMPLES=OFF -DPIPC_BUILD_BENCH=OFF \
@@ -111,8 +118,10 @@ $leaked"
   fail "libpipc.so built without tests exports the test hooks"
 consumer_find_package shared-find_package "$shared" SHARED_LIBRARY
 consumer_pkg_config shared-pkg-config "$(dirname "$so")/pkgconfig" shared
+fi
 
 # --- a consumer with another Boost: a clear configure-time error, never a crash at run time ---
+if stage boost; then
 other_boost=$(awk -F. '{ printf "%d.%d.0", $1, $2 + 1 }' <<<"$boost_version")
 fake=$scratch/fake-boost/lib/cmake/Boost-$other_boost
 mkdir -p "$fake"
@@ -137,8 +146,10 @@ for want in "pipc was built against Boost $boost_version" "this project uses Boo
   grep -qF "$want" <<<"$log" || fail "the Boost mismatch error does not say '$want': $log"
 done
 echo "other-boost: configure refused Boost $other_boost (pipc built with $boost_version)"
+fi
 
 # --- add_subdirectory on the source tree: only the library, none of pipc's developer targets ---
+if stage subdir; then
 forbidden=()
 declare -A option_of=([pipc-bench]=PIPC_BUILD_BENCH [pipc_cli]=PIPC_BUILD_TOOLS
                       [core_semaphore]=PIPC_BUILD_TESTS [example_quickstart]=PIPC_BUILD_EXAMPLES
@@ -162,8 +173,10 @@ cmake -S "$source/tests/consumer" -B "$scratch/sub" -DPIPC_CONSUMER_MODE=subdire
   fail "add_subdirectory configure failed"
 cmake --build "$scratch/sub" -j"$jobs" >/dev/null || fail "add_subdirectory build failed"
 run_consumer add_subdirectory "$scratch/sub/consumer"
+fi
 
 # --- the Debian packages, unpacked into a scratch root ---
+stage deb || exit 0
 if ! command -v dpkg-deb >/dev/null || ! [ -f "$build/CPackConfig.cmake" ]; then
   echo "deb: skipped (no dpkg-deb or no CPack configuration)"
   exit 0
