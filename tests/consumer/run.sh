@@ -167,10 +167,10 @@ for t in "${!option_of[@]}"; do
   fi
   forbidden+=("$t")
 done
-cmake -S "$source/tests/consumer" -B "$scratch/sub" -DPIPC_CONSUMER_MODE=subdirectory \
+log=$(cmake -S "$source/tests/consumer" -B "$scratch/sub" -DPIPC_CONSUMER_MODE=subdirectory \
       -DPIPC_SOURCE_DIR="$source" -DPIPC_CONSUMER_FORBIDDEN_TARGETS="$(IFS=';'; echo "${forbidden[*]}")" \
-      ${launcher:+-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher"} -DCMAKE_BUILD_TYPE=Release >/dev/null ||
-  fail "add_subdirectory configure failed"
+      ${launcher:+-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher"} -DCMAKE_BUILD_TYPE=Release 2>&1) ||
+  fail "add_subdirectory configure failed: $(grep -A3 'CMake Error' <<<"$log")"
 cmake --build "$scratch/sub" -j"$jobs" >/dev/null || fail "add_subdirectory build failed"
 run_consumer add_subdirectory "$scratch/sub/consumer"
 fi
