@@ -37,6 +37,7 @@ fi
 if [ $skip_format -eq 0 ]; then
   step "format check"
   git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+  scripts/check-spdx.sh
 fi
 
 step "build (RelWithDebInfo)"

@@ -2,6 +2,8 @@
 // faults (EINTR, EMFILE, EOVERFLOW, ENOSPC ...) deterministically. Internal; not installed.
 #pragma once
 
+#include <pipc/export.hpp>
+
 #include <fcntl.h>
 #include <mqueue.h>
 #include <poll.h>
@@ -51,9 +53,17 @@ struct sys_table {
     ::ssize_t (*getrandom)(void* buf, std::size_t len, unsigned flags);
 };
 
+// A shared libpipc hides everything but the public API; a build with pipc's tests exports these two
+// as well, so the fault-injection tests run against the shared library too.
+#if PIPC_EXPORT_TEST_HOOKS
+#define PIPC_TEST_HOOK PIPC_API
+#else
+#define PIPC_TEST_HOOK
+#endif
+
 /// The table in use. Tests may overwrite entries and must restore them (see tests/common).
-sys_table& sys() noexcept;
+PIPC_TEST_HOOK sys_table& sys() noexcept;
 /// The real system calls.
-const sys_table& real_sys() noexcept;
+PIPC_TEST_HOOK const sys_table& real_sys() noexcept;
 
 } // namespace pipc::detail

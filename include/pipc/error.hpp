@@ -1,6 +1,8 @@
 // pipc/error.hpp - error codes, the posix_ipc condition classes, and typed exceptions.
 #pragma once
 
+#include <pipc/export.hpp>
+
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -59,9 +61,9 @@ enum class condition {
 };
 
 /// The category of pipc::errc. Returns a reference to a static object; thread-safe.
-const boost::system::error_category& pipc_category() noexcept;
+PIPC_API const boost::system::error_category& pipc_category() noexcept;
 /// The category of pipc::condition. Returns a reference to a static object; thread-safe.
-const boost::system::error_category& condition_category() noexcept;
+PIPC_API const boost::system::error_category& condition_category() noexcept;
 
 inline error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), pipc_category()};
@@ -72,34 +74,34 @@ inline boost::system::error_condition make_error_condition(condition c) noexcept
 
 /// Base of every exception pipc throws; still a `boost::system::system_error`, so
 /// `catch (const boost::system::system_error&)` keeps working.
-class error : public boost::system::system_error {
+class PIPC_API error : public boost::system::system_error {
 public:
     using boost::system::system_error::system_error;
 };
 /// Thrown for codes equivalent to condition::existential.
-class existential_error : public error {
+class PIPC_API existential_error : public error {
 public:
     using error::error;
 };
 /// Thrown for codes equivalent to condition::permissions.
-class permissions_error : public error {
+class PIPC_API permissions_error : public error {
 public:
     using error::error;
 };
 /// Thrown for codes equivalent to condition::busy.
-class busy_error : public error {
+class PIPC_API busy_error : public error {
 public:
     using error::error;
 };
 /// Thrown for codes equivalent to condition::signal.
-class signal_error : public error {
+class PIPC_API signal_error : public error {
 public:
     using error::error;
 };
 
 /// Throws the exception class matching `ec`'s condition, with `what` prefixed to the message.
 /// `what` should name the operation and the object, e.g. `message_queue::open "/jobs"`.
-[[noreturn]] void throw_error(const error_code& ec, const std::string& what);
+[[noreturn]] PIPC_API void throw_error(const error_code& ec, const std::string& what);
 
 } // namespace pipc
 

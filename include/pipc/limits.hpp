@@ -1,6 +1,8 @@
 // pipc/limits.hpp - the system's IPC limits, read at run time rather than frozen at build time.
 #pragma once
 
+#include <pipc/export.hpp>
+
 #include <cstdint>
 #include <optional>
 
@@ -23,11 +25,15 @@ struct rlimit_value {
     bool hard_unlimited = false;
 };
 
-long page_size() noexcept;            ///< sysconf(_SC_PAGESIZE).
-long semaphore_value_max() noexcept;  ///< sysconf(_SC_SEM_VALUE_MAX), SEM_VALUE_MAX if unknown.
-long message_priority_max() noexcept; ///< sysconf(_SC_MQ_PRIO_MAX): priorities are 0..this-1.
-mqueue_limits read_mqueue_limits();   ///< Reads /proc/sys/fs/mqueue/* afresh on every call.
-rlimit_value read_rlimit_msgqueue() noexcept;
+/// sysconf(_SC_PAGESIZE).
+PIPC_API long page_size() noexcept;
+/// sysconf(_SC_SEM_VALUE_MAX), SEM_VALUE_MAX if unknown.
+PIPC_API long semaphore_value_max() noexcept;
+/// sysconf(_SC_MQ_PRIO_MAX): priorities are 0..this-1.
+PIPC_API long message_priority_max() noexcept;
+/// Reads /proc/sys/fs/mqueue/* afresh on every call.
+PIPC_API mqueue_limits read_mqueue_limits();
+PIPC_API rlimit_value read_rlimit_msgqueue() noexcept;
 
 /// Kernel hard caps (mq_overview(7), Linux >= 3.5); pipc rejects larger values before the call.
 inline constexpr long hard_msg_max = 65536;

@@ -1,6 +1,8 @@
 // pipc/log.hpp - opting in to pipc's diagnostics. spdlog itself stays out of this header.
 #pragma once
 
+#include <pipc/export.hpp>
+
 #include <memory>
 
 namespace spdlog {
@@ -13,9 +15,9 @@ namespace pipc {
 /// logger named "pipc" (spdlog::register_logger). It logs lifecycle events (create, open, unlink,
 /// close, notification registration, helper threads) at debug level, never per message.
 /// Passing nullptr goes back to looking up "pipc" in spdlog's registry. Thread-safe.
-void set_logger(std::shared_ptr<spdlog::logger> logger);
+PIPC_API void set_logger(std::shared_ptr<spdlog::logger> logger);
 
 /// The logger pipc uses now: the injected one, else the registered "pipc", else nullptr.
-std::shared_ptr<spdlog::logger> get_logger();
+PIPC_API std::shared_ptr<spdlog::logger> get_logger();
 
 } // namespace pipc

@@ -1,6 +1,8 @@
 // pipc/mapping.hpp - a RAII view of (part of) a shared-memory segment.
 #pragma once
 
+#include <pipc/export.hpp>
+
 #include <pipc/error.hpp>
 
 #include <cstddef>
@@ -12,7 +14,7 @@ namespace pipc {
 
 namespace detail {
 /// Owns one mmap; the user-visible bytes may start after the page boundary mmap needs.
-class mapping_base {
+class PIPC_API mapping_base {
 public:
     mapping_base() noexcept = default;
     mapping_base(mapping_base&& other) noexcept;
@@ -56,7 +58,7 @@ private:
 /// @par Thread safety
 /// The object: like a std::span. The bytes: shared with other processes; synchronise with a
 /// semaphore or atomics.
-class mapping : public detail::mapping_base {
+class PIPC_API mapping : public detail::mapping_base {
 public:
     mapping() noexcept = default;
     std::span<std::byte> bytes() const noexcept { return {data_ptr(), size()}; }
@@ -78,7 +80,7 @@ private:
 };
 
 /// A read-only mapping, the only kind a read-only shared_memory handle can make.
-class const_mapping : public detail::mapping_base {
+class PIPC_API const_mapping : public detail::mapping_base {
 public:
     const_mapping() noexcept = default;
     std::span<const std::byte> bytes() const noexcept { return {data_ptr(), size()}; }

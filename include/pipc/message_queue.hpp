@@ -1,6 +1,8 @@
 // pipc/message_queue.hpp - a named POSIX message queue (mq_open), blocking and RAII.
 #pragma once
 
+#include <pipc/export.hpp>
+
 #include <pipc/detail/deadline.hpp>
 #include <pipc/error.hpp>
 #include <pipc/open_mode.hpp>
@@ -77,7 +79,7 @@ struct message_queue_options {
 /// Distinct objects: safe. Shared object: sends, receives and attribute reads may run
 /// concurrently (the kernel serialises them); `open`, `close`, notification calls and moves may not
 /// overlap with anything else.
-class message_queue {
+class PIPC_API message_queue {
 public:
     using options = message_queue_options;
 
@@ -214,8 +216,8 @@ private:
     std::uint64_t callback_id_ = 0; ///< Registry key of the SIGEV_THREAD callback, 0 if none.
 };
 
-void unlink_message_queue(std::string_view name);
-void unlink_message_queue(std::string_view name, error_code& ec);
+PIPC_API void unlink_message_queue(std::string_view name);
+PIPC_API void unlink_message_queue(std::string_view name, error_code& ec);
 
 // --- template definitions ----------------------------------------------------------------
 

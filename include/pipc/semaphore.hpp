@@ -1,6 +1,8 @@
 // pipc/semaphore.hpp - a named POSIX semaphore (sem_open), blocking and RAII.
 #pragma once
 
+#include <pipc/export.hpp>
+
 #include <pipc/detail/deadline.hpp>
 #include <pipc/error.hpp>
 #include <pipc/open_mode.hpp>
@@ -42,7 +44,7 @@ struct semaphore_options {
 ///
 /// @par Exception safety
 /// Every throwing call has an `error_code&` twin that never throws; a failed call changes nothing.
-class semaphore {
+class PIPC_API semaphore {
 public:
     using options = semaphore_options;
 
@@ -134,8 +136,8 @@ private:
 };
 
 /// Removes a semaphore by name; the same as semaphore::unlink(name).
-void unlink_semaphore(std::string_view name);
-void unlink_semaphore(std::string_view name, error_code& ec);
+PIPC_API void unlink_semaphore(std::string_view name);
+PIPC_API void unlink_semaphore(std::string_view name, error_code& ec);
 
 template <class Rep, class Period>
 bool semaphore::try_acquire_for(std::chrono::duration<Rep, Period> d, error_code& ec) {

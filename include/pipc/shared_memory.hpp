@@ -1,6 +1,8 @@
 // pipc/shared_memory.hpp - a named POSIX shared-memory segment (shm_open), blocking and RAII.
 #pragma once
 
+#include <pipc/export.hpp>
+
 #include <pipc/error.hpp>
 #include <pipc/mapping.hpp>
 #include <pipc/open_mode.hpp>
@@ -40,7 +42,7 @@ struct shared_memory_options {
 /// @par Thread safety
 /// Distinct objects: safe. Shared object: const calls may run concurrently; `open`, `close`,
 /// `resize` and moves may not overlap with anything else.
-class shared_memory {
+class PIPC_API shared_memory {
 public:
     static constexpr std::uint64_t whole = std::numeric_limits<std::uint64_t>::max();
 
@@ -111,7 +113,7 @@ private:
     bool read_only_ = false;
 };
 
-void unlink_shared_memory(std::string_view name);
-void unlink_shared_memory(std::string_view name, error_code& ec);
+PIPC_API void unlink_shared_memory(std::string_view name);
+PIPC_API void unlink_shared_memory(std::string_view name, error_code& ec);
 
 } // namespace pipc

@@ -2,6 +2,8 @@
 // wait on named semaphores for basic_async_semaphore.
 #pragma once
 
+#include <pipc/export.hpp>
+
 #include <pipc/detail/deadline.hpp>
 #include <pipc/error.hpp>
 #include <pipc/semaphore.hpp>
@@ -74,7 +76,7 @@ struct async_semaphore_state {
 ///
 /// @par Thread safety
 /// All member functions may be called concurrently.
-class semaphore_waiter_service : public boost::asio::execution_context::service {
+class PIPC_API semaphore_waiter_service : public boost::asio::execution_context::service {
 public:
     struct config {
         /// Upper bound on helper threads for this execution context.
