@@ -434,6 +434,24 @@ BOOST_AUTO_TEST_CASE(a_failed_chmod_after_create_leaves_nothing_behind) {
     BOOST_TEST(!pipc_test::exists(kind, name.str()));
 }
 
+// Another process creates the name while this open_or_create is building its own semaphore: the
+// call opens theirs, keeps it, and leaves nothing of its own half-made one.
+BOOST_AUTO_TEST_CASE(open_or_create_losing_the_name_opens_the_winner_and_removes_nothing) {
+    named name(kind);
+    static const std::string* target = nullptr;
+    target = &name.str();
+    pipc_test::fault_scope faults;
+    faults.table().linkat = [](int od, const char* o, int nd, const char* n, int flags) {
+        ::sem_t* theirs = ::sem_open(target->c_str(), O_CREAT | O_EXCL, 0600, 42);
+        if (theirs != SEM_FAILED) ::sem_close(theirs);
+        return pipc::detail::real_sys().linkat(od, o, nd, n, flags);
+    };
+    semaphore s(name, {.open = open_mode::open_or_create, .initial_value = 1});
+    BOOST_TEST(!s.created());
+    BOOST_TEST(s.value() == 42);
+    BOOST_TEST(pipc_test::exists(kind, name.str()));
+}
+
 BOOST_AUTO_TEST_CASE(generated_names_retry_on_collision_then_give_up) {
     pipc_test::fault_scope faults;
     static int collisions = 0;
