@@ -56,7 +56,11 @@ error_code truncate_existing(int fd, std::uint64_t size) {
         const auto n = sys().pwrite(fd, zeros.data(), chunk, static_cast<::off_t>(done));
         if (n < 0) {
             if (errno == EINTR) continue;
-            return errno_code();
+            const auto ec = errno_code();
+            // Before the first byte is cleared the old size still makes it as if nothing
+            // happened; later, the cleared part stays cleared (docs/failure-atomicity.md).
+            if (size > old_size) sys().ftruncate(fd, static_cast<::off_t>(old_size));
+            return ec;
         }
         done += static_cast<std::uint64_t>(n);
     }
