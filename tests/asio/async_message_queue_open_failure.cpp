@@ -10,7 +10,6 @@
 #include <pipc_test/support.hpp>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -28,7 +27,16 @@ constexpr auto kind = pipc::object_kind::message_queue;
 // In the calling (forked) process: lower RLIMIT_NOFILE and fill every free descriptor but one,
 // so the queue's mq_open gets the last one and the notify socket finds none (EMFILE).
 // @returns the filler descriptors, to close afterwards.
-std::vector<int> leave_one_free_descriptor() {
+std::vector<int> leave_one_free_descriptor(boost::asio::io_context& io) {
+    // One successful open and close first: Asio's services exist afterwards, and UBSan has seen
+    // (and cached) every dynamic type on the path; checking a new one needs a pipe, which there
+    // will not be room for.
+    {
+        pipc::async_message_queue warm(io, pipc::unique_name,
+                                       {.max_messages = 1, .max_message_size = 16},
+                                       pipc::mq_backend::notify);
+        pipc::message_queue::unlink(warm.core().name());
+    }
     ::rlimit lim{};
     ::getrlimit(RLIMIT_NOFILE, &lim);
     lim.rlim_cur = std::min<::rlim_t>(lim.rlim_max, 256);
@@ -55,9 +63,8 @@ BOOST_AUTO_TEST_CASE(create_exclusive_that_cannot_attach_leaves_no_queue) {
     named name(kind, "attach");
     pipc_test::child_process child([&] {
         boost::asio::io_context io;
-        const boost::asio::steady_timer warm(io); // the reactor's descriptors, before the squeeze
         pipc::async_message_queue q(io);
-        auto fillers = leave_one_free_descriptor();
+        auto fillers = leave_one_free_descriptor(io);
         pipc::error_code ec;
         q.open(
             name.str(),
@@ -84,9 +91,8 @@ BOOST_AUTO_TEST_CASE(a_failed_attach_never_removes_a_queue_it_only_opened) {
         {.open = pipc::open_mode::create_exclusive, .max_messages = 1, .max_message_size = 16});
     pipc_test::child_process child([&] {
         boost::asio::io_context io;
-        const boost::asio::steady_timer warm(io);
         pipc::async_message_queue q(io);
-        auto fillers = leave_one_free_descriptor();
+        auto fillers = leave_one_free_descriptor(io);
         pipc::error_code ec;
         q.open(name.str(), {.open = pipc::open_mode::open_or_create}, pipc::mq_backend::notify, ec);
         close_all(fillers);
