@@ -77,6 +77,9 @@ public:
             return "the segment has size 0: nothing to map";
         case errc::name_generation_failed:
             return "no unused generated name found after 16 tries";
+        case errc::damaged_semaphore:
+            return "damaged semaphore: its file /dev/shm/sem.NAME is shorter than a sem_t or not a "
+                   "regular file (unlink it and create it again)";
         }
         return "unknown pipc error";
     }
@@ -132,6 +135,7 @@ public:
         if (code.category() == pipc_category()) {
             switch (static_cast<errc>(code.value())) {
             case errc::closed:
+            case errc::damaged_semaphore:
                 return c == condition::existential;
             case errc::not_readable:
             case errc::not_writable:

@@ -6,8 +6,13 @@
 #include "sys.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <string>
 #include <utility>
 
 namespace pipc {
@@ -56,12 +61,67 @@ error_code check_semaphore_options(const semaphore::options& opts) {
     return {};
 }
 
-// sem_open applies the umask; a created semaphore gets exactly the requested mode through its
-// backing file (glibc keeps named semaphores at /dev/shm/sem.NAME).
-error_code fix_semaphore_mode(const std::string& name, ::mode_t permissions) {
-    const std::string path = "/dev/shm/sem." + name.substr(1);
-    if (sys().chmod(path.c_str(), permissions) != 0) return errno_code();
+// pipc builds named semaphores itself, the way glibc's sem_open does (a sem_t in a file
+// /dev/shm/sem.NAME, mapped shared), because sem_open leaves two gaps: it applies the umask, so
+// the mode had to be fixed afterwards by path (racing with anyone who unlinks and re-creates the
+// name), and it maps a file of any size, so a short file crashes the first wait with SIGBUS.
+// Objects stay compatible with sem_open in other programs in both directions.
+
+std::string semaphore_path(std::string_view name) {
+    std::string path = "/dev/shm/sem.";
+    path += name.substr(1);
+    return path;
+}
+
+// Checks that `fd` holds a whole sem_t, then maps it. The size check is on the descriptor that
+// is mapped, so no other process can swap the file in between.
+error_code map_semaphore(int fd, ::sem_t*& out) {
+    struct ::stat st {};
+    if (sys().fstat(fd, &st) != 0) return errno_code();
+    if (!S_ISREG(st.st_mode) || st.st_size < static_cast<::off_t>(sizeof(::sem_t)))
+        return make_error_code(errc::damaged_semaphore);
+    void* p = sys().mmap(nullptr, sizeof(::sem_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return errno_code();
+    out = static_cast<::sem_t*>(p);
     return {};
+}
+
+error_code open_existing_semaphore(const std::string& path, ::sem_t*& out) {
+    const int fd = sys().open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd < 0) return errno_code();
+    const auto ec = map_semaphore(fd, out);
+    sys().close(fd);
+    return ec;
+}
+
+// The semaphore is made complete (mode, value, mapping) in an unnamed file, and the name is the
+// last step: linkat either publishes it whole or fails with EEXIST, and nothing is left behind
+// on any failure. Nobody else can see, open or unlink it before it is ours.
+error_code create_semaphore(const std::string& path, ::mode_t permissions, unsigned value,
+                            ::sem_t*& out) {
+    const int fd = sys().open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) return errno_code();
+    ::sem_t* mapped = nullptr;
+    const error_code ec = [&]() -> error_code {
+        if (sys().fchmod(fd, permissions) != 0) return errno_code(); // exact, whatever the umask
+        ::sem_t initial;
+        std::memset(&initial, 0, sizeof initial); // defined padding bytes in the file
+        if (::sem_init(&initial, 1, value) != 0) return errno_code();
+        const auto written = sys().pwrite(fd, &initial, sizeof initial, 0);
+        if (written < 0) return errno_code();
+        if (written != static_cast<::ssize_t>(sizeof initial)) return errno_code(ENOSPC);
+        if (auto map_ec = map_semaphore(fd, mapped)) return map_ec;
+        const std::string self = "/proc/self/fd/" + std::to_string(fd);
+        if (sys().linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+            const auto link_ec = errno_code();
+            sys().munmap(std::exchange(mapped, nullptr), sizeof(::sem_t));
+            return link_ec;
+        }
+        return {};
+    }();
+    sys().close(fd); // the mapping and the name keep the file
+    if (!ec) out = mapped;
+    return ec;
 }
 
 } // namespace
@@ -71,25 +131,16 @@ void semaphore::open(std::string_view name, const options& opts, error_code& ec)
     if (!ec) ec = check_semaphore_options(opts);
     if (ec) return;
     const std::string owned(name);
+    const std::string path = semaphore_path(owned);
     ::sem_t* opened = nullptr;
     const bool created = detail::open_by_mode(
         opts.open,
         [&](bool create) -> error_code {
-            opened = create ? sys().sem_open(owned.c_str(), O_CREAT | O_EXCL, opts.permissions,
-                                             opts.initial_value)
-                            : sys().sem_open(owned.c_str(), 0, 0, 0);
-            return opened == SEM_FAILED ? errno_code() : error_code{};
+            return create ? create_semaphore(path, opts.permissions, opts.initial_value, opened)
+                          : open_existing_semaphore(path, opened);
         },
         ec);
     if (ec) return;
-    if (created) {
-        if (auto chmod_ec = fix_semaphore_mode(owned, opts.permissions)) {
-            sys().sem_close(opened);
-            sys().sem_unlink(owned.c_str());
-            ec = chmod_ec;
-            return;
-        }
-    }
     close(ec); // a handle reopened in place lets go of its previous semaphore
     ec = {};
     sem_ = opened;
@@ -255,7 +306,7 @@ void semaphore::close(error_code& ec) {
     ec = {};
     if (!sem_) return;
     ::sem_t* s = std::exchange(sem_, nullptr);
-    if (sys().sem_close(s) != 0) ec = errno_code();
+    if (sys().munmap(s, sizeof(::sem_t)) != 0) ec = errno_code();
     detail::log_debug("semaphore closed \"{}\"", name_);
 }
 
@@ -287,6 +338,24 @@ void semaphore::unlink() {
     error_code ec;
     unlink(ec);
     if (ec) throw_error(ec, describe("semaphore::unlink", name_));
+}
+
+bool semaphore_intact(std::string_view name, error_code& ec) {
+    ec = validate_name(object_kind::semaphore, name);
+    if (ec) return false;
+    struct ::stat st {};
+    if (sys().fstatat(AT_FDCWD, semaphore_path(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        ec = errno_code();
+        return false;
+    }
+    return S_ISREG(st.st_mode) && st.st_size >= static_cast<::off_t>(sizeof(::sem_t));
+}
+
+bool semaphore_intact(std::string_view name) {
+    error_code ec;
+    const bool intact = semaphore_intact(name, ec);
+    if (ec) throw_error(ec, describe("semaphore_intact", name));
+    return intact;
 }
 
 void unlink_semaphore(std::string_view name) {

@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <array>
 #include <limits>
 #include <utility>
 
@@ -27,6 +29,44 @@ error_code reserve(int fd, std::uint64_t size) {
     if (rc == 0) return {};
     if (rc == ENOSPC) return make_error_code(errc::no_space);
     return errno_code(rc);
+}
+
+// O_TRUNC with a size, made failure-atomic: the segment ends as `size` zero bytes, or, when that
+// does not fit, keeps its data and size. The space is reserved first (the step that can really
+// fail); zeroing the old bytes in place and shrinking need no new space.
+error_code truncate_existing(int fd, std::uint64_t size) {
+    if (size == 0) // one call: it happens or it does not
+        return sys().ftruncate(fd, 0) == 0 ? error_code{} : errno_code();
+    struct ::stat st {};
+    if (sys().fstat(fd, &st) != 0) return errno_code();
+    const auto old_size = static_cast<std::uint64_t>(st.st_size);
+    if (auto ec = reserve(fd, size)) {
+        // posix_fallocate may have grown the file part way before failing (glibc's fallback
+        // for file systems without fallocate does); the old size is what the caller had.
+        struct ::stat now {};
+        if (sys().fstat(fd, &now) == 0 && static_cast<std::uint64_t>(now.st_size) != old_size)
+            sys().ftruncate(fd, static_cast<::off_t>(old_size));
+        return ec;
+    }
+    static constexpr std::array<char, 65536> zeros{};
+    const std::uint64_t dirty = std::min(old_size, size);
+    for (std::uint64_t done = 0; done < dirty;) {
+        const auto chunk =
+            static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), dirty - done));
+        const auto n = sys().pwrite(fd, zeros.data(), chunk, static_cast<::off_t>(done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const auto ec = errno_code();
+            // Before the first byte is cleared the old size still makes it as if nothing
+            // happened; later, the cleared part stays cleared (docs/failure-atomicity.md).
+            if (size > old_size) sys().ftruncate(fd, static_cast<::off_t>(old_size));
+            return ec;
+        }
+        done += static_cast<std::uint64_t>(n);
+    }
+    if (old_size > size && sys().ftruncate(fd, static_cast<::off_t>(size)) != 0)
+        return errno_code();
+    return {};
 }
 
 error_code check_shm_options(const shared_memory::options& opts) {
@@ -74,7 +114,8 @@ void shared_memory::open(std::string_view name, const options& opts, error_code&
     if (!ec) ec = check_shm_options(opts);
     if (ec) return;
     const std::string owned(name);
-    const int access_flags = (opts.read_only ? O_RDONLY : O_RDWR) | (opts.truncate ? O_TRUNC : 0);
+    // No O_TRUNC: it would empty the segment before pipc knows whether the new size fits.
+    const int access_flags = opts.read_only ? O_RDONLY : O_RDWR;
     int fd = -1;
     const bool created = detail::open_by_mode(
         opts.open,
@@ -97,12 +138,10 @@ void shared_memory::open(std::string_view name, const options& opts, error_code&
             return;
         }
     }
-    if (!created && opts.truncate && opts.size > 0) {
-        // O_TRUNC emptied an existing segment; a size makes it that size again, zero-filled, as
-        // posix_ipc's O_TRUNC with a size does, instead of leaving a 0-byte segment behind.
-        if (auto size_ec = reserve(fd, opts.size)) {
+    if (!created && opts.truncate) {
+        if (auto trunc_ec = truncate_existing(fd, opts.size)) {
             sys().close(fd);
-            ec = size_ec;
+            ec = trunc_ec;
             return;
         }
     }

@@ -7,12 +7,15 @@
 namespace pipc::detail {
 namespace {
 
-// mq_open and sem_open are variadic; fixed-arity shims make them storable in the table.
+// mq_open and open are variadic; fixed-arity shims make them storable in the table.
 ::mqd_t mq_open_shim(const char* name, int oflag, ::mode_t mode, ::mq_attr* attr) {
     return ::mq_open(name, oflag, mode, attr);
 }
-::sem_t* sem_open_shim(const char* name, int oflag, ::mode_t mode, unsigned value) {
-    return ::sem_open(name, oflag, mode, value);
+int open_shim(const char* path, int flags, ::mode_t mode) {
+    return ::open(path, flags, mode);
+}
+int fstatat_shim(int dirfd, const char* path, struct ::stat* st, int flags) {
+    return ::fstatat(dirfd, path, st, flags);
 }
 int fstat_shim(int fd, struct ::stat* st) {
     return ::fstat(fd, st);
@@ -27,8 +30,6 @@ const sys_table real_table{
     .mq_getattr = ::mq_getattr,
     .mq_setattr = ::mq_setattr,
     .mq_notify = ::mq_notify,
-    .sem_open = sem_open_shim,
-    .sem_close = ::sem_close,
     .sem_unlink = ::sem_unlink,
     .sem_wait = ::sem_wait,
     .sem_trywait = ::sem_trywait,
@@ -41,8 +42,11 @@ const sys_table real_table{
     .posix_fallocate = ::posix_fallocate,
     .fstat = fstat_shim,
     .fchmod = ::fchmod,
-    .chmod = ::chmod,
     .close = ::close,
+    .open = open_shim,
+    .fstatat = fstatat_shim,
+    .linkat = ::linkat,
+    .pwrite = ::pwrite,
     .mmap = ::mmap,
     .munmap = ::munmap,
     .msync = ::msync,

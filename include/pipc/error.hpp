@@ -49,6 +49,10 @@ enum class errc {
     mapping_out_of_range,   ///< offset/length: the mapping would reach past the end of the segment.
     empty_segment,          ///< The segment has size 0: there is nothing to map.
     name_generation_failed, ///< No unused generated name was found within the retry bound.
+    /// The semaphore's file /dev/shm/sem.NAME is not a regular file of at least sizeof(sem_t)
+    /// bytes (a crash while creating it, or written by something else). Condition existential:
+    /// there is no usable semaphore under the name; unlink it and create it again.
+    damaged_semaphore,
 };
 
 /// posix_ipc's four exception classes, as error conditions: `ec == pipc::condition::busy`.

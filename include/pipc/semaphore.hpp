@@ -1,4 +1,4 @@
-// pipc/semaphore.hpp - a named POSIX semaphore (sem_open), blocking and RAII.
+// pipc/semaphore.hpp - a named POSIX semaphore (glibc's sem_open format), blocking and RAII.
 #pragma once
 
 #include <pipc/export.hpp>
@@ -20,8 +20,8 @@ namespace pipc {
 /// Options for semaphore::open.
 struct semaphore_options {
     open_mode open = open_mode::open_existing;
-    /// Mode bits of a created semaphore, applied exactly whatever the process umask (pipc
-    /// chmods the object after creating it). Ignored when an existing one is opened.
+    /// Mode bits of a created semaphore, applied exactly whatever the process umask (set on the
+    /// file before its name appears). Ignored when an existing one is opened.
     ::mode_t permissions = 0600;
     /// Value of a created semaphore (at most SEM_VALUE_MAX). Ignored when opening an existing one.
     unsigned initial_value = 0;
@@ -29,6 +29,13 @@ struct semaphore_options {
 };
 
 /// A named POSIX semaphore, posix_ipc's `Semaphore`.
+///
+/// The object is glibc's: a sem_t in the file /dev/shm/sem.NAME, so programs using sem_open share
+/// it. pipc creates and maps that file itself: a semaphore appears under its name complete (value
+/// and mode set) or not at all, and a file shorter than a sem_t (left by a crash or written by
+/// someone else) is refused with errc::damaged_semaphore instead of crashing the first wait with
+/// SIGBUS. The handle is a shared mapping, not a sem_open result: native_handle() works with
+/// sem_post, sem_wait and the like, but must not be passed to sem_close.
 ///
 /// The destructor closes the handle and never unlinks the name: named objects outlive processes
 /// on purpose, so removing one is always an explicit `unlink()`.
@@ -116,7 +123,7 @@ public:
     int value() const;
     int value(error_code& ec) const;
 
-    /// Closes this handle (sem_close). Closing a closed handle does nothing.
+    /// Closes this handle (unmaps the semaphore). Closing a closed handle does nothing.
     void close();
     void close(error_code& ec);
     /// Removes the name (sem_unlink); works before or after close(). Missing name: existential.
@@ -134,6 +141,13 @@ private:
     bool created_ = false;
     signal_policy on_signal_ = signal_policy::retry;
 };
+
+/// Whether the file behind the named semaphore, /dev/shm/sem.NAME, is a regular file large enough
+/// to hold a sem_t, i.e. whether opening it can succeed instead of failing with
+/// errc::damaged_semaphore. Needs no permission on the semaphore itself (it only stats the file).
+/// A missing name is an error (no_such_file_or_directory), not `false`.
+bool semaphore_intact(std::string_view name);
+bool semaphore_intact(std::string_view name, error_code& ec);
 
 /// Removes a semaphore by name; the same as semaphore::unlink(name).
 PIPC_API void unlink_semaphore(std::string_view name);

@@ -26,8 +26,10 @@ struct shared_memory_options {
     std::uint64_t size = 0;
     /// Open O_RDONLY: only const_mapping, no resize. Creating read-only needs size 0.
     bool read_only = false;
-    /// O_TRUNC: cut an existing segment to size 0 on open, then, if `size` is given, back to
-    /// `size` zero-filled bytes (as posix_ipc's O_TRUNC with a size). Needs a read-write handle.
+    /// O_TRUNC: an existing segment becomes `size` zero-filled bytes (0 by default), as
+    /// posix_ipc's O_TRUNC with a size. The space is reserved before any byte is cleared, so when
+    /// it does not fit (errc::no_space) the segment keeps its data and size. Needs a read-write
+    /// handle.
     bool truncate = false;
 };
 

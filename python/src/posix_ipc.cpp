@@ -156,6 +156,8 @@ std::nullptr_t set_error(kind k, op o, const error_code& ec) {
             return set_os_error(ENOSPC);
         case errc::name_generation_failed:
             return set(ExistentialError, already_exists(k));
+        case errc::damaged_semaphore:
+            return set(ExistentialError, ec.message().c_str());
         case errc::invalid_permissions:
         case errc::invalid_initial_value:
         case errc::invalid_max_messages:

@@ -8,3 +8,7 @@ if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_stress.cpp)
   pipc_add_test(asio_async_message_queue_stress
                 SOURCES ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_stress.cpp)
 endif()
+if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_open_failure.cpp)
+  pipc_add_test(asio_async_message_queue_open_failure
+                SOURCES ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_open_failure.cpp)
+endif()

@@ -7,11 +7,14 @@
 #include <pipc_test/fault.hpp>
 #include <pipc_test/support.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 using pipc::errc;
@@ -419,7 +422,7 @@ BOOST_AUTO_TEST_SUITE(faults)
 BOOST_AUTO_TEST_CASE(a_failed_chmod_after_create_leaves_nothing_behind) {
     named name(kind);
     pipc_test::fault_scope faults;
-    faults.table().chmod = [](const char*, ::mode_t) {
+    faults.table().fchmod = [](int, ::mode_t) {
         errno = EPERM;
         return -1;
     };
@@ -431,16 +434,34 @@ BOOST_AUTO_TEST_CASE(a_failed_chmod_after_create_leaves_nothing_behind) {
     BOOST_TEST(!pipc_test::exists(kind, name.str()));
 }
 
+// Another process creates the name while this open_or_create is building its own semaphore: the
+// call opens theirs, keeps it, and leaves nothing of its own half-made one.
+BOOST_AUTO_TEST_CASE(open_or_create_losing_the_name_opens_the_winner_and_removes_nothing) {
+    named name(kind);
+    static const std::string* target = nullptr;
+    target = &name.str();
+    pipc_test::fault_scope faults;
+    faults.table().linkat = [](int od, const char* o, int nd, const char* n, int flags) {
+        ::sem_t* theirs = ::sem_open(target->c_str(), O_CREAT | O_EXCL, 0600, 42);
+        if (theirs != SEM_FAILED) ::sem_close(theirs);
+        return pipc::detail::real_sys().linkat(od, o, nd, n, flags);
+    };
+    semaphore s(name, {.open = open_mode::open_or_create, .initial_value = 1});
+    BOOST_TEST(!s.created());
+    BOOST_TEST(s.value() == 42);
+    BOOST_TEST(pipc_test::exists(kind, name.str()));
+}
+
 BOOST_AUTO_TEST_CASE(generated_names_retry_on_collision_then_give_up) {
     pipc_test::fault_scope faults;
     static int collisions = 0;
     collisions = 3;
-    faults.table().sem_open = [](const char* n, int flags, ::mode_t mode, unsigned v) -> ::sem_t* {
+    faults.table().linkat = [](int od, const char* o, int nd, const char* n, int flags) {
         if (collisions-- > 0) {
             errno = EEXIST;
-            return SEM_FAILED;
+            return -1;
         }
-        return pipc::detail::real_sys().sem_open(n, flags, mode, v);
+        return pipc::detail::real_sys().linkat(od, o, nd, n, flags);
     };
     semaphore s(pipc::unique_name);
     BOOST_TEST(s.is_open());
@@ -450,6 +471,90 @@ BOOST_AUTO_TEST_CASE(generated_names_retry_on_collision_then_give_up) {
     semaphore t;
     t.open(pipc::unique_name, {}, ec);
     BOOST_TEST((ec == make_error_code(errc::name_generation_failed)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(damaged_files)
+
+namespace {
+// A semaphore file as a crash between create and write, or another writer, leaves it.
+void write_file(const std::string& name, std::size_t bytes) {
+    const std::string path = "/dev/shm/sem." + name.substr(1);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    BOOST_REQUIRE(fd >= 0);
+    const std::vector<char> junk(bytes, 'x');
+    BOOST_REQUIRE(::write(fd, junk.data(), junk.size()) == static_cast<::ssize_t>(bytes));
+    ::close(fd);
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_short_semaphore_file_is_refused_not_a_crash) {
+    for (const std::size_t bytes : {std::size_t{0}, std::size_t{1}, sizeof(::sem_t) - 1}) {
+        BOOST_TEST_CONTEXT("file of " << bytes << " bytes") {
+            named name(kind);
+            write_file(name.str(), bytes);
+            BOOST_TEST(!pipc::semaphore_intact(name));
+            for (const auto mode : {open_mode::open_existing, open_mode::open_or_create}) {
+                semaphore s;
+                pipc::error_code ec;
+                s.open(name, {.open = mode}, ec);
+                BOOST_TEST((ec == make_error_code(errc::damaged_semaphore)));
+                BOOST_TEST((ec == pipc::condition::existential));
+                BOOST_TEST(!s.is_open());
+            }
+            BOOST_CHECK_THROW(semaphore(name.str()), pipc::existential_error);
+            // Nothing was repaired or removed behind the caller's back.
+            BOOST_TEST(pipc_test::exists(kind, name.str()));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(value_on_a_short_file_never_raises_sigbus) {
+    named name(kind);
+    write_file(name.str(), 0);
+    // In a child, so that a regression is a failed check rather than a dead test run.
+    pipc_test::child_process child([&] {
+        try {
+            semaphore s(name.str());
+            return s.value() == -12345; // unreachable unless open wrongly succeeded
+        } catch (const pipc::existential_error&) {
+            return true;
+        }
+    });
+    BOOST_TEST(child.succeeded());
+}
+
+BOOST_AUTO_TEST_CASE(semaphore_intact_tells_whole_from_damaged_and_missing) {
+    named name(kind);
+    semaphore s(name, create(4));
+    BOOST_TEST(pipc::semaphore_intact(name));
+    s.unlink();
+    pipc::error_code ec;
+    BOOST_TEST(!pipc::semaphore_intact(name, ec));
+    BOOST_TEST((ec == boost::system::errc::no_such_file_or_directory));
+    BOOST_TEST(!pipc::semaphore_intact("bad", ec));
+    BOOST_TEST((ec == make_error_code(errc::invalid_name)));
+}
+
+BOOST_AUTO_TEST_CASE(works_with_semaphores_made_by_sem_open_both_ways) {
+    named a(kind);
+    ::sem_t* raw = ::sem_open(a.c_str(), O_CREAT | O_EXCL, 0600, 5);
+    BOOST_REQUIRE(raw != SEM_FAILED);
+    semaphore mine(a);
+    BOOST_TEST(mine.value() == 5);
+    mine.release();
+    int v = 0;
+    ::sem_getvalue(raw, &v);
+    BOOST_TEST(v == 6);
+    ::sem_close(raw);
+    named b(kind);
+    semaphore created(b, create(2));
+    raw = ::sem_open(b.c_str(), 0);
+    BOOST_REQUIRE(raw != SEM_FAILED);
+    BOOST_TEST(::sem_trywait(raw) == 0);
+    BOOST_TEST(created.value() == 1);
+    ::sem_close(raw);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

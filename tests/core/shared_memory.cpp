@@ -7,10 +7,15 @@
 #include <pipc_test/fault.hpp>
 #include <pipc_test/support.hpp>
 
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <vector>
 
 using pipc::errc;
 using pipc::open_mode;
@@ -248,6 +253,88 @@ BOOST_AUTO_TEST_CASE(permission_denied_for_another_user) {
     });
     BOOST_TEST(child.succeeded());
     BOOST_TEST(pipc_test::exists(kind, name.str()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(truncation)
+
+namespace {
+// Fills the segment with a pattern and returns it, to compare after a failed call.
+std::vector<unsigned char> fill_pattern(shared_memory& shm) {
+    auto m = shm.map();
+    std::vector<unsigned char> pattern(m.size());
+    for (std::size_t i = 0; i < pattern.size(); ++i)
+        pattern[i] = static_cast<unsigned char>(i * 7 + 1);
+    std::memcpy(m.data(), pattern.data(), pattern.size());
+    return pattern;
+}
+bool holds(const shared_memory& shm, const std::vector<unsigned char>& pattern) {
+    const auto m = shm.map_read_only();
+    return m.size() == pattern.size() && std::memcmp(m.data(), pattern.data(), m.size()) == 0;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(truncate_with_a_size_zero_fills_and_keeps_the_reservation) {
+    named name(kind);
+    shared_memory owner(name, create(3 * 65536 + 5));
+    fill_pattern(owner);
+    shared_memory grown(name, {.size = 5 * 65536, .truncate = true});
+    BOOST_TEST(owner.size() == 5U * 65536U);
+    const auto m = owner.map_read_only();
+    BOOST_TEST(std::all_of(m.bytes().begin(), m.bytes().end(),
+                           [](std::byte b) { return b == std::byte{0}; }));
+    shared_memory shrunk(name, {.size = 100, .truncate = true});
+    BOOST_TEST(owner.size() == 100U);
+    shared_memory emptied(name, {.truncate = true});
+    BOOST_TEST(owner.size() == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(truncate_that_does_not_fit_keeps_data_and_size_injected) {
+    named name(kind);
+    shared_memory owner(name, create(600 * 1024));
+    const auto pattern = fill_pattern(owner);
+    pipc_test::fault_scope faults;
+    faults.table().posix_fallocate = [](int, ::off_t, ::off_t) { return ENOSPC; };
+    shared_memory shm;
+    pipc::error_code ec;
+    shm.open(name, {.size = 2 << 20, .truncate = true}, ec);
+    BOOST_TEST((ec == make_error_code(errc::no_space)));
+    BOOST_TEST(!shm.is_open());
+    BOOST_TEST(owner.size() == 600U * 1024U);
+    BOOST_TEST(holds(owner, pattern));
+}
+
+// The real thing: a 1 MiB tmpfs over /dev/shm in a private mount namespace (root only).
+BOOST_AUTO_TEST_CASE(truncate_that_does_not_fit_keeps_data_and_size_on_a_full_tmpfs) {
+    if (::geteuid() != 0) {
+        BOOST_TEST_MESSAGE("skipped: mounting a small tmpfs over /dev/shm needs root");
+        return;
+    }
+    pipc_test::handshake result;
+    pipc_test::child_process child([&] {
+        if (::unshare(CLONE_NEWNS) != 0 ||
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            ::mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=1m,mode=1777") != 0) {
+            result.signal('s'); // no namespace here (a container without CAP_SYS_ADMIN)
+            return true;
+        }
+        const std::string name = "/pipc-test-truncate";
+        shared_memory owner(name, create(600 * 1024));
+        const auto pattern = fill_pattern(owner);
+        shared_memory shm;
+        pipc::error_code ec;
+        shm.open(name, {.size = 2 << 20, .truncate = true}, ec);
+        std::fprintf(stderr, "truncate to 2 MiB on a 1 MiB tmpfs: %s\n", ec.message().c_str());
+        const bool ok = ec == make_error_code(errc::no_space) && !shm.is_open() &&
+                        owner.size() == 600U * 1024U && holds(owner, pattern);
+        result.signal(ok ? 'y' : 'n');
+        return ok; // the private tmpfs disappears with the namespace
+    });
+    const char r = result.wait();
+    BOOST_TEST(child.succeeded());
+    if (r == 's') BOOST_TEST_MESSAGE("skipped: no private mount namespace available");
+    BOOST_TEST(r != 'n');
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -23,6 +23,7 @@ int exit_code_for(const pipc::error_code& ec) noexcept {
     if (ec.category() == pipc::pipc_category()) {
         switch (static_cast<pipc::errc>(ec.value())) {
         case pipc::errc::closed:
+        case pipc::errc::damaged_semaphore:
             return exit_existential;
         case pipc::errc::not_readable:
         case pipc::errc::not_writable:

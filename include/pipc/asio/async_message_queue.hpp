@@ -536,7 +536,10 @@ public:
                               mq_backend backend = mq_backend::descriptor)
         : ex_(ex) {
         message_queue q(unique_name, opts);
-        assign(std::move(q), backend);
+        const std::string name = q.name();
+        error_code ec;
+        assign_or_remove(std::move(q), backend, ec);
+        if (ec) throw_error(ec, "async_message_queue::open \"" + name + "\"");
     }
 
     template <class ExecutionContext>
@@ -618,7 +621,7 @@ public:
               error_code& ec) {
         message_queue q;
         q.open(name, opts, ec);
-        if (!ec) assign(std::move(q), backend, ec);
+        if (!ec) assign_or_remove(std::move(q), backend, ec);
     }
     void open(std::string_view name, const message_queue::options& opts = {},
               mq_backend backend = mq_backend::descriptor) {
@@ -851,6 +854,17 @@ private:
         return closed;
     }
     message_queue& core_ref() noexcept { return state_ ? state_->queue : closed_core(); }
+
+    // assign(), and if attaching fails, unlink the queue that `queue`'s own open created (and
+    // only then): a failed open leaves no queue behind, so a retry does not find "file exists".
+    void assign_or_remove(message_queue&& queue, mq_backend backend, error_code& ec) {
+        const bool created = queue.created();
+        const std::string name = queue.name();
+        assign(std::move(queue), backend, ec);
+        if (!ec || !created) return;
+        error_code ignored; // the attach failure is what the caller needs to see
+        message_queue::unlink(name, ignored);
+    }
 
     // A closed object completes at once with errc::closed, through a post.
     template <class Handler, class... Values>
