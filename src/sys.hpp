@@ -49,6 +49,7 @@ struct sys_table {
     int (*msync)(void* addr, std::size_t len, int flags);
     int (*ppoll)(::pollfd* fds, ::nfds_t n, const ::timespec* timeout, const ::sigset_t* mask);
     ::ssize_t (*getrandom)(void* buf, std::size_t len, unsigned flags);
+    int (*link)(const char* from, const char* to); ///< Publishes a robust mutex atomically.
 };
 
 /// The table in use. Tests may overwrite entries and must restore them (see tests/common).

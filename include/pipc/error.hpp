@@ -47,6 +47,11 @@ enum class errc {
     mapping_out_of_range,   ///< offset/length: the mapping would reach past the end of the segment.
     empty_segment,          ///< The segment has size 0: there is nothing to map.
     name_generation_failed, ///< No unused generated name was found within the retry bound.
+    owner_dead,      ///< Not a failure: the lock is held, but its previous owner died holding it.
+    not_recoverable, ///< The robust mutex was unlocked inconsistent and can never be locked again.
+    already_owner,   ///< lock: the calling thread already holds this robust mutex.
+    not_owner,       ///< unlock/consistent: the calling thread does not hold the robust mutex.
+    not_a_robust_mutex, ///< The shared-memory object has no valid robust-mutex header.
 };
 
 /// posix_ipc's four exception classes, as error conditions: `ec == pipc::condition::busy`.
