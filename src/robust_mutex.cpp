@@ -156,8 +156,8 @@ robust_mutex::robust_mutex(unique_name_t, const options& opts) {
 }
 
 robust_mutex::robust_mutex(robust_mutex&& other) noexcept
-    : shared_(std::exchange(other.shared_, nullptr)), name_(std::move(other.name_)),
-      permissions_(other.permissions_), created_(other.created_),
+    : shared_(std::exchange(other.shared_, nullptr)), mutex_(std::exchange(other.mutex_, nullptr)),
+      name_(std::move(other.name_)), permissions_(other.permissions_), created_(other.created_),
       inconsistent_(std::exchange(other.inconsistent_, false)) {}
 
 robust_mutex& robust_mutex::operator=(robust_mutex&& other) noexcept {
@@ -165,6 +165,7 @@ robust_mutex& robust_mutex::operator=(robust_mutex&& other) noexcept {
         error_code ignored;
         close(ignored);
         shared_ = std::exchange(other.shared_, nullptr);
+        mutex_ = std::exchange(other.mutex_, nullptr);
         name_ = std::move(other.name_);
         permissions_ = other.permissions_;
         created_ = other.created_;
@@ -176,10 +177,6 @@ robust_mutex& robust_mutex::operator=(robust_mutex&& other) noexcept {
 robust_mutex::~robust_mutex() {
     error_code ignored;
     close(ignored);
-}
-
-::pthread_mutex_t* robust_mutex::native_handle() const noexcept {
-    return shared_ != nullptr ? &shared_->mutex : nullptr;
 }
 
 void robust_mutex::open(std::string_view name, const options& opts, error_code& ec) {
@@ -198,6 +195,7 @@ void robust_mutex::open(std::string_view name, const options& opts, error_code& 
     close(ec);
     ec = {};
     shared_ = static_cast<block*>(mapped);
+    mutex_ = &shared_->mutex;
     name_ = std::string(name);
     permissions_ = opts.permissions;
     created_ = created;
@@ -233,6 +231,9 @@ void robust_mutex::open(unique_name_t, const options& opts) {
 
 bool robust_mutex::finish_lock(int rc, error_code& ec) noexcept {
     switch (rc) {
+    case -1:
+        ec = make_error_code(errc::closed);
+        return false;
     case 0:
         ec = {};
         return true;
@@ -256,24 +257,15 @@ bool robust_mutex::finish_lock(int rc, error_code& ec) noexcept {
     }
 }
 
-void robust_mutex::lock(error_code& ec) {
-    if (shared_ == nullptr) {
-        ec = make_error_code(errc::closed);
-        return;
-    }
-    finish_lock(::pthread_mutex_lock(&shared_->mutex), ec);
-}
-
-lock_result robust_mutex::lock() {
+lock_result robust_mutex::lock_failed(int rc, const char* what) {
     error_code ec;
-    lock(ec);
+    finish_lock(rc, ec);
     if (ec == errc::owner_dead) return lock_result::owner_dead;
-    if (ec) throw_error(ec, describe("robust_mutex::lock", name_));
-    return lock_result::acquired;
+    throw_error(ec, describe(what, name_));
 }
 
 bool robust_mutex::try_lock(error_code& ec) {
-    if (shared_ == nullptr) {
+    if (mutex_ == nullptr) {
         ec = make_error_code(errc::closed);
         return false;
     }
@@ -282,7 +274,7 @@ bool robust_mutex::try_lock(error_code& ec) {
     // against our TID instead of 0), so every later lock by anyone would hang or fail with
     // EDEADLK. clocklock with an expired deadline is a try-lock without that flaw.
     static constexpr ::timespec expired{0, 0};
-    return finish_lock(::pthread_mutex_clocklock(&shared_->mutex, CLOCK_MONOTONIC, &expired), ec);
+    return finish_lock(::pthread_mutex_clocklock(mutex_, CLOCK_MONOTONIC, &expired), ec);
 }
 
 bool robust_mutex::try_lock() {
@@ -297,30 +289,19 @@ bool robust_mutex::lock_until(const detail::deadline& dl, error_code& ec) {
         ec = make_error_code(errc::closed);
         return false;
     }
-    if (dl.infinite) return finish_lock(::pthread_mutex_lock(&shared_->mutex), ec);
+    if (dl.infinite) return finish_lock(::pthread_mutex_lock(mutex_), ec);
     // steady_clock is CLOCK_MONOTONIC on Linux, so the deadline passes through unchanged.
     const ::timespec abs = detail::to_timespec(dl.when.time_since_epoch());
-    return finish_lock(::pthread_mutex_clocklock(&shared_->mutex, CLOCK_MONOTONIC, &abs), ec);
+    return finish_lock(::pthread_mutex_clocklock(mutex_, CLOCK_MONOTONIC, &abs), ec);
 }
 
-void robust_mutex::unlock(error_code& ec) {
-    if (shared_ == nullptr) {
-        ec = make_error_code(errc::closed);
-        return;
-    }
-    const int rc = ::pthread_mutex_unlock(&shared_->mutex);
-    if (rc == 0) {
-        ec = {};
-        inconsistent_ = false;
-    } else {
-        ec = rc == EPERM ? make_error_code(errc::not_owner) : errno_code(rc);
-    }
+error_code robust_mutex::unlock_error(int rc) noexcept {
+    if (rc == -1) return make_error_code(errc::closed);
+    return rc == EPERM ? make_error_code(errc::not_owner) : errno_code(rc);
 }
 
-void robust_mutex::unlock() {
-    error_code ec;
-    unlock(ec);
-    if (ec) throw_error(ec, describe("robust_mutex::unlock", name_));
+void robust_mutex::unlock_failed(int rc) const {
+    throw_error(unlock_error(rc), describe("robust_mutex::unlock", name_));
 }
 
 void robust_mutex::consistent(error_code& ec) {
@@ -334,7 +315,7 @@ void robust_mutex::consistent(error_code& ec) {
         ec = make_error_code(errc::not_owner);
         return;
     }
-    const int rc = ::pthread_mutex_consistent(&shared_->mutex);
+    const int rc = ::pthread_mutex_consistent(mutex_);
     if (rc == 0) {
         ec = {};
         inconsistent_ = false;
@@ -352,6 +333,7 @@ void robust_mutex::consistent() {
 void robust_mutex::close(error_code& ec) {
     ec = {};
     if (shared_ == nullptr) return;
+    mutex_ = nullptr;
     if (sys().munmap(std::exchange(shared_, nullptr), sizeof(block)) != 0) ec = errno_code();
     inconsistent_ = false;
     detail::log_debug("robust mutex closed \"{}\"", name_);

@@ -96,7 +96,7 @@ public:
     void open(unique_name_t, const options& opts);
     void open(unique_name_t, const options& opts, error_code& ec);
 
-    bool is_open() const noexcept { return shared_ != nullptr; }
+    bool is_open() const noexcept { return mutex_ != nullptr; }
     /// The name it was opened with (kept after close(), so unlink() still works).
     const std::string& name() const noexcept { return name_; }
     /// True when the last open() created the mutex rather than opening an existing one.
@@ -104,14 +104,33 @@ public:
     /// The requested mode bits, not those of a pre-existing object.
     ::mode_t permissions() const noexcept { return permissions_; }
     /// The pthread mutex in the shared mapping (valid while open).
-    ::pthread_mutex_t* native_handle() const noexcept;
+    ::pthread_mutex_t* native_handle() const noexcept { return mutex_; }
 
     /// Waits for the mutex. @returns lock_result::owner_dead when the previous owner died holding
     /// it (the lock is held either way). @throws for every other failure (errc::not_recoverable,
     /// errc::already_owner, errc::closed).
-    lock_result lock();
+    lock_result lock() {
+        // The uncontended path is inline: a lock+unlock pair costs what the bare pthread calls do.
+        if (mutex_ != nullptr) {
+            const int rc = ::pthread_mutex_lock(mutex_);
+            if (rc == 0) return lock_result::acquired;
+            return lock_failed(rc, "robust_mutex::lock");
+        }
+        return lock_failed(-1, "robust_mutex::lock");
+    }
     /// Waits for the mutex. On return with no error or with errc::owner_dead the lock is held.
-    void lock(error_code& ec);
+    void lock(error_code& ec) {
+        if (mutex_ != nullptr) {
+            const int rc = ::pthread_mutex_lock(mutex_);
+            if (rc == 0) {
+                ec = {};
+                return;
+            }
+            finish_lock(rc, ec);
+            return;
+        }
+        finish_lock(-1, ec);
+    }
     /// Takes the mutex if it is free; false (no error) when another thread or process holds it.
     /// True with `ec == errc::owner_dead`: taken from a dead owner.
     bool try_lock();
@@ -130,8 +149,30 @@ public:
 
     /// Releases the mutex. errc::not_owner when the calling thread does not hold it. Unlocking
     /// while inconsistent() makes the mutex not recoverable (POSIX semantics).
-    void unlock();
-    void unlock(error_code& ec);
+    void unlock() {
+        if (mutex_ != nullptr) {
+            const int rc = ::pthread_mutex_unlock(mutex_);
+            if (rc == 0) {
+                inconsistent_ = false;
+                return;
+            }
+            unlock_failed(rc);
+        }
+        unlock_failed(-1);
+    }
+    void unlock(error_code& ec) {
+        if (mutex_ != nullptr) {
+            const int rc = ::pthread_mutex_unlock(mutex_);
+            if (rc == 0) {
+                ec = {};
+                inconsistent_ = false;
+                return;
+            }
+            ec = unlock_error(rc);
+            return;
+        }
+        ec = unlock_error(-1);
+    }
 
     /// Marks the state protected by a mutex taken with owner_dead as repaired
     /// (pthread_mutex_consistent). errc::not_owner if the caller does not hold it or it is not
@@ -156,9 +197,14 @@ public:
 
 private:
     bool lock_until(const detail::deadline& dl, error_code& ec);
+    /// rc: a pthread result, or -1 for "closed".
     bool finish_lock(int rc, error_code& ec) noexcept;
+    lock_result lock_failed(int rc, const char* what);
+    static error_code unlock_error(int rc) noexcept;
+    [[noreturn]] void unlock_failed(int rc) const;
 
     detail::robust_mutex_block* shared_ = nullptr;
+    ::pthread_mutex_t* mutex_ = nullptr; // inside *shared_
     std::string name_;
     ::mode_t permissions_ = 0600;
     bool created_ = false;
