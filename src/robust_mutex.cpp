@@ -179,7 +179,8 @@ robust_mutex::robust_mutex(unique_name_t, const options& opts) {
 robust_mutex::robust_mutex(robust_mutex&& other) noexcept
     : shared_(std::exchange(other.shared_, nullptr)), mutex_(std::exchange(other.mutex_, nullptr)),
       name_(std::move(other.name_)), permissions_(other.permissions_), created_(other.created_),
-      inconsistent_(std::exchange(other.inconsistent_, false)) {}
+      inconsistent_(std::exchange(other.inconsistent_, false)),
+      held_(std::exchange(other.held_, false)) {}
 
 robust_mutex& robust_mutex::operator=(robust_mutex&& other) noexcept {
     if (this != &other) {
@@ -191,6 +192,7 @@ robust_mutex& robust_mutex::operator=(robust_mutex&& other) noexcept {
         permissions_ = other.permissions_;
         created_ = other.created_;
         inconsistent_ = std::exchange(other.inconsistent_, false);
+        held_ = std::exchange(other.held_, false);
     }
     return *this;
 }
@@ -256,9 +258,11 @@ bool robust_mutex::finish_lock(int rc, error_code& ec) noexcept {
         ec = make_error_code(errc::closed);
         return false;
     case 0:
+        held_ = true;
         ec = {};
         return true;
     case EOWNERDEAD:
+        held_ = true;
         inconsistent_ = true;
         ec = make_error_code(errc::owner_dead);
         return true;
@@ -355,8 +359,16 @@ void robust_mutex::close(error_code& ec) {
     ec = {};
     if (shared_ == nullptr) return;
     mutex_ = nullptr;
-    if (sys().munmap(std::exchange(shared_, nullptr), sizeof(block)) != 0) ec = errno_code();
+    block* const mapped = std::exchange(shared_, nullptr);
     inconsistent_ = false;
+    if (std::exchange(held_, false)) {
+        // Still on the owning thread's robust list: the kernel reads that memory when the thread
+        // dies, to mark the mutex owner-dead for everyone else. Unmapping it would leave the
+        // mutex held by a dead thread forever, so the mapping stays until the process ends.
+        detail::log_debug("robust mutex closed while held \"{}\": mapping kept", name_);
+        return;
+    }
+    if (sys().munmap(mapped, sizeof(block)) != 0) ec = errno_code();
     detail::log_debug("robust mutex closed \"{}\"", name_);
 }
 

@@ -66,8 +66,10 @@ enum class lock_result {
 /// locking again from the owning thread fails with errc::already_owner, unlocking from any other
 /// thread or process fails with errc::not_owner; neither is undefined behaviour. Closing or
 /// destroying a handle does not unlock: the mutex stays held until unlock() or the thread's
-/// death, which the next locker then sees as owner_dead. Keep the handle open while holding the
-/// lock (the mutex lives in its mapping).
+/// death, which the next locker then sees as owner_dead. A handle closed while its lock is held
+/// keeps its mapping (one page) until the process ends, because the kernel finds a dying
+/// thread's robust mutexes through that memory; unmapping it would leave the mutex held by a
+/// dead thread forever.
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared object: `lock`, `try_lock*`, `unlock` and `consistent` may be
@@ -113,7 +115,10 @@ public:
         // The uncontended path is inline: a lock+unlock pair costs what the bare pthread calls do.
         if (mutex_ != nullptr) {
             const int rc = ::pthread_mutex_lock(mutex_);
-            if (rc == 0) return lock_result::acquired;
+            if (rc == 0) {
+                held_ = true;
+                return lock_result::acquired;
+            }
             return lock_failed(rc, "robust_mutex::lock");
         }
         return lock_failed(-1, "robust_mutex::lock");
@@ -123,6 +128,7 @@ public:
         if (mutex_ != nullptr) {
             const int rc = ::pthread_mutex_lock(mutex_);
             if (rc == 0) {
+                held_ = true;
                 ec = {};
                 return;
             }
@@ -154,6 +160,7 @@ public:
             const int rc = ::pthread_mutex_unlock(mutex_);
             if (rc == 0) {
                 inconsistent_ = false;
+                held_ = false;
                 return;
             }
             unlock_failed(rc);
@@ -166,6 +173,7 @@ public:
             if (rc == 0) {
                 ec = {};
                 inconsistent_ = false;
+                held_ = false;
                 return;
             }
             ec = unlock_error(rc);
@@ -209,6 +217,9 @@ private:
     ::mode_t permissions_ = 0600;
     bool created_ = false;
     bool inconsistent_ = false;
+    // Set while a thread holds the lock through this handle (written only by that thread, under
+    // the lock): close() must not unmap a mutex on a thread's robust list.
+    bool held_ = false;
 };
 
 /// Removes a robust mutex by name; the same as robust_mutex::unlink(name).

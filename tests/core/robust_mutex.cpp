@@ -492,6 +492,30 @@ BOOST_AUTO_TEST_CASE(unlock_without_consistent_is_not_recoverable_everywhere) {
     fresh.unlock();
 }
 
+BOOST_AUTO_TEST_CASE(closing_a_held_handle_still_reports_the_death) {
+    mutex_name n;
+    robust_mutex m(n, create_opts());
+    // The holder closes (and destroys) its handle while holding the lock, then exits: the
+    // kernel must still find the mutex on its robust list.
+    pipc_test::child_process holder([&] {
+        {
+            robust_mutex h(n.str());
+            if (h.lock() != lock_result::acquired) return false;
+            h.close();
+            BOOST_TEST_REQUIRE(!h.is_open());
+        }
+        return true;
+    });
+    BOOST_TEST(holder.succeeded());
+    error_code ec;
+    BOOST_TEST(m.try_lock_for(5s, ec));
+    BOOST_TEST((ec == errc::owner_dead));
+    m.consistent();
+    m.unlock();
+    m.close(); // not held: unmapped
+    BOOST_TEST(!m.is_open());
+}
+
 // A forked holder updates a multi-field record under the lock and is killed with SIGKILL at a
 // random point of its critical section. The next locker must always get owner_dead, repair the
 // record from its undo copy, and find the invariant intact.
