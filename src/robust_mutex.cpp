@@ -179,8 +179,7 @@ robust_mutex::robust_mutex(unique_name_t, const options& opts) {
 robust_mutex::robust_mutex(robust_mutex&& other) noexcept
     : shared_(std::exchange(other.shared_, nullptr)), mutex_(std::exchange(other.mutex_, nullptr)),
       name_(std::move(other.name_)), permissions_(other.permissions_), created_(other.created_),
-      inconsistent_(std::exchange(other.inconsistent_, false)),
-      held_(std::exchange(other.held_, false)) {}
+      inconsistent_(other.inconsistent_.exchange(false)), held_(other.held_.exchange(false)) {}
 
 robust_mutex& robust_mutex::operator=(robust_mutex&& other) noexcept {
     if (this != &other) {
@@ -191,8 +190,8 @@ robust_mutex& robust_mutex::operator=(robust_mutex&& other) noexcept {
         name_ = std::move(other.name_);
         permissions_ = other.permissions_;
         created_ = other.created_;
-        inconsistent_ = std::exchange(other.inconsistent_, false);
-        held_ = std::exchange(other.held_, false);
+        inconsistent_.store(other.inconsistent_.exchange(false));
+        held_.store(other.held_.exchange(false));
     }
     return *this;
 }
@@ -222,7 +221,8 @@ void robust_mutex::open(std::string_view name, const options& opts, error_code& 
     name_ = std::string(name);
     permissions_ = opts.permissions;
     created_ = created;
-    inconsistent_ = false;
+    inconsistent_.store(false);
+    held_.store(false);
     detail::log_debug("robust mutex {} \"{}\"", created ? "created" : "opened", name_);
 }
 
@@ -258,12 +258,12 @@ bool robust_mutex::finish_lock(int rc, error_code& ec) noexcept {
         ec = make_error_code(errc::closed);
         return false;
     case 0:
-        held_ = true;
+        held_.store(true, std::memory_order_relaxed);
         ec = {};
         return true;
     case EOWNERDEAD:
-        held_ = true;
-        inconsistent_ = true;
+        held_.store(true, std::memory_order_relaxed);
+        inconsistent_.store(true, std::memory_order_relaxed);
         ec = make_error_code(errc::owner_dead);
         return true;
     case EBUSY:
@@ -336,14 +336,14 @@ void robust_mutex::consistent(error_code& ec) {
     }
     // glibc only checks that the mutex is inconsistent, not who calls: the handle's own record
     // keeps a non-owner from marking someone else's half-repaired state consistent.
-    if (!inconsistent_) {
+    if (!inconsistent_.load(std::memory_order_relaxed)) {
         ec = make_error_code(errc::not_owner);
         return;
     }
     const int rc = ::pthread_mutex_consistent(mutex_);
     if (rc == 0) {
         ec = {};
-        inconsistent_ = false;
+        inconsistent_.store(false, std::memory_order_relaxed);
     } else {
         ec = rc == EINVAL ? make_error_code(errc::not_owner) : errno_code(rc);
     }
@@ -360,8 +360,8 @@ void robust_mutex::close(error_code& ec) {
     if (shared_ == nullptr) return;
     mutex_ = nullptr;
     block* const mapped = std::exchange(shared_, nullptr);
-    inconsistent_ = false;
-    if (std::exchange(held_, false)) {
+    inconsistent_.store(false);
+    if (held_.exchange(false)) {
         // Still on the owning thread's robust list: the kernel reads that memory when the thread
         // dies, to mark the mutex owner-dead for everyone else. Unmapping it would leave the
         // mutex held by a dead thread forever, so the mapping stays until the process ends.

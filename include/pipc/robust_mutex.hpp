@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -116,7 +117,7 @@ public:
         if (mutex_ != nullptr) {
             const int rc = ::pthread_mutex_lock(mutex_);
             if (rc == 0) {
-                held_ = true;
+                held_.store(true, std::memory_order_relaxed);
                 return lock_result::acquired;
             }
             return lock_failed(rc, "robust_mutex::lock");
@@ -128,7 +129,7 @@ public:
         if (mutex_ != nullptr) {
             const int rc = ::pthread_mutex_lock(mutex_);
             if (rc == 0) {
-                held_ = true;
+                held_.store(true, std::memory_order_relaxed);
                 ec = {};
                 return;
             }
@@ -157,23 +158,17 @@ public:
     /// while inconsistent() makes the mutex not recoverable (POSIX semantics).
     void unlock() {
         if (mutex_ != nullptr) {
-            const int rc = ::pthread_mutex_unlock(mutex_);
-            if (rc == 0) {
-                inconsistent_ = false;
-                held_ = false;
-                return;
-            }
+            const int rc = release();
+            if (rc == 0) return;
             unlock_failed(rc);
         }
         unlock_failed(-1);
     }
     void unlock(error_code& ec) {
         if (mutex_ != nullptr) {
-            const int rc = ::pthread_mutex_unlock(mutex_);
+            const int rc = release();
             if (rc == 0) {
                 ec = {};
-                inconsistent_ = false;
-                held_ = false;
                 return;
             }
             ec = unlock_error(rc);
@@ -188,7 +183,7 @@ public:
     void consistent();
     void consistent(error_code& ec);
     /// True between a lock that reported owner_dead and the following consistent() or unlock().
-    bool inconsistent() const noexcept { return inconsistent_; }
+    bool inconsistent() const noexcept { return inconsistent_.load(std::memory_order_relaxed); }
 
     /// Unmaps the mutex (it is not unlocked). Closing a closed handle does nothing.
     void close();
@@ -216,10 +211,27 @@ private:
     std::string name_;
     ::mode_t permissions_ = 0600;
     bool created_ = false;
-    bool inconsistent_ = false;
-    // Set while a thread holds the lock through this handle (written only by that thread, under
-    // the lock): close() must not unmap a mutex on a thread's robust list.
-    bool held_ = false;
+    // Per-handle state, written by the owning thread while it holds the lock (so the lock orders
+    // the writes); atomic only so that a misuse (unlock by a non-owner) is not a data race.
+    std::atomic<bool> inconsistent_{false};
+    // Set while a thread holds the lock through this handle: close() must not unmap a mutex
+    // that is on a thread's robust list.
+    std::atomic<bool> held_{false};
+
+    /// pthread_mutex_unlock with the handle's flags cleared first (after it, another thread may
+    /// already own the lock and set them), and put back if the unlock fails.
+    int release() noexcept {
+        const bool was_held = held_.load(std::memory_order_relaxed);
+        const bool was_inconsistent = inconsistent_.load(std::memory_order_relaxed);
+        held_.store(false, std::memory_order_relaxed);
+        inconsistent_.store(false, std::memory_order_relaxed);
+        const int rc = ::pthread_mutex_unlock(mutex_);
+        if (rc != 0) {
+            held_.store(was_held, std::memory_order_relaxed);
+            inconsistent_.store(was_inconsistent, std::memory_order_relaxed);
+        }
+        return rc;
+    }
 };
 
 /// Removes a robust mutex by name; the same as robust_mutex::unlink(name).
