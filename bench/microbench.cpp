@@ -2,6 +2,9 @@
 // wraps. Nothing blocks: every pair leaves the object as it found it.
 #include <pipc/message_queue.hpp>
 #include <pipc/name.hpp>
+#if __has_include(<pipc/robust_mutex.hpp>)
+#include <pipc/robust_mutex.hpp>
+#endif
 #include <pipc/semaphore.hpp>
 #include <pipc/shared_memory.hpp>
 
@@ -20,6 +23,7 @@
 
 #include <fcntl.h>
 #include <mqueue.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -302,6 +306,71 @@ void BM_mq_pipc_async_send_receive(benchmark::State& st) {
     ctx.run();
 }
 BENCHMARK(BM_mq_pipc_async_send_receive);
+#endif
+
+#if __has_include(<pipc/robust_mutex.hpp>)
+/// The raw floor for the robust mutex: a bare process-shared, robust, error-checking pthread
+/// mutex (the same kind pipc::robust_mutex uses), in a shared mapping.
+void BM_robust_raw_lock_unlock(benchmark::State& st) {
+    void* mem = ::mmap(nullptr, sizeof(::pthread_mutex_t), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    auto* m = static_cast<::pthread_mutex_t*>(mem);
+    ::pthread_mutexattr_t a;
+    ::pthread_mutexattr_init(&a);
+    ::pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    ::pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    ::pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+    ::pthread_mutex_init(m, &a);
+    ::pthread_mutexattr_destroy(&a);
+    for (auto _ : st) {
+        benchmark::DoNotOptimize(::pthread_mutex_lock(m));
+        benchmark::DoNotOptimize(::pthread_mutex_unlock(m));
+    }
+    ::pthread_mutex_destroy(m);
+    ::munmap(mem, sizeof(::pthread_mutex_t));
+}
+BENCHMARK(BM_robust_raw_lock_unlock);
+
+void BM_robust_pipc_lock_unlock(benchmark::State& st) {
+    pipc::robust_mutex m(pipc::unique_name);
+    m.unlink(); // the handle keeps it alive
+    for (auto _ : st) {
+        benchmark::DoNotOptimize(m.lock());
+        m.unlock();
+    }
+}
+BENCHMARK(BM_robust_pipc_lock_unlock);
+
+void BM_robust_pipc_lock_unlock_ec(benchmark::State& st) {
+    pipc::robust_mutex m(pipc::unique_name);
+    m.unlink();
+    pipc::error_code ec;
+    for (auto _ : st) {
+        m.lock(ec);
+        m.unlock(ec);
+    }
+}
+BENCHMARK(BM_robust_pipc_lock_unlock_ec);
+
+void BM_robust_pipc_try_lock_unlock(benchmark::State& st) {
+    pipc::robust_mutex m(pipc::unique_name);
+    m.unlink();
+    for (auto _ : st) {
+        benchmark::DoNotOptimize(m.try_lock());
+        m.unlock();
+    }
+}
+BENCHMARK(BM_robust_pipc_try_lock_unlock);
+
+void BM_robust_raw_trylock_unlock(benchmark::State& st) {
+    pipc::robust_mutex m(pipc::unique_name);
+    m.unlink();
+    for (auto _ : st) {
+        benchmark::DoNotOptimize(::pthread_mutex_trylock(m.native_handle()));
+        ::pthread_mutex_unlock(m.native_handle());
+    }
+}
+BENCHMARK(BM_robust_raw_trylock_unlock);
 #endif
 
 } // namespace

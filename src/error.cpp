@@ -80,6 +80,18 @@ public:
         case errc::damaged_semaphore:
             return "damaged semaphore: its file /dev/shm/sem.NAME is shorter than a sem_t or not a "
                    "regular file (unlink it and create it again)";
+        case errc::owner_dead:
+            return "the previous owner died holding the robust mutex: the lock is held; repair the "
+                   "protected state, then call consistent()";
+        case errc::not_recoverable:
+            return "the robust mutex is not recoverable: an owner unlocked it without calling "
+                   "consistent() after its previous owner died; unlink and recreate it";
+        case errc::already_owner:
+            return "the calling thread already holds this robust mutex (it is not recursive)";
+        case errc::not_owner:
+            return "the calling thread does not hold this robust mutex";
+        case errc::not_a_robust_mutex:
+            return "the shared-memory object is not a pipc robust mutex (bad header or size)";
         }
         return "unknown pipc error";
     }
@@ -105,6 +117,14 @@ public:
             return bse::file_exists;
         case errc::rlimit_msgqueue_exceeded:
             return bse::too_many_files_open;
+        case errc::owner_dead:
+            return bse::owner_dead;
+        case errc::not_recoverable:
+            return bse::state_not_recoverable;
+        case errc::already_owner:
+            return bse::resource_deadlock_would_occur;
+        case errc::not_owner:
+            return bse::operation_not_permitted;
         default:
             return bse::invalid_argument;
         }
@@ -141,7 +161,10 @@ public:
             case errc::not_writable:
             case errc::read_only:
             case errc::truncate_needs_write:
+            case errc::not_owner:
                 return c == condition::permissions;
+            case errc::not_recoverable:
+                return c == condition::existential;
             default:
                 return false;
             }
@@ -152,6 +175,7 @@ public:
         switch (code.value()) {
         case ENOENT:
         case EEXIST:
+        case ESRCH: // a watched process that does not exist
             return c == condition::existential;
         case EACCES:
         case EPERM:

@@ -52,6 +52,7 @@ const sys_table real_table{
     .msync = ::msync,
     .ppoll = ::ppoll,
     .getrandom = ::getrandom,
+    .link = ::link,
 };
 
 sys_table current_table = real_table;

@@ -53,6 +53,7 @@ struct sys_table {
     int (*msync)(void* addr, std::size_t len, int flags);
     int (*ppoll)(::pollfd* fds, ::nfds_t n, const ::timespec* timeout, const ::sigset_t* mask);
     ::ssize_t (*getrandom)(void* buf, std::size_t len, unsigned flags);
+    int (*link)(const char* from, const char* to); ///< Publishes a robust mutex atomically.
 };
 
 // A shared libpipc hides everything but the public API; a build with pipc's tests exports these two

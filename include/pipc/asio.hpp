@@ -4,5 +4,6 @@
 
 #include <pipc/asio/async_message_queue.hpp>
 #include <pipc/asio/async_semaphore.hpp>
+#include <pipc/asio/process_watcher.hpp>
 #include <pipc/asio/semaphore_waiter_service.hpp>
 #include <pipc/pipc.hpp>

@@ -53,6 +53,11 @@ enum class errc {
     /// bytes (a crash while creating it, or written by something else). Condition existential:
     /// there is no usable semaphore under the name; unlink it and create it again.
     damaged_semaphore,
+    owner_dead,      ///< Not a failure: the lock is held, but its previous owner died holding it.
+    not_recoverable, ///< The robust mutex was unlocked inconsistent and can never be locked again.
+    already_owner,   ///< lock: the calling thread already holds this robust mutex.
+    not_owner,       ///< unlock/consistent: the calling thread does not hold the robust mutex.
+    not_a_robust_mutex, ///< The shared-memory object has no valid robust-mutex header.
 };
 
 /// posix_ipc's four exception classes, as error conditions: `ec == pipc::condition::busy`.

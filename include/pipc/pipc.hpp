@@ -9,6 +9,7 @@
 #include <pipc/message_queue.hpp>
 #include <pipc/name.hpp>
 #include <pipc/open_mode.hpp>
+#include <pipc/robust_mutex.hpp>
 #include <pipc/semaphore.hpp>
 #include <pipc/shared_memory.hpp>
 #include <pipc/version.hpp>

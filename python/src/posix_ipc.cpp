@@ -169,6 +169,11 @@ std::nullptr_t set_error(kind k, op o, const error_code& ec) {
             return set(PyExc_ValueError, invalid_params);
         case errc::mapping_out_of_range:
         case errc::empty_segment:
+        case errc::owner_dead: // robust-mutex codes: posix_ipc has no robust mutex
+        case errc::not_recoverable:
+        case errc::already_owner:
+        case errc::not_owner:
+        case errc::not_a_robust_mutex:
             break;
         }
         return set(Error, ec.message().c_str());
