@@ -38,9 +38,9 @@ constexpr std::uint32_t tombstone = 0xffff'ffffU;
 /// How long a consumer sleeps at most while a claimed slot is being written, before it checks
 /// whether the writer is still alive.
 constexpr auto writer_check_interval = std::chrono::milliseconds(10);
-/// Consumer flag bits in header::data_sleepers.
+/// Consumer flag bits in header::data_sleepers (the other bits are reserved for a pollable
+/// doorbell of an asynchronous consumer).
 constexpr std::uint32_t futex_sleeper = 1;
-constexpr std::uint32_t doorbell_sleeper = 2;
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -118,7 +118,7 @@ struct channel::header {
     // Consumer's line: the oldest unreleased position, its sleep flags and bookkeeping.
     alignas(cache_line) std::atomic<std::uint64_t> head;
     std::atomic<std::uint32_t> data_futex;
-    std::atomic<std::uint32_t> data_sleepers; ///< futex_sleeper | doorbell_sleeper.
+    std::atomic<std::uint32_t> data_sleepers; ///< futex_sleeper when the consumer sleeps.
     std::atomic<std::int32_t> consumer_pid;
     std::atomic<std::uint64_t> abandoned;
 };
@@ -246,7 +246,7 @@ channel::channel(channel&& o) noexcept
       consumer_(std::exchange(o.consumer_, false)), took_over_(o.took_over_),
       view_out_(std::exchange(o.view_out_, false)), slot_count_(o.slot_count_),
       max_message_size_(o.max_message_size_), stride_(o.stride_), mode_(o.mode_), pid_(o.pid_),
-      wait_(o.wait_), on_signal_(o.on_signal_), doorbell_(std::exchange(o.doorbell_, -1)) {}
+      wait_(o.wait_), on_signal_(o.on_signal_) {}
 
 channel& channel::operator=(channel&& o) noexcept {
     if (this != &o) {
@@ -266,7 +266,6 @@ channel& channel::operator=(channel&& o) noexcept {
         pid_ = o.pid_;
         wait_ = o.wait_;
         on_signal_ = o.on_signal_;
-        doorbell_ = std::exchange(o.doorbell_, -1);
     }
     return *this;
 }
@@ -360,17 +359,12 @@ void channel::close() noexcept {
         hdr()->consumer_pid.compare_exchange_strong(me, 0);
         consumer_ = false;
     }
-    if (doorbell_ >= 0) sys().mq_close(std::exchange(doorbell_, -1));
     sys().munmap(std::exchange(base_, nullptr), std::exchange(length_, 0));
     view_out_ = false;
 }
 
 void channel::unlink(std::string_view name, error_code& ec) {
     ec = detail::unlink_name(object_kind::shared_memory, name, sys().shm_unlink);
-    if (ec) return;
-    // The Asio layer's doorbell queue has the same name; it exists only if one was used.
-    const std::string owned(name);
-    if (sys().mq_unlink(owned.c_str()) != 0 && errno != ENOENT) ec = errno_code();
 }
 
 void channel::unlink(std::string_view name) {
@@ -466,25 +460,6 @@ void channel::wake_consumer() noexcept {
         h.data_futex.fetch_add(1, std::memory_order_release);
         futex_wake(&h.data_futex, 1);
     }
-    if ((flags & doorbell_sleeper) != 0) ring_doorbell();
-}
-
-void channel::ring_doorbell() noexcept {
-    if (doorbell_ < 0) {
-        doorbell_ = sys().mq_open(name_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0, nullptr);
-        if (doorbell_ < 0) return; // no doorbell: the Asio side re-checks on its own timer
-    }
-    const char ding = 1;
-    // A full doorbell (EAGAIN) is already rung; nothing else can fail usefully here.
-    sys().mq_timedsend(doorbell_, &ding, 1, 0, nullptr);
-}
-
-void channel::detail_announce_doorbell() noexcept {
-    hdr()->data_sleepers.fetch_or(doorbell_sleeper, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-}
-void channel::detail_withdraw_doorbell() noexcept {
-    hdr()->data_sleepers.fetch_and(~doorbell_sleeper, std::memory_order_relaxed);
 }
 
 std::optional<std::uint64_t> channel::claim_until(const detail::deadline& dl, error_code& ec) {
@@ -554,9 +529,6 @@ bool channel::try_send(std::span<const std::byte> msg) {
     const bool sent = try_send(msg, ec);
     if (ec) throw_error(ec, describe("channel::try_send", name_));
     return sent;
-}
-bool channel::detail_try_send(std::span<const std::byte> msg, error_code& ec) {
-    return try_send(msg, ec);
 }
 
 channel_loan channel::loan_until_deadline(const detail::deadline& dl, error_code& ec) {
@@ -644,6 +616,11 @@ channel::slot* channel::try_front(bool check_writers) noexcept {
         if (seq == pos + 1) {
             if (s->size != tombstone) return s;
             release_front(); // a cancelled loan: nothing to deliver
+            continue;
+        }
+        if (static_cast<std::int64_t>(seq - pos) >= static_cast<std::int64_t>(slot_count_)) {
+            // Released, but the consumer that released it died before advancing head.
+            h.head.store(pos + 1, std::memory_order_release);
             continue;
         }
         if (!check_writers || h.tail.load(std::memory_order_acquire) <= pos) return nullptr;
@@ -762,10 +739,6 @@ std::optional<std::size_t> channel::try_receive(std::span<std::byte> buffer) {
     auto r = try_receive(buffer, ec);
     if (ec) throw_error(ec, describe("channel::try_receive", name_));
     return r;
-}
-std::optional<std::size_t> channel::detail_try_receive(std::span<std::byte> buffer,
-                                                       error_code& ec) {
-    return try_receive(buffer, ec);
 }
 
 channel_view channel::view_until_deadline(const detail::deadline& dl, error_code& ec) {

@@ -275,24 +275,11 @@ public:
     /// Closes the handle (unmaps; gives up the consumer role). Closing twice does nothing.
     /// Loans and views of this handle must be gone.
     void close() noexcept;
-    /// Removes the name (and the companion doorbell queue of the Asio layer, if any).
+    /// Removes the name (shm_unlink); works before or after close().
     void unlink();
     void unlink(error_code& ec);
     static void unlink(std::string_view name);
     static void unlink(std::string_view name, error_code& ec);
-
-    // --- for the Asio layer --------------------------------------------------------------------
-    /// @cond internal
-    /// Non-blocking attempts; `ec` set on a real failure only.
-    bool detail_try_send(std::span<const std::byte> msg, error_code& ec);
-    std::optional<std::size_t> detail_try_receive(std::span<std::byte> buffer, error_code& ec);
-    /// Announces / withdraws a consumer that is woken through the doorbell queue (the channel's
-    /// name in the message-queue namespace) instead of the futex.
-    void detail_announce_doorbell() noexcept;
-    void detail_withdraw_doorbell() noexcept;
-    /// Claims the consumer role for this handle (errc::consumer_busy when another lives).
-    error_code detail_claim_consumer() noexcept { return claim_consumer(); }
-    /// @endcond
 
 private:
     friend class channel_loan;
@@ -323,7 +310,6 @@ private:
     std::optional<std::size_t> copy_out(slot* s, std::span<std::byte> buffer, error_code& ec);
     void wake_consumer() noexcept;
     void wake_producers() noexcept;
-    void ring_doorbell() noexcept;
 
     void* base_ = nullptr;
     std::size_t length_ = 0;
@@ -340,7 +326,6 @@ private:
     std::int32_t pid_ = 0;
     wait_strategy wait_;
     signal_policy on_signal_ = signal_policy::retry;
-    int doorbell_ = -1; ///< The companion queue, opened when a doorbell waiter is first seen.
 };
 
 void unlink_channel(std::string_view name);
