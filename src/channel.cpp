@@ -308,22 +308,22 @@ void channel::open(std::string_view name, const options& opts, error_code& ec) {
     const auto* h = static_cast<const header*>(hbase);
     geometry got{h->slot_count, h->max_message_size, static_cast<channel_mode>(h->mode),
                  h->slot_stride, h->total_size};
+    // A damaged or truncated header is as much "not a channel" as a foreign object.
+    const bool bad_layout = got.slots < 2 || (got.slots & (got.slots - 1)) != 0 ||
+                            got.stride != round_up(16 + std::uint64_t{got.max_size}, cache_line) ||
+                            got.total != header_size + got.stride * got.slots ||
+                            got.total != static_cast<std::uint64_t>(st.st_size);
     error_code check;
-    if (h->magic != channel_magic) {
-        check = make_error_code(errc::not_a_channel);
-    } else if (h->version != protocol_version) {
+    if (h->magic == channel_magic && h->version != protocol_version) {
         check = make_error_code(errc::channel_version_mismatch);
+    } else if (h->magic != channel_magic || bad_layout) {
+        check = make_error_code(errc::not_a_channel);
     } else if (opts.slot_count != 0 && opts.slot_count != got.slots) {
         check = make_error_code(errc::slot_count_mismatch);
     } else if (opts.max_message_size != 0 && opts.max_message_size != got.max_size) {
         check = make_error_code(errc::message_size_mismatch);
     } else if (opts.mode && *opts.mode != got.mode) {
         check = make_error_code(errc::channel_mode_mismatch);
-    } else if (got.slots < 2 || (got.slots & (got.slots - 1)) != 0 ||
-               got.stride != round_up(16 + std::uint64_t{got.max_size}, cache_line) ||
-               got.total != header_size + got.stride * got.slots ||
-               got.total != static_cast<std::uint64_t>(st.st_size)) {
-        check = make_error_code(errc::not_a_channel); // damaged or truncated
     }
     sys().munmap(hbase, header_size);
     if (check) return fail(check);
