@@ -556,7 +556,7 @@ channel_loan::channel_loan(channel_loan&& o) noexcept
       capacity_(o.capacity_) {}
 channel_loan& channel_loan::operator=(channel_loan&& o) noexcept {
     if (this != &o) {
-        if (owner_ != nullptr) owner_->publish_slot(pos_, tombstone);
+        if (owner_ != nullptr && owner_->is_open()) owner_->publish_slot(pos_, tombstone);
         owner_ = std::exchange(o.owner_, nullptr);
         pos_ = o.pos_;
         data_ = o.data_;
@@ -566,10 +566,11 @@ channel_loan& channel_loan::operator=(channel_loan&& o) noexcept {
 }
 channel_loan::~channel_loan() {
     // The slot is claimed and messages behind it wait for it: publish it as cancelled.
-    if (owner_ != nullptr) owner_->publish_slot(pos_, tombstone);
+    // A closed handle has nothing left to publish into (its claim is left to the consumer).
+    if (owner_ != nullptr && owner_->is_open()) owner_->publish_slot(pos_, tombstone);
 }
 void channel_loan::publish(std::size_t n, error_code& ec) {
-    ec = owner_ == nullptr ? make_error_code(errc::closed) : error_code{};
+    ec = owner_ == nullptr || !owner_->is_open() ? make_error_code(errc::closed) : error_code{};
     if (ec) return;
     if (n > capacity_) {
         ec = make_error_code(errc::message_too_long);

@@ -69,6 +69,7 @@ public:
     /// The writable slot, channel::max_message_size() bytes, 16-byte aligned.
     std::span<std::byte> buffer() const noexcept { return {data_, capacity_}; }
     /// Makes the first `n` bytes visible to the consumer (a release store after the payload).
+    /// On a closed handle: errc::closed.
     /// `n` above buffer().size(): errc::message_too_long, nothing published, loan still valid.
     void publish(std::size_t n);
     void publish(std::size_t n, error_code& ec);

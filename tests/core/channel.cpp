@@ -312,6 +312,21 @@ BOOST_AUTO_TEST_CASE(loan_and_view_work_in_place) {
     BOOST_TEST(c.fill() == 0U);
 }
 
+BOOST_AUTO_TEST_CASE(loan_and_view_after_close_do_nothing) {
+    named name(kind);
+    channel c(name, create(4, 64));
+    c.send("x");
+    auto v = c.receive_view();
+    channel tx(name);
+    auto loan = tx.loan();
+    tx.close();
+    pipc::error_code ec;
+    loan.publish(1, ec);
+    BOOST_TEST(ec == pipc::make_error_code(errc::closed));
+    c.close();
+    v.release(); // no crash, nothing touched
+}
+
 BOOST_AUTO_TEST_CASE(wraps_around_many_laps) {
     named name(kind);
     channel c(name, create(2, 256));
