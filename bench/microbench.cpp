@@ -1,5 +1,6 @@
 // pipc-microbench: single-process per-call overheads, pipc's call next to the raw syscall it
 // wraps. Nothing blocks: every pair leaves the object as it found it.
+#include <pipc/channel.hpp>
 #include <pipc/message_queue.hpp>
 #include <pipc/name.hpp>
 #if __has_include(<pipc/robust_mutex.hpp>)
@@ -29,9 +30,13 @@
 #include <sys/stat.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
+#include <string>
+#include <thread>
 
 namespace {
 
@@ -372,6 +377,103 @@ void BM_robust_raw_trylock_unlock(benchmark::State& st) {
 }
 BENCHMARK(BM_robust_raw_trylock_unlock);
 #endif
+timespec pipc_bench_deadline_in_1ms() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 1'000'000;
+    if (ts.tv_nsec >= 1'000'000'000) {
+        ts.tv_sec += 1;
+        ts.tv_nsec -= 1'000'000'000;
+    }
+    return ts;
+}
+
+/// A fresh channel under a generated name, unlinked when the benchmark ends.
+struct channel_fixture {
+    std::string name = pipc::generate_name();
+    pipc::channel ch;
+    explicit channel_fixture(std::uint32_t slots = 64, std::uint32_t size = 64) {
+        pipc::channel::options o;
+        o.open = pipc::open_mode::create_exclusive;
+        o.slot_count = slots;
+        o.max_message_size = size;
+        ch.open(name, o);
+    }
+    ~channel_fixture() {
+        pipc::error_code ignored;
+        pipc::channel::unlink(name, ignored);
+    }
+    channel_fixture(const channel_fixture&) = delete;
+    channel_fixture& operator=(const channel_fixture&) = delete;
+};
+
+// Same thread, send then receive of 64 B: the per-message cost with no waiting at all, next to
+// BM_mq_raw_timedsend_timedreceive.
+void BM_channel_try_send_try_receive(benchmark::State& st) {
+    channel_fixture f;
+    std::array<std::byte, 64> msg{}, buf{};
+    for (auto _ : st) {
+        if (!f.ch.try_send(msg)) st.SkipWithError("try_send");
+        auto r = f.ch.try_receive(buf);
+        benchmark::DoNotOptimize(r);
+    }
+}
+BENCHMARK(BM_channel_try_send_try_receive);
+
+void BM_channel_loan_publish_view_release(benchmark::State& st) {
+    channel_fixture f;
+    pipc::error_code ec;
+    for (auto _ : st) {
+        auto loan = f.ch.try_loan(ec);
+        std::memset(loan.buffer().data(), 1, 64);
+        loan.publish(64);
+        auto v = f.ch.try_receive_view(ec);
+        benchmark::DoNotOptimize(v.data().data());
+    }
+}
+BENCHMARK(BM_channel_loan_publish_view_release);
+
+// One-way stream of 64 B messages from a producer thread: one iteration is one message received.
+// The producer stops at the end; both block (futex or kernel queue) when the other falls behind.
+void BM_channel_oneway_thread(benchmark::State& st) {
+    channel_fixture f;
+    std::atomic<bool> stop{false};
+    std::thread producer([&] {
+        pipc::channel tx(f.name);
+        std::array<std::byte, 64> msg{};
+        while (!stop.load(std::memory_order_relaxed))
+            tx.send_for(msg, std::chrono::milliseconds(1));
+    });
+    std::array<std::byte, 64> buf{};
+    for (auto _ : st) f.ch.receive(buf);
+    stop = true;
+    while (f.ch.try_receive(buf)) {
+    }
+    producer.join();
+    st.SetItemsProcessed(st.iterations());
+}
+BENCHMARK(BM_channel_oneway_thread)->UseRealTime();
+
+void BM_mq_raw_oneway_thread(benchmark::State& st) {
+    queue_fixture f;
+    std::atomic<bool> stop{false};
+    std::thread producer([&] {
+        std::array<char, 64> msg{};
+        while (!stop.load(std::memory_order_relaxed)) {
+            const timespec ts = pipc_bench_deadline_in_1ms();
+            ::mq_timedsend(f.q.native_handle(), msg.data(), msg.size(), 0, &ts);
+        }
+    });
+    std::array<char, 64> buf{};
+    for (auto _ : st) ::mq_receive(f.q.native_handle(), buf.data(), buf.size(), nullptr);
+    stop = true;
+    const timespec zero = expired();
+    while (::mq_timedreceive(f.q.native_handle(), buf.data(), buf.size(), nullptr, &zero) >= 0) {
+    }
+    producer.join();
+    st.SetItemsProcessed(st.iterations());
+}
+BENCHMARK(BM_mq_raw_oneway_thread)->UseRealTime();
 
 } // namespace
 

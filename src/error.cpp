@@ -92,6 +92,24 @@ public:
             return "the calling thread does not hold this robust mutex";
         case errc::not_a_robust_mutex:
             return "the shared-memory object is not a pipc robust mutex (bad header or size)";
+        case errc::invalid_slot_count:
+            return "invalid slot_count: must be 0 (default 64) or a power of two 2..65536";
+        case errc::invalid_channel_mode:
+            return "invalid mode: not channel_mode::spsc or channel_mode::mpsc";
+        case errc::not_a_channel:
+            return "not a channel: the shared-memory object has no channel header (magic or size)";
+        case errc::channel_version_mismatch:
+            return "channel protocol version differs from the one this pipc speaks";
+        case errc::slot_count_mismatch:
+            return "slot_count differs from the existing channel's";
+        case errc::message_size_mismatch:
+            return "max_message_size differs from the existing channel's";
+        case errc::channel_mode_mismatch:
+            return "mode (spsc or mpsc) differs from the existing channel's";
+        case errc::view_outstanding:
+            return "the consumer still holds a received view: release it first";
+        case errc::consumer_busy:
+            return "another live process is this channel's consumer";
         }
         return "unknown pipc error";
     }
@@ -123,7 +141,10 @@ public:
             return bse::state_not_recoverable;
         case errc::already_owner:
             return bse::resource_deadlock_would_occur;
+        case errc::consumer_busy:
+            return bse::device_or_resource_busy;
         case errc::not_owner:
+        case errc::view_outstanding:
             return bse::operation_not_permitted;
         default:
             return bse::invalid_argument;
@@ -165,6 +186,8 @@ public:
                 return c == condition::permissions;
             case errc::not_recoverable:
                 return c == condition::existential;
+            case errc::consumer_busy:
+                return c == condition::busy;
             default:
                 return false;
             }

@@ -58,6 +58,15 @@ enum class errc {
     already_owner,   ///< lock: the calling thread already holds this robust mutex.
     not_owner,       ///< unlock/consistent: the calling thread does not hold the robust mutex.
     not_a_robust_mutex, ///< The shared-memory object has no valid robust-mutex header.
+    invalid_slot_count,     ///< slot_count: must be 0 (default) or a power of two 2..65536.
+    invalid_channel_mode,   ///< mode: a value outside channel_mode::spsc and channel_mode::mpsc.
+    not_a_channel,          ///< The shared-memory object has no channel header (magic or size).
+    channel_version_mismatch, ///< The channel's protocol version is not the one this pipc speaks.
+    slot_count_mismatch,      ///< slot_count: differs from the existing channel's.
+    message_size_mismatch,    ///< max_message_size: differs from the existing channel's.
+    channel_mode_mismatch,    ///< mode: differs from the existing channel's (spsc or mpsc).
+    view_outstanding,         ///< The consumer still holds a view: release it before receiving.
+    consumer_busy,            ///< Another live process is this channel's consumer.
 };
 
 /// posix_ipc's four exception classes, as error conditions: `ec == pipc::condition::busy`.

@@ -2,6 +2,7 @@
 // The Boost.Asio layer lives in <pipc/asio.hpp>.
 #pragma once
 
+#include <pipc/channel.hpp>
 #include <pipc/error.hpp>
 #include <pipc/limits.hpp>
 #include <pipc/log.hpp>
@@ -13,3 +14,4 @@
 #include <pipc/semaphore.hpp>
 #include <pipc/shared_memory.hpp>
 #include <pipc/version.hpp>
+#include <pipc/wait_strategy.hpp>

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: BSL-1.0
+// pipc/wait_strategy.hpp - how a blocking call waits: block at once, spin then block, or adapt.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace pipc {
+
+namespace detail {
+/// Number of CPUs this thread may run on (sched_getaffinity); 1 if it cannot be read.
+unsigned allowed_cpu_count() noexcept;
+
+/// One CPU "pause": tells the core (and an SMT sibling) that this is a spin loop.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    asm volatile("yield" ::: "memory");
+#else
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+#endif
+}
+} // namespace detail
+
+/// How a blocking call waits before it sleeps in the kernel, chosen per object.
+///
+/// - `block()` (the default): sleep at once. No CPU is spent waiting; a wake-up across CPUs costs
+///   what the kernel's wake-up costs (tens of microseconds on a VM).
+/// - `spin(budget)`: retry the non-blocking step with the CPU's pause instruction for up to
+///   `budget`, then sleep. Costs up to `budget` of CPU per wait that is not served in time; pays
+///   when the peer runs on another CPU and answers within the budget.
+/// - `adaptive(max_budget)`: spins like `spin`, but only while spinning has recently been rewarded,
+///   in the spirit of glibc's adaptive mutexes. Each wait served while spinning moves the budget
+///   towards twice the time it took (a moving average, never above `max_budget`); after
+///   `collapse_after` consecutive spins that ran out of budget the budget collapses to zero, and
+///   from then on only every 2^k-th wait (k growing to 6) probes with a short spin, so a peer that
+///   moved to another CPU is noticed again. When this thread may run on one CPU only
+///   (sched_getaffinity, read when the strategy is made), it never spins: the peer cannot run
+///   while this thread spins.
+///
+/// @par Thread safety
+/// The learned state of `adaptive` is kept in relaxed atomics: concurrent waiters on one object
+/// are safe and only make the estimate noisier. Copies copy the configuration and the state seen.
+class wait_strategy {
+public:
+    enum class kind { block, spin, adaptive };
+
+    /// Consecutive unrewarded spins after which `adaptive` stops spinning.
+    static constexpr unsigned collapse_after = 4;
+    /// Largest probing interval of a collapsed `adaptive` strategy is 2^max_probe_shift waits.
+    static constexpr unsigned max_probe_shift = 6;
+
+    /// Sleep at once (no spinning). This is what every object did before strategies existed.
+    constexpr wait_strategy() noexcept = default;
+
+    static wait_strategy block() noexcept { return {}; }
+    /// Spin for up to `budget` (negative counts as zero), then block.
+    static wait_strategy spin(std::chrono::nanoseconds budget = std::chrono::microseconds(20)) {
+        wait_strategy s;
+        s.kind_ = kind::spin;
+        s.max_budget_ns_ = clamp(budget);
+        s.estimate_ns_.store(s.max_budget_ns_, std::memory_order_relaxed);
+        return s;
+    }
+    /// Spin adaptively for up to `max_budget`, then block; never spins on a single allowed CPU.
+    static wait_strategy
+    adaptive(std::chrono::nanoseconds max_budget = std::chrono::microseconds(20)) {
+        return adaptive(max_budget, detail::allowed_cpu_count());
+    }
+    /// As above with the number of allowed CPUs given (tests, or a caller that knows better).
+    static wait_strategy adaptive(std::chrono::nanoseconds max_budget, unsigned cpus) {
+        wait_strategy s;
+        s.kind_ = kind::adaptive;
+        s.max_budget_ns_ = clamp(max_budget);
+        s.single_cpu_ = cpus <= 1;
+        // Start optimistic at half the maximum: the first waits tell whether spinning pays.
+        s.estimate_ns_.store(s.max_budget_ns_ / 2, std::memory_order_relaxed);
+        return s;
+    }
+
+    wait_strategy(const wait_strategy& o) noexcept
+        : kind_(o.kind_), single_cpu_(o.single_cpu_), max_budget_ns_(o.max_budget_ns_),
+          estimate_ns_(o.estimate_ns_.load(std::memory_order_relaxed)),
+          misses_(o.misses_.load(std::memory_order_relaxed)),
+          waits_(o.waits_.load(std::memory_order_relaxed)) {}
+    wait_strategy& operator=(const wait_strategy& o) noexcept {
+        kind_ = o.kind_;
+        single_cpu_ = o.single_cpu_;
+        max_budget_ns_ = o.max_budget_ns_;
+        estimate_ns_.store(o.estimate_ns_.load(std::memory_order_relaxed),
+                           std::memory_order_relaxed);
+        misses_.store(o.misses_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        waits_.store(o.waits_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+        return *this;
+    }
+
+    kind type() const noexcept { return kind_; }
+    /// The configured budget (`spin`, `adaptive`); zero for `block`.
+    std::chrono::nanoseconds max_budget() const noexcept {
+        return std::chrono::nanoseconds(max_budget_ns_);
+    }
+    /// True when `adaptive` saw a single allowed CPU and will never spin.
+    bool single_cpu() const noexcept { return single_cpu_; }
+    /// True when `adaptive` has stopped spinning after repeated unrewarded spins.
+    bool collapsed() const noexcept {
+        return kind_ == kind::adaptive && misses_.load(std::memory_order_relaxed) >= collapse_after;
+    }
+
+    /// What the next wait would spin for before blocking, without counting it as a wait.
+    std::chrono::nanoseconds current_budget() const noexcept {
+        return std::chrono::nanoseconds(budget_for(waits_.load(std::memory_order_relaxed)));
+    }
+
+    /// Retries `try_step()` (returns true when the non-blocking step succeeded) with the pause
+    /// instruction in between for up to this wait's budget. @returns true when the step succeeded
+    /// while spinning; false when the caller must block. `try_step` is not called when the
+    /// budget is zero. Feeds the outcome back into `adaptive`.
+    template <class TryStep>
+    bool spin_until(TryStep&& try_step) {
+        if (kind_ == kind::block) return false;
+        const std::uint64_t wait_no = waits_.fetch_add(1, std::memory_order_relaxed);
+        const std::int64_t budget = budget_for(wait_no);
+        if (budget <= 0) return false;
+        const auto start = std::chrono::steady_clock::now();
+        for (unsigned i = 1;; ++i) {
+            if (try_step()) {
+                record(true, std::chrono::steady_clock::now() - start);
+                return true;
+            }
+            detail::cpu_relax();
+            // The clock is read every 8 pauses (a pause is 10-150 cycles): cheap and fine enough.
+            if (i % 8 == 0 &&
+                std::chrono::steady_clock::now() - start >= std::chrono::nanoseconds(budget)) {
+                record(false, std::chrono::nanoseconds(budget));
+                return false;
+            }
+        }
+    }
+
+    /// Feeds one outcome into `adaptive` (ignored by the others): `rewarded` when spinning served
+    /// the wait after `spent`, otherwise the budget ran out. spin_until calls it; a caller that
+    /// spins itself (e.g. the Asio layer) calls it too.
+    void record(bool rewarded, std::chrono::nanoseconds spent) noexcept {
+        if (kind_ != kind::adaptive) return;
+        const std::int64_t est = estimate_ns_.load(std::memory_order_relaxed);
+        if (rewarded) {
+            misses_.store(0, std::memory_order_relaxed);
+            // Moving average with weight 1/8, as glibc's adaptive mutex keeps its spin count.
+            estimate_ns_.store(est + (spent.count() - est) / 8, std::memory_order_relaxed);
+        } else {
+            misses_.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+
+private:
+    static std::int64_t clamp(std::chrono::nanoseconds d) noexcept {
+        constexpr std::int64_t one_second = 1'000'000'000;
+        if (d.count() <= 0) return 0;
+        return d.count() > one_second ? one_second : d.count();
+    }
+
+    std::int64_t budget_for(std::uint64_t wait_no) const noexcept {
+        switch (kind_) {
+        case kind::block:
+            return 0;
+        case kind::spin:
+            return max_budget_ns_;
+        case kind::adaptive:
+            break;
+        }
+        if (single_cpu_) return 0;
+        const unsigned misses = misses_.load(std::memory_order_relaxed);
+        if (misses >= collapse_after) {
+            // Collapsed: probe every 2^k-th wait with a short spin; k grows with the misses.
+            unsigned shift = misses - collapse_after + 1;
+            if (shift > max_probe_shift) shift = max_probe_shift;
+            const std::uint64_t period = std::uint64_t{1} << shift;
+            return wait_no % period == 0 ? max_budget_ns_ / 4 : 0;
+        }
+        const std::int64_t want = 2 * estimate_ns_.load(std::memory_order_relaxed) + 500;
+        return want > max_budget_ns_ ? max_budget_ns_ : want;
+    }
+
+    kind kind_ = kind::block;
+    bool single_cpu_ = false;
+    std::int64_t max_budget_ns_ = 0;
+    std::atomic<std::int64_t> estimate_ns_{0};
+    std::atomic<unsigned> misses_{0};
+    std::atomic<std::uint64_t> waits_{0};
+};
+
+} // namespace pipc

@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: BSL-1.0
+#include <pipc/channel.hpp>
+#include <pipc/name.hpp>
+
+#include "common.hpp"
+#include "log_internal.hpp"
+#include "sys.hpp"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <mqueue.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+namespace pipc {
+
+using detail::describe;
+using detail::errno_code;
+using detail::sys;
+
+namespace {
+constexpr std::uint64_t channel_magic = 0x314e'4843'4350'4950ULL; // "PIPCCHN1" little-endian
+constexpr std::size_t cache_line = 64;
+constexpr std::uint32_t default_slot_count = 64;
+constexpr std::uint32_t default_message_size = 8192;
+/// Size value of a slot that carries no message (a cancelled loan or a skipped dead claim).
+constexpr std::uint32_t tombstone = 0xffff'ffffU;
+/// How long a consumer sleeps at most while a claimed slot is being written, before it checks
+/// whether the writer is still alive.
+constexpr auto writer_check_interval = std::chrono::milliseconds(10);
+/// Consumer flag bits in header::data_sleepers (the other bits are reserved for a pollable
+/// doorbell of an asynchronous consumer).
+constexpr std::uint32_t futex_sleeper = 1;
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<std::int32_t>::is_always_lock_free);
+
+int futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
+               const ::timespec* relative) noexcept {
+    // Not FUTEX_PRIVATE_FLAG: the word lives in memory shared between processes.
+    return static_cast<int>(::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAIT,
+                                      expected, relative, nullptr, 0));
+}
+void futex_wake(std::atomic<std::uint32_t>* word, int count) noexcept {
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE, count, nullptr,
+              nullptr, 0);
+}
+
+/// Is `pid` gone? A zombie counts as gone: it will never write again.
+bool process_dead(std::int32_t pid) noexcept {
+    if (pid <= 0) return false;
+    if (::kill(pid, 0) != 0) return errno == ESRCH;
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+    std::FILE* f = std::fopen(path, "re");
+    if (f == nullptr) return false; // no /proc: trust kill()
+    char buf[512] = {};
+    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    const char* paren = std::strrchr(buf, ')'); // the command name may contain spaces
+    if (n == 0 || paren == nullptr || paren[1] == '\0') return false;
+    return paren[2] == 'Z' || paren[2] == 'X';
+}
+
+std::uint64_t round_up(std::uint64_t v, std::uint64_t to) noexcept {
+    return (v + to - 1) / to * to;
+}
+
+/// Sleeps for at most what is left of `dl`, capped by `cap` (0: uncapped). nullptr: no limit.
+struct relative_timeout {
+    ::timespec ts{};
+    const ::timespec* ptr = nullptr;
+    bool expired = false;
+    relative_timeout(const detail::deadline& dl, std::chrono::nanoseconds cap) {
+        using namespace std::chrono;
+        nanoseconds left = cap;
+        if (!dl.infinite) {
+            const auto rest = duration_cast<nanoseconds>(dl.when - steady_clock::now());
+            if (rest <= nanoseconds::zero()) {
+                expired = true;
+                return;
+            }
+            if (left == nanoseconds::zero() || rest < left) left = rest;
+        }
+        if (left == nanoseconds::zero()) return;
+        ts = detail::to_timespec(left);
+        ptr = &ts;
+    }
+};
+} // namespace
+
+// The shared layout. Only fixed-size types and lock-free atomics: the object is mapped by
+// processes that know nothing of each other beyond this definition and protocol_version.
+struct channel::header {
+    // Immutable after creation (the object is linked under its name only when complete).
+    std::uint64_t magic;
+    std::uint32_t version;
+    std::uint32_t mode;
+    std::uint32_t slot_count;
+    std::uint32_t max_message_size;
+    std::uint64_t slot_stride;
+    std::uint64_t total_size;
+    // Producers' line: the next position to claim, and the producers sleeping for room.
+    alignas(cache_line) std::atomic<std::uint64_t> tail;
+    std::atomic<std::uint32_t> room_futex;
+    std::atomic<std::uint32_t> room_sleepers; ///< Count of producers in futex_wait.
+    // Consumer's line: the oldest unreleased position, its sleep flags and bookkeeping.
+    alignas(cache_line) std::atomic<std::uint64_t> head;
+    std::atomic<std::uint32_t> data_futex;
+    std::atomic<std::uint32_t> data_sleepers; ///< futex_sleeper when the consumer sleeps.
+    std::atomic<std::int32_t> consumer_pid;
+    std::atomic<std::uint64_t> abandoned;
+};
+
+// Vyukov's bounded-queue protocol: a slot for position p is free when seq == p and published
+// when seq == p + 1; releasing it makes seq == p + slot_count (free for the next lap).
+struct channel::slot {
+    std::atomic<std::uint64_t> seq;
+    std::uint32_t size;               ///< Written before seq is published; tombstone: skip.
+    std::atomic<std::int32_t> writer; ///< pid of the claiming producer, 0 once released.
+};
+
+namespace {
+/// Three cache lines: immutable fields, producers' line, consumer's line.
+constexpr std::size_t header_size = 3 * cache_line;
+
+/// A deadline that was already over when the call began: a single try, no spinning.
+bool single_try(const detail::deadline& dl) noexcept {
+    return !dl.infinite && (dl.when == std::chrono::steady_clock::time_point{} ||
+                            dl.when <= std::chrono::steady_clock::now());
+}
+} // namespace
+
+channel::slot* channel::slot_at(std::uint64_t pos) const noexcept {
+    static_assert(sizeof(header) == header_size);
+    static_assert(sizeof(slot) == 16); // the payload starts 16-byte aligned
+    auto* first = static_cast<std::byte*>(base_) + header_size;
+    return reinterpret_cast<slot*>(first + (pos & (slot_count_ - 1)) * stride_);
+}
+std::byte* channel::payload(slot* s) const noexcept {
+    return reinterpret_cast<std::byte*>(s) + sizeof(slot);
+}
+
+// --- opening -------------------------------------------------------------------------------
+
+namespace {
+error_code check_channel_options(const channel::options& o) {
+    if (auto ec = detail::check_open_mode(o.open)) return ec;
+    if (auto ec = detail::check_permissions(o.permissions)) return ec;
+    if (o.slot_count != 0 && (o.slot_count < 2 || o.slot_count > channel::max_slot_count ||
+                              (o.slot_count & (o.slot_count - 1)) != 0))
+        return make_error_code(errc::invalid_slot_count);
+    if (o.max_message_size > channel::max_message_size_limit)
+        return make_error_code(errc::invalid_max_message_size);
+    if (o.mode && *o.mode != channel_mode::spsc && *o.mode != channel_mode::mpsc)
+        return make_error_code(errc::invalid_channel_mode);
+    return {};
+}
+
+struct geometry {
+    std::uint32_t slots;
+    std::uint32_t max_size;
+    channel_mode mode;
+    std::uint64_t stride;
+    std::uint64_t total;
+};
+
+geometry geometry_for(const channel::options& o) {
+    geometry g{};
+    g.slots = o.slot_count != 0 ? o.slot_count : default_slot_count;
+    g.max_size = o.max_message_size != 0 ? o.max_message_size : default_message_size;
+    g.mode = o.mode.value_or(channel_mode::spsc);
+    g.stride = round_up(16 + std::uint64_t{g.max_size}, cache_line);
+    g.total = header_size + g.stride * g.slots;
+    return g;
+}
+
+/// Builds a complete channel in an unnamed tmpfs file and links it under `name`: openers never
+/// see a half-made channel, and a creator killed midway leaves nothing named behind.
+/// @returns the descriptor, or -1 with `ec` (file_exists when the name is taken).
+int create_linked(const std::string& name, const channel::options& o, const geometry& g,
+                  error_code& ec) {
+    int fd = ::open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, o.permissions);
+    if (fd < 0) {
+        ec = errno_code();
+        return -1;
+    }
+    auto fail = [&](error_code e) {
+        sys().close(fd);
+        ec = e;
+        return -1;
+    };
+    if (sys().fchmod(fd, o.permissions) != 0) return fail(errno_code());
+    if (const int rc = sys().posix_fallocate(fd, 0, static_cast<::off_t>(g.total)); rc != 0)
+        return fail(rc == ENOSPC ? make_error_code(errc::no_space) : errno_code(rc));
+    void* base = sys().mmap(nullptr, g.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) return fail(errno_code());
+    auto* bytes = static_cast<unsigned char*>(base);
+    // The file is zero-filled: every atomic starts at 0; only the immutable fields and the slot
+    // sequences (slot i starts free for position i) need writing. Nobody else can see the file.
+    struct immutable {
+        std::uint64_t magic;
+        std::uint32_t version, mode, slot_count, max_message_size;
+        std::uint64_t slot_stride, total_size;
+    };
+    const immutable im{channel_magic,
+                       channel::protocol_version,
+                       static_cast<std::uint32_t>(g.mode),
+                       g.slots,
+                       g.max_size,
+                       g.stride,
+                       g.total};
+    std::memcpy(bytes, &im, sizeof im);
+    for (std::uint64_t i = 0; i < g.slots; ++i) {
+        const std::uint64_t seq = i;
+        std::memcpy(bytes + header_size + i * g.stride, &seq, sizeof seq);
+    }
+    sys().munmap(base, g.total);
+    char proc_path[64];
+    std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
+    const std::string path = "/dev/shm/" + name.substr(1);
+    if (::linkat(AT_FDCWD, proc_path, AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) != 0)
+        return fail(errno_code());
+    return fd;
+}
+} // namespace
+
+channel::channel(std::string_view name, const options& opts) {
+    open(name, opts);
+}
+
+channel::channel(channel&& o) noexcept
+    : base_(std::exchange(o.base_, nullptr)), length_(std::exchange(o.length_, 0)),
+      name_(std::move(o.name_)), permissions_(o.permissions_), created_(o.created_),
+      consumer_(std::exchange(o.consumer_, false)), took_over_(o.took_over_),
+      view_out_(std::exchange(o.view_out_, false)), slot_count_(o.slot_count_),
+      max_message_size_(o.max_message_size_), stride_(o.stride_), mode_(o.mode_), pid_(o.pid_),
+      wait_(o.wait_), on_signal_(o.on_signal_) {}
+
+channel& channel::operator=(channel&& o) noexcept {
+    if (this != &o) {
+        close();
+        base_ = std::exchange(o.base_, nullptr);
+        length_ = std::exchange(o.length_, 0);
+        name_ = std::move(o.name_);
+        permissions_ = o.permissions_;
+        created_ = o.created_;
+        consumer_ = std::exchange(o.consumer_, false);
+        took_over_ = o.took_over_;
+        view_out_ = std::exchange(o.view_out_, false);
+        slot_count_ = o.slot_count_;
+        max_message_size_ = o.max_message_size_;
+        stride_ = o.stride_;
+        mode_ = o.mode_;
+        pid_ = o.pid_;
+        wait_ = o.wait_;
+        on_signal_ = o.on_signal_;
+    }
+    return *this;
+}
+
+channel::~channel() {
+    close();
+}
+
+void channel::open(std::string_view name, const options& opts, error_code& ec) {
+    ec = validate_name(object_kind::shared_memory, name);
+    if (!ec) ec = check_channel_options(opts);
+    if (ec) return;
+    const std::string owned(name);
+    const geometry want = geometry_for(opts);
+    int fd = -1;
+    const bool created = detail::open_by_mode(
+        opts.open,
+        [&](bool create) -> error_code {
+            error_code e;
+            if (create) {
+                fd = create_linked(owned, opts, want, e);
+            } else {
+                fd = sys().shm_open(owned.c_str(), O_RDWR, 0);
+                if (fd < 0) e = errno_code();
+            }
+            return e;
+        },
+        ec);
+    if (ec) return;
+    auto fail = [&](error_code e) {
+        sys().close(fd);
+        ec = e;
+    };
+    struct ::stat st {};
+    if (sys().fstat(fd, &st) != 0) return fail(errno_code());
+    if (static_cast<std::uint64_t>(st.st_size) < header_size)
+        return fail(make_error_code(errc::not_a_channel));
+    void* hbase = sys().mmap(nullptr, header_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (hbase == MAP_FAILED) return fail(errno_code());
+    const auto* h = static_cast<const header*>(hbase);
+    geometry got{h->slot_count, h->max_message_size, static_cast<channel_mode>(h->mode),
+                 h->slot_stride, h->total_size};
+    // A damaged or truncated header is as much "not a channel" as a foreign object.
+    const bool bad_layout = got.slots < 2 || (got.slots & (got.slots - 1)) != 0 ||
+                            got.stride != round_up(16 + std::uint64_t{got.max_size}, cache_line) ||
+                            got.total != header_size + got.stride * got.slots ||
+                            got.total != static_cast<std::uint64_t>(st.st_size);
+    error_code check;
+    if (h->magic == channel_magic && h->version != protocol_version) {
+        check = make_error_code(errc::channel_version_mismatch);
+    } else if (h->magic != channel_magic || bad_layout) {
+        check = make_error_code(errc::not_a_channel);
+    } else if (opts.slot_count != 0 && opts.slot_count != got.slots) {
+        check = make_error_code(errc::slot_count_mismatch);
+    } else if (opts.max_message_size != 0 && opts.max_message_size != got.max_size) {
+        check = make_error_code(errc::message_size_mismatch);
+    } else if (opts.mode && *opts.mode != got.mode) {
+        check = make_error_code(errc::channel_mode_mismatch);
+    }
+    sys().munmap(hbase, header_size);
+    if (check) return fail(check);
+    void* base = sys().mmap(nullptr, got.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) return fail(errno_code());
+    sys().close(fd); // the mapping keeps the object alive
+    close();
+    base_ = base;
+    length_ = got.total;
+    name_ = owned;
+    permissions_ = created ? opts.permissions : static_cast<::mode_t>(st.st_mode & 07777);
+    created_ = created;
+    slot_count_ = got.slots;
+    max_message_size_ = got.max_size;
+    stride_ = got.stride;
+    mode_ = got.mode;
+    pid_ = static_cast<std::int32_t>(::getpid());
+    wait_ = opts.wait;
+    on_signal_ = opts.on_signal;
+    detail::log_debug("channel {} \"{}\"", created ? "created" : "opened", name_);
+}
+
+void channel::open(std::string_view name, const options& opts) {
+    error_code ec;
+    open(name, opts, ec);
+    if (ec) throw_error(ec, describe("channel::open", name));
+}
+
+void channel::close() noexcept {
+    if (base_ == nullptr) return;
+    if (consumer_) {
+        std::int32_t me = pid_;
+        hdr()->consumer_pid.compare_exchange_strong(me, 0);
+        consumer_ = false;
+    }
+    sys().munmap(std::exchange(base_, nullptr), std::exchange(length_, 0));
+    view_out_ = false;
+}
+
+void channel::unlink(std::string_view name, error_code& ec) {
+    ec = detail::unlink_name(object_kind::shared_memory, name, sys().shm_unlink);
+}
+
+void channel::unlink(std::string_view name) {
+    error_code ec;
+    unlink(name, ec);
+    if (ec) throw_error(ec, describe("channel::unlink", name));
+}
+
+void channel::unlink(error_code& ec) {
+    if (name_.empty()) {
+        ec = make_error_code(errc::closed);
+        return;
+    }
+    unlink(std::string_view(name_), ec);
+}
+
+void channel::unlink() {
+    error_code ec;
+    unlink(ec);
+    if (ec) throw_error(ec, describe("channel::unlink", name_));
+}
+
+void unlink_channel(std::string_view name) {
+    channel::unlink(name);
+}
+void unlink_channel(std::string_view name, error_code& ec) {
+    channel::unlink(name, ec);
+}
+
+error_code channel::check_open() const noexcept {
+    return base_ == nullptr ? make_error_code(errc::closed) : error_code{};
+}
+
+std::uint64_t channel::fill() const noexcept {
+    if (base_ == nullptr) return 0;
+    const std::uint64_t head = hdr()->head.load(std::memory_order_acquire);
+    const std::uint64_t tail = hdr()->tail.load(std::memory_order_acquire);
+    return tail > head ? tail - head : 0;
+}
+
+std::uint64_t channel::abandoned() const noexcept {
+    return base_ == nullptr ? 0 : hdr()->abandoned.load(std::memory_order_relaxed);
+}
+
+// --- producer side ---------------------------------------------------------------------------
+
+std::optional<std::uint64_t> channel::try_claim() noexcept {
+    header& h = *hdr();
+    if (mode_ == channel_mode::spsc) {
+        const std::uint64_t pos = h.tail.load(std::memory_order_relaxed);
+        slot* s = slot_at(pos);
+        if (s->seq.load(std::memory_order_acquire) != pos) return std::nullopt; // full
+        // The writer is recorded before the claim becomes visible, so a consumer that sees the
+        // claim also sees whom to check for liveness.
+        s->writer.store(pid_, std::memory_order_relaxed);
+        h.tail.store(pos + 1, std::memory_order_release);
+        return pos;
+    }
+    for (unsigned round = 0;; ++round) {
+        std::uint64_t pos = h.tail.load(std::memory_order_acquire);
+        slot* s = slot_at(pos);
+        const std::uint64_t seq = s->seq.load(std::memory_order_acquire);
+        const auto diff = static_cast<std::int64_t>(seq - pos);
+        if (diff < 0) return std::nullopt; // full: the slot still holds the previous lap
+        if (diff > 0) continue;            // another producer claimed pos meanwhile
+        // The writer word is the claim ticket: only its holder may advance tail from pos.
+        std::int32_t expected = 0;
+        if (!s->writer.compare_exchange_strong(expected, pid_)) {
+            // Another producer is between these two steps, or died there; take over a dead one.
+            if ((round & 63) == 63 && process_dead(expected))
+                s->writer.compare_exchange_strong(expected, 0);
+            detail::cpu_relax();
+            continue;
+        }
+        if (h.tail.compare_exchange_strong(pos, pos + 1)) return pos;
+        s->writer.store(0, std::memory_order_release);
+    }
+}
+
+void channel::publish_slot(std::uint64_t pos, std::uint32_t size) noexcept {
+    slot* s = slot_at(pos);
+    s->size = size;
+    s->seq.store(pos + 1, std::memory_order_release);
+    // Dekker with the consumer's announce-then-recheck: one of the two sees the other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (hdr()->data_sleepers.load(std::memory_order_relaxed) != 0) wake_consumer();
+}
+
+void channel::wake_consumer() noexcept {
+    header& h = *hdr();
+    const std::uint32_t flags = h.data_sleepers.load(std::memory_order_relaxed);
+    if ((flags & futex_sleeper) != 0) {
+        h.data_futex.fetch_add(1, std::memory_order_release);
+        futex_wake(&h.data_futex, 1);
+    }
+}
+
+std::optional<std::uint64_t> channel::claim_until(const detail::deadline& dl, error_code& ec) {
+    if (auto pos = try_claim()) return pos;
+    if (single_try(dl)) return std::nullopt;
+    std::optional<std::uint64_t> got;
+    if (wait_.spin_until([&] { return (got = try_claim()).has_value(); })) return got;
+    header& h = *hdr();
+    for (;;) {
+        h.room_sleepers.fetch_add(1, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        const std::uint32_t word = h.room_futex.load(std::memory_order_acquire);
+        if (auto pos = try_claim()) {
+            h.room_sleepers.fetch_sub(1, std::memory_order_relaxed);
+            return pos;
+        }
+        const relative_timeout t(dl, {});
+        if (t.expired) {
+            h.room_sleepers.fetch_sub(1, std::memory_order_relaxed);
+            return std::nullopt;
+        }
+        const int rc = futex_wait(&h.room_futex, word, t.ptr);
+        const int err = errno;
+        h.room_sleepers.fetch_sub(1, std::memory_order_relaxed);
+        if (rc != 0 && err == EINTR && on_signal_ == signal_policy::report) {
+            ec = errno_code(EINTR);
+            return std::nullopt;
+        }
+        if (auto pos = try_claim()) return pos;
+    }
+}
+
+bool channel::send_until_deadline(std::span<const std::byte> msg, const detail::deadline& dl,
+                                  error_code& ec) {
+    ec = check_open();
+    if (ec) return false;
+    if (msg.size() > max_message_size_) {
+        ec = make_error_code(errc::message_too_long);
+        return false;
+    }
+    const auto pos = claim_until(dl, ec);
+    if (!pos) return false;
+    if (!msg.empty()) std::memcpy(payload(slot_at(*pos)), msg.data(), msg.size());
+    publish_slot(*pos, static_cast<std::uint32_t>(msg.size()));
+    return true;
+}
+
+void channel::send(std::span<const std::byte> msg, error_code& ec) {
+    send_until_deadline(msg, {{}, true}, ec);
+}
+void channel::send(std::span<const std::byte> msg) {
+    error_code ec;
+    send(msg, ec);
+    if (ec) throw_error(ec, describe("channel::send", name_));
+}
+void channel::send(std::string_view msg, error_code& ec) {
+    send(std::as_bytes(std::span(msg.data(), msg.size())), ec);
+}
+void channel::send(std::string_view msg) {
+    send(std::as_bytes(std::span(msg.data(), msg.size())));
+}
+bool channel::try_send(std::span<const std::byte> msg, error_code& ec) {
+    return send_until_deadline(msg, {std::chrono::steady_clock::time_point{}, false}, ec);
+}
+bool channel::try_send(std::span<const std::byte> msg) {
+    error_code ec;
+    const bool sent = try_send(msg, ec);
+    if (ec) throw_error(ec, describe("channel::try_send", name_));
+    return sent;
+}
+
+channel_loan channel::loan_until_deadline(const detail::deadline& dl, error_code& ec) {
+    ec = check_open();
+    if (ec) return {};
+    const auto pos = claim_until(dl, ec);
+    if (!pos) return {};
+    return {this, *pos, payload(slot_at(*pos)), max_message_size_};
+}
+channel_loan channel::loan(error_code& ec) {
+    return loan_until_deadline({{}, true}, ec);
+}
+channel_loan channel::loan() {
+    error_code ec;
+    auto l = loan(ec);
+    if (ec) throw_error(ec, describe("channel::loan", name_));
+    return l;
+}
+channel_loan channel::try_loan(error_code& ec) {
+    return loan_until_deadline({std::chrono::steady_clock::time_point{}, false}, ec);
+}
+
+channel_loan::channel_loan(channel_loan&& o) noexcept
+    : owner_(std::exchange(o.owner_, nullptr)), pos_(o.pos_), data_(o.data_),
+      capacity_(o.capacity_) {}
+channel_loan& channel_loan::operator=(channel_loan&& o) noexcept {
+    if (this != &o) {
+        if (owner_ != nullptr && owner_->is_open()) owner_->publish_slot(pos_, tombstone);
+        owner_ = std::exchange(o.owner_, nullptr);
+        pos_ = o.pos_;
+        data_ = o.data_;
+        capacity_ = o.capacity_;
+    }
+    return *this;
+}
+channel_loan::~channel_loan() {
+    // The slot is claimed and messages behind it wait for it: publish it as cancelled.
+    // A closed handle has nothing left to publish into (its claim is left to the consumer).
+    if (owner_ != nullptr && owner_->is_open()) owner_->publish_slot(pos_, tombstone);
+}
+void channel_loan::publish(std::size_t n, error_code& ec) {
+    ec = owner_ == nullptr || !owner_->is_open() ? make_error_code(errc::closed) : error_code{};
+    if (ec) return;
+    if (n > capacity_) {
+        ec = make_error_code(errc::message_too_long);
+        return;
+    }
+    std::exchange(owner_, nullptr)->publish_slot(pos_, static_cast<std::uint32_t>(n));
+}
+void channel_loan::publish(std::size_t n) {
+    error_code ec;
+    publish(n, ec);
+    if (ec) throw_error(ec, "channel_loan::publish");
+}
+
+// --- consumer side ---------------------------------------------------------------------------
+
+error_code channel::claim_consumer() noexcept {
+    if (consumer_) return {};
+    header& h = *hdr();
+    std::int32_t current = h.consumer_pid.load(std::memory_order_acquire);
+    for (;;) {
+        if (current == pid_) break; // another handle of this process: its caller's business
+        if (current != 0 && !process_dead(current)) return make_error_code(errc::consumer_busy);
+        if (h.consumer_pid.compare_exchange_strong(current, pid_)) {
+            if (current != 0) {
+                // The previous consumer died: its sleep flags are stale, and whatever it had
+                // received without releasing is still at head and will be delivered again.
+                took_over_ = true;
+                h.data_sleepers.store(0, std::memory_order_relaxed);
+                detail::log_debug("channel \"{}\": consumer {} died, taking over", name_, current);
+            }
+            break;
+        }
+    }
+    consumer_ = true;
+    return {};
+}
+
+channel::slot* channel::try_front(bool check_writers) noexcept {
+    header& h = *hdr();
+    for (;;) {
+        const std::uint64_t pos = h.head.load(std::memory_order_relaxed);
+        slot* s = slot_at(pos);
+        const std::uint64_t seq = s->seq.load(std::memory_order_acquire);
+        if (seq == pos + 1) {
+            if (s->size != tombstone) return s;
+            release_front(); // a cancelled loan: nothing to deliver
+            continue;
+        }
+        if (static_cast<std::int64_t>(seq - pos) >= static_cast<std::int64_t>(slot_count_)) {
+            // Released, but the consumer that released it died before advancing head.
+            h.head.store(pos + 1, std::memory_order_release);
+            continue;
+        }
+        if (!check_writers || h.tail.load(std::memory_order_acquire) <= pos) return nullptr;
+        // Claimed and not published: skip it if the producer died while writing it.
+        const std::int32_t writer = s->writer.load(std::memory_order_acquire);
+        if (writer == 0 || !process_dead(writer)) return nullptr;
+        if (s->seq.load(std::memory_order_acquire) != pos) continue; // published meanwhile
+        h.abandoned.fetch_add(1, std::memory_order_relaxed);
+        detail::log_debug("channel \"{}\": skipping a slot of dead producer {}", name_, writer);
+        release_front();
+    }
+}
+
+void channel::release_front() noexcept {
+    header& h = *hdr();
+    const std::uint64_t pos = h.head.load(std::memory_order_relaxed);
+    slot* s = slot_at(pos);
+    s->writer.store(0, std::memory_order_relaxed);
+    s->seq.store(pos + slot_count_, std::memory_order_release);
+    h.head.store(pos + 1, std::memory_order_release);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (h.room_sleepers.load(std::memory_order_relaxed) != 0) wake_producers();
+}
+
+void channel::wake_producers() noexcept {
+    header& h = *hdr();
+    h.room_futex.fetch_add(1, std::memory_order_release);
+    futex_wake(&h.room_futex, INT_MAX);
+}
+
+channel::slot* channel::front_until(const detail::deadline& dl, error_code& ec) {
+    ec = check_open();
+    if (!ec) ec = claim_consumer();
+    if (!ec && view_out_) ec = make_error_code(errc::view_outstanding);
+    if (ec) return nullptr;
+    if (slot* s = try_front(false)) return s;
+    if (single_try(dl)) return try_front(true);
+    slot* got = nullptr;
+    if (wait_.spin_until([&] { return (got = try_front(false)) != nullptr; })) return got;
+    header& h = *hdr();
+    for (;;) {
+        if (slot* s = try_front(true)) return s;
+        h.data_sleepers.fetch_or(futex_sleeper, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        const std::uint32_t word = h.data_futex.load(std::memory_order_acquire);
+        if (slot* s = try_front(false)) {
+            h.data_sleepers.fetch_and(~futex_sleeper, std::memory_order_relaxed);
+            return s;
+        }
+        // A slot being written is normally published within microseconds; if not, wake up now
+        // and then to see whether its writer died.
+        const bool in_progress =
+            h.tail.load(std::memory_order_acquire) > h.head.load(std::memory_order_relaxed);
+        const relative_timeout t(dl, in_progress ? std::chrono::nanoseconds(writer_check_interval)
+                                                 : std::chrono::nanoseconds::zero());
+        if (t.expired) {
+            h.data_sleepers.fetch_and(~futex_sleeper, std::memory_order_relaxed);
+            return try_front(true);
+        }
+        const int rc = futex_wait(&h.data_futex, word, t.ptr);
+        const int err = errno;
+        h.data_sleepers.fetch_and(~futex_sleeper, std::memory_order_relaxed);
+        if (rc != 0 && err == EINTR && on_signal_ == signal_policy::report) {
+            ec = errno_code(EINTR);
+            return nullptr;
+        }
+    }
+}
+
+std::optional<std::size_t> channel::copy_out(slot* s, std::span<std::byte> buffer, error_code& ec) {
+    if (s->size > buffer.size()) {
+        ec = make_error_code(errc::buffer_too_small); // the message stays for a bigger buffer
+        return std::nullopt;
+    }
+    const std::size_t n = s->size;
+    if (n != 0) std::memcpy(buffer.data(), payload(s), n);
+    release_front();
+    return n;
+}
+
+std::optional<std::size_t> channel::receive_until_deadline(std::span<std::byte> buffer,
+                                                           const detail::deadline& dl,
+                                                           error_code& ec) {
+    slot* s = front_until(dl, ec);
+    if (s == nullptr) return std::nullopt;
+    return copy_out(s, buffer, ec);
+}
+
+std::size_t channel::receive(std::span<std::byte> buffer, error_code& ec) {
+    return receive_until_deadline(buffer, {{}, true}, ec).value_or(0);
+}
+std::size_t channel::receive(std::span<std::byte> buffer) {
+    error_code ec;
+    const auto n = receive(buffer, ec);
+    if (ec) throw_error(ec, describe("channel::receive", name_));
+    return n;
+}
+std::vector<std::byte> channel::receive(error_code& ec) {
+    slot* s = front_until({{}, true}, ec);
+    if (s == nullptr) return {};
+    std::vector<std::byte> out(s->size);
+    copy_out(s, out, ec);
+    return out;
+}
+std::vector<std::byte> channel::receive() {
+    error_code ec;
+    auto out = receive(ec);
+    if (ec) throw_error(ec, describe("channel::receive", name_));
+    return out;
+}
+std::optional<std::size_t> channel::try_receive(std::span<std::byte> buffer, error_code& ec) {
+    return receive_until_deadline(buffer, {std::chrono::steady_clock::time_point{}, false}, ec);
+}
+std::optional<std::size_t> channel::try_receive(std::span<std::byte> buffer) {
+    error_code ec;
+    auto r = try_receive(buffer, ec);
+    if (ec) throw_error(ec, describe("channel::try_receive", name_));
+    return r;
+}
+
+channel_view channel::view_until_deadline(const detail::deadline& dl, error_code& ec) {
+    slot* s = front_until(dl, ec);
+    if (s == nullptr) return {};
+    view_out_ = true;
+    return {this, hdr()->head.load(std::memory_order_relaxed), payload(s), s->size};
+}
+channel_view channel::receive_view(error_code& ec) {
+    return view_until_deadline({{}, true}, ec);
+}
+channel_view channel::receive_view() {
+    error_code ec;
+    auto v = receive_view(ec);
+    if (ec) throw_error(ec, describe("channel::receive_view", name_));
+    return v;
+}
+channel_view channel::try_receive_view(error_code& ec) {
+    return view_until_deadline({std::chrono::steady_clock::time_point{}, false}, ec);
+}
+
+channel_view::channel_view(channel_view&& o) noexcept
+    : owner_(std::exchange(o.owner_, nullptr)), pos_(o.pos_), data_(o.data_), size_(o.size_) {}
+channel_view& channel_view::operator=(channel_view&& o) noexcept {
+    if (this != &o) {
+        release();
+        owner_ = std::exchange(o.owner_, nullptr);
+        pos_ = o.pos_;
+        data_ = o.data_;
+        size_ = o.size_;
+    }
+    return *this;
+}
+channel_view::~channel_view() {
+    release();
+}
+void channel_view::release() noexcept {
+    if (owner_ == nullptr) return;
+    channel* ch = std::exchange(owner_, nullptr);
+    if (!ch->is_open()) return;
+    ch->view_out_ = false;
+    ch->release_front();
+}
+
+} // namespace pipc

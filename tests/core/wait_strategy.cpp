@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: BSL-1.0
+#define BOOST_TEST_MODULE pipc wait_strategy
+#include <boost/test/unit_test.hpp>
+
+#include <pipc/wait_strategy.hpp>
+
+#include <pipc_test/support.hpp>
+
+#include <sched.h>
+
+#include <chrono>
+
+using namespace std::chrono_literals;
+using pipc::wait_strategy;
+
+namespace {
+// A step that never succeeds: every spin runs out of budget.
+bool never() {
+    return false;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(block_never_spins_or_calls_the_step) {
+    wait_strategy s;
+    BOOST_TEST((s.type() == wait_strategy::kind::block));
+    BOOST_TEST(s.current_budget().count() == 0);
+    int calls = 0;
+    BOOST_TEST(!s.spin_until([&] {
+        ++calls;
+        return true;
+    }));
+    BOOST_TEST(calls == 0);
+}
+
+BOOST_AUTO_TEST_CASE(spin_keeps_its_budget_and_returns_on_success) {
+    auto s = wait_strategy::spin(5us);
+    BOOST_TEST(s.current_budget() == 5us);
+    int calls = 0;
+    BOOST_TEST(s.spin_until([&] { return ++calls == 3; }));
+    BOOST_TEST(calls == 3);
+    for (int i = 0; i < 10; ++i) BOOST_TEST(!s.spin_until(never));
+    BOOST_TEST(s.current_budget() == 5us); // a fixed spin never learns
+    BOOST_TEST(wait_strategy::spin(-1s).current_budget().count() == 0);
+    BOOST_TEST(wait_strategy::spin(1h).max_budget() == 1s); // clamped
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_collapses_after_unrewarded_spins) {
+    auto s = wait_strategy::adaptive(4us, 2);
+    BOOST_TEST(!s.single_cpu());
+    BOOST_TEST(s.current_budget().count() > 0);
+    for (unsigned i = 0; i < wait_strategy::collapse_after; ++i) {
+        BOOST_TEST(!s.collapsed());
+        BOOST_TEST(!s.spin_until(never));
+    }
+    BOOST_TEST(s.collapsed());
+    // Collapsed: most waits do not spin at all (the step is not even tried), a few probe, and
+    // the probes grow rarer as they keep failing.
+    int probing_waits = 0;
+    for (int waits = 0; waits < 256; ++waits) {
+        bool tried = false;
+        s.spin_until([&] {
+            tried = true;
+            return false;
+        });
+        probing_waits += tried ? 1 : 0;
+    }
+    BOOST_TEST(probing_waits > 0);
+    BOOST_TEST(probing_waits < 256 / 8);
+    BOOST_TEST(s.collapsed());
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_probe_that_pays_restores_spinning) {
+    auto s = wait_strategy::adaptive(4us, 2);
+    for (unsigned i = 0; i < wait_strategy::collapse_after; ++i) s.spin_until(never);
+    BOOST_TEST(s.collapsed());
+    // The next waits include a probe within 2^max_probe_shift tries; make it succeed.
+    for (unsigned i = 0; i < (1U << wait_strategy::max_probe_shift) && s.collapsed(); ++i)
+        s.spin_until([] { return true; });
+    BOOST_TEST(!s.collapsed());
+    BOOST_TEST(s.current_budget().count() > 0);
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_budget_follows_rewarded_spins) {
+    auto s = wait_strategy::adaptive(20us, 2);
+    const auto before = s.current_budget();
+    for (int i = 0; i < 64; ++i) s.record(true, 100ns);
+    const auto after = s.current_budget();
+    BOOST_TEST(after.count() < before.count());
+    BOOST_TEST(after.count() <= 2 * 110 + 500); // moved towards 2 x 100 ns + the floor
+    for (int i = 0; i < 64; ++i) s.record(true, 1s);
+    BOOST_TEST(s.current_budget() == 20us); // never above the maximum
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_never_spins_on_one_cpu) {
+    auto s = wait_strategy::adaptive(20us, 1);
+    BOOST_TEST(s.single_cpu());
+    BOOST_TEST(s.current_budget().count() == 0);
+    int calls = 0;
+    BOOST_TEST(!s.spin_until([&] {
+        ++calls;
+        return true;
+    }));
+    BOOST_TEST(calls == 0);
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_reads_the_affinity_mask) {
+    // In a child pinned to one CPU the default constructor must see a single CPU.
+    pipc_test::child_process child([] {
+        ::cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(0, &set);
+        if (::sched_setaffinity(0, sizeof(set), &set) != 0) return false;
+        const auto s = wait_strategy::adaptive();
+        return s.single_cpu() && s.current_budget().count() == 0;
+    });
+    BOOST_TEST(child.succeeded());
+    if (pipc::detail::allowed_cpu_count() > 1) BOOST_TEST(!wait_strategy::adaptive().single_cpu());
+}
+
+BOOST_AUTO_TEST_CASE(copies_keep_the_learned_state) {
+    auto s = wait_strategy::adaptive(4us, 2);
+    for (unsigned i = 0; i < wait_strategy::collapse_after; ++i) s.spin_until(never);
+    const wait_strategy copy = s;
+    BOOST_TEST(copy.collapsed());
+    wait_strategy assigned;
+    assigned = s;
+    BOOST_TEST(assigned.collapsed());
+    BOOST_TEST((assigned.type() == wait_strategy::kind::adaptive));
+}
