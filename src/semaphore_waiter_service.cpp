@@ -604,6 +604,28 @@ void semaphore_waiter_service::run_multi_worker(semaphore_worker* w) {
         lk.lock();
         w->in_wait = false;
         w->sleep_until = clock::time_point::max();
+        if (rc >= 1 && std::size_t(rc) <= w->members.size()) {
+            // A post woke us for this member: serve it before anything else (the full scan
+            // touches every member's page), and let the I/O thread run before we rebuild the
+            // wait set, which costs a futex key per member.
+            async_semaphore_state& st = *w->members[std::size_t(rc) - 1];
+            while (st.head && detail::sys().sem_trywait(st.raw) == 0) {
+                semaphore_wait_op* op = st.head;
+                detail::unlink(st, op);
+                done.emplace_back(op, error_code{});
+            }
+            if (!done.empty()) {
+                if (config_.linger.count() > 0 && !st.head) {
+                    st.lingering = true;
+                    st.linger_until = clock::now() + config_.linger;
+                }
+                lk.unlock();
+                post_all(done);
+                ::sched_yield();
+                lk.lock();
+            }
+            continue;
+        }
         if (rc >= 0 || err == EAGAIN || err == ETIMEDOUT || err == EINTR) continue;
         // Not expected once the start-up check passed (EFAULT would mean a sem_t gone from under
         // us, which the shared handles rule out): fail the waiters rather than spin.

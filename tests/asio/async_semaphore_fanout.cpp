@@ -103,10 +103,11 @@ BOOST_AUTO_TEST_CASE(thousand_semaphores_each_woken_once_per_post_from_another_p
     ctx.poll();
     BOOST_TEST(total == 0);
     const std::size_t threads = service(ctx).thread_count();
-    if (service(ctx).uses_futex_waitv())
-        BOOST_TEST(threads == std::size_t((fanout + 126) / 127)); // 127 per helper, not 1 each
+    const auto cfg = service(ctx).configuration();
+    if (service(ctx).uses_futex_waitv()) // per_thread semaphores per helper, not one each
+        BOOST_TEST(threads == (std::size_t(fanout) + cfg.per_thread - 1) / cfg.per_thread);
     else
-        BOOST_TEST(threads <= 16u); // the fallback's cap; the rest take turns
+        BOOST_TEST(threads == cfg.max_threads); // the fallback's cap; the rest take turns
 
     for (int r = 1; r <= rounds; ++r) {
         BOOST_TEST_CONTEXT("round " << r) {

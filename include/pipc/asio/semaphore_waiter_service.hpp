@@ -91,7 +91,7 @@ class semaphore_waiter_service : public boost::asio::execution_context::service 
 public:
     struct config {
         /// Upper bound on helper threads for this execution context.
-        std::size_t max_threads = 16;
+        std::size_t max_threads = 64;
         /// Longest single sem_clockwait; bounds cancellation of a lone waiter (partial/total),
         /// late-added timeouts, fork_prepare and shutdown. Clamped to at least 1 ms.
         std::chrono::milliseconds slice{20};
@@ -102,7 +102,7 @@ public:
         /// An idle helper exits after this long without work.
         std::chrono::milliseconds idle_timeout{2000};
         /// futex_waitv helpers: semaphores one helper waits on at once (clamped to 1..127).
-        std::size_t per_thread = 127;
+        std::size_t per_thread = 32;
     };
 
     static boost::asio::execution_context::id id;
