@@ -615,13 +615,20 @@ void semaphore_waiter_service::run_multi_worker(semaphore_worker* w) {
                 done.emplace_back(op, error_code{});
             }
             if (!done.empty()) {
-                if (config_.linger.count() > 0 && !st.head) {
+                const bool linger = config_.linger.count() > 0 && !st.head;
+                const auto linger_until = clock::now() + config_.linger;
+                if (linger) {
                     st.lingering = true;
-                    st.linger_until = clock::now() + config_.linger;
+                    st.linger_until = linger_until;
                 }
                 lk.unlock();
                 post_all(done);
-                ::sched_yield();
+                // As the fallback helpers do: give the CPU to the I/O thread until the handler
+                // has acquired again (or the linger is over), so that on a shared CPU the
+                // handler runs before we rebuild the wait set.
+                do ::sched_yield();
+                while (linger && st.queued.load(std::memory_order_acquire) == 0 &&
+                       clock::now() < linger_until);
                 lk.lock();
             }
             continue;
