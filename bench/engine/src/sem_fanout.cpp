@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -73,7 +74,7 @@ long status_kib(const char* key) {
     std::string line;
     const std::size_t len = std::strlen(key);
     while (std::getline(f, line))
-        if (line.compare(0, len, key) == 0) return std::atol(line.c_str() + len);
+        if (line.compare(0, len, key) == 0) return std::strtol(line.c_str() + len, nullptr, 10);
     return -1;
 }
 
