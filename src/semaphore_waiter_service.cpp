@@ -21,11 +21,18 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 
+#include <linux/futex.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 #include <utility>
 
@@ -61,6 +68,19 @@ struct semaphore_worker {
     std::shared_ptr<async_semaphore_state> current;
     bool sleeping = false; ///< Inside sem_clockwait on current (or about to take the lock after).
     bool exited = false;
+
+    // futex_waitv helpers. Everything but wake_seq is guarded by the service's mutex; `members`
+    // is written only by the helper itself, so it may read it without the lock.
+    /// Bumped (and futex-woken) to make the helper look again: its own wake-up word, waited on
+    /// together with the semaphores.
+    std::atomic<std::uint32_t> wake_seq{0};
+    std::vector<std::shared_ptr<async_semaphore_state>> members;  ///< Registered as a waiter.
+    std::vector<std::shared_ptr<async_semaphore_state>> incoming; ///< Assigned, not yet adopted.
+    std::size_t load = 0;                                         ///< members + incoming
+    bool in_wait = false; ///< Between building its wait set and coming back from futex_waitv.
+    std::chrono::steady_clock::time_point sleep_until =
+        std::chrono::steady_clock::time_point::max();
+    std::chrono::steady_clock::time_point rotate_at = std::chrono::steady_clock::time_point::max();
 };
 
 namespace {
@@ -112,6 +132,116 @@ void give_back(::sem_t* sem) {
 const error_code& timed_out() {
     static const error_code ec(ETIMEDOUT, boost::system::system_category());
     return ec;
+}
+
+// ---- glibc's sem_t, seen from the outside ---------------------------------------------------
+//
+// glibc >= 2.21 on 64-bit targets: struct new_sem { uint64_t data; int private; int pad; }.
+// The low 32 bits of `data` are the value (and the futex word, at offset 0 on little-endian),
+// the high 32 bits count the threads blocked in sem_wait. sem_post adds 1 to the value and
+// futex-wakes one waiter when that count is non-zero; sem_wait adds itself to the count, sleeps
+// on the value word while it reads 0, takes a unit with a CAS, and removes itself. A helper
+// that adds itself to the count and sleeps on the word (with futex_waitv, on many words at
+// once) is therefore woken by sem_post exactly like a blocked sem_wait. It takes units only
+// with sem_trywait, so the value itself is never touched by anything but glibc.
+// futex_waitv_supported() checks this layout once per process; nothing here runs if it fails.
+
+constexpr std::uint64_t nwaiters_one = std::uint64_t{1} << 32;
+constexpr std::uint32_t futex2_size_u32 = 0x02; // FUTEX2_SIZE_U32 (FUTEX_32)
+constexpr std::uint32_t futex2_private = 128;   // FUTEX2_PRIVATE == FUTEX_PRIVATE_FLAG
+// new_sem::private of a process-shared sem (glibc's LLL_SHARED; a process-private one holds 0,
+// which glibc XORs into FUTEX_PRIVATE_FLAG).
+constexpr int glibc_futex_shared = 128;
+constexpr std::size_t waitv_max = FUTEX_WAITV_MAX; // the kernel's limit, ours included
+
+std::atomic_ref<std::uint64_t> sem_data(::sem_t* sem) noexcept {
+    return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(sem));
+}
+std::uint32_t* sem_word(::sem_t* sem) noexcept {
+    return reinterpret_cast<std::uint32_t*>(sem);
+}
+int sem_shared_field(::sem_t* sem) noexcept {
+    int v = 0;
+    std::memcpy(&v, reinterpret_cast<const char*>(sem) + sizeof(std::uint64_t), sizeof v);
+    return v;
+}
+bool sem_is_private(::sem_t* sem) noexcept {
+    return sem_shared_field(sem) != glibc_futex_shared;
+}
+std::uint32_t sem_value(::sem_t* sem) noexcept {
+    return static_cast<std::uint32_t>(sem_data(sem).load(std::memory_order_relaxed));
+}
+
+long futex_wake(std::uint32_t* word, bool is_private) noexcept {
+    return ::syscall(SYS_futex, word, FUTEX_WAKE | (is_private ? FUTEX_PRIVATE_FLAG : 0), 1,
+                     nullptr, nullptr, 0);
+}
+
+/// futex_waitv with an absolute CLOCK_MONOTONIC deadline (nullptr: none). Returns the index of
+/// the woken word, or -1 with errno (EAGAIN: a word did not hold its expected value).
+long futex_waitv(::futex_waitv* v, std::size_t n, const ::timespec* abs) noexcept {
+    return ::syscall(SYS_futex_waitv, v, static_cast<unsigned>(n), 0U, abs, CLOCK_MONOTONIC);
+}
+
+::futex_waitv waitv_entry(std::uint32_t* word, std::uint32_t expected, bool is_private) noexcept {
+    ::futex_waitv e{};
+    e.val = expected;
+    e.uaddr = reinterpret_cast<std::uintptr_t>(word);
+    e.flags = futex2_size_u32 | (is_private ? futex2_private : 0);
+    return e;
+}
+
+/// Counts the helper as a blocked waiter, so that sem_post issues a futex wake.
+void register_waiter(::sem_t* sem) noexcept {
+    sem_data(sem).fetch_add(nwaiters_one, std::memory_order_seq_cst);
+}
+
+/// The opposite. A sem_post wakes one waiter; if that was us and we leave without taking the
+/// unit, another waiter (this process or another) may sleep on a non-zero value, so pass the
+/// wake on, as a sem_wait that times out after being woken would have to.
+void unregister_waiter(::sem_t* sem) noexcept {
+    const std::uint64_t d = sem_data(sem).fetch_sub(nwaiters_one, std::memory_order_seq_cst);
+    if (static_cast<std::uint32_t>(d) != 0) futex_wake(sem_word(sem), sem_is_private(sem));
+}
+
+bool check_layout() noexcept {
+    if constexpr (std::endian::native != std::endian::little || sizeof(void*) != 8) return false;
+    if (sizeof(::sem_t) < 16 || alignof(::sem_t) < alignof(std::uint64_t)) return false;
+    for (const int pshared : {0, 1}) {
+        ::sem_t s;
+        if (::sem_init(&s, pshared, 7) != 0) return false;
+        bool ok =
+            sem_data(&s).load() == 7 && sem_shared_field(&s) == (pshared ? glibc_futex_shared : 0);
+        // A waiter in the high half must not change what glibc sees as the value.
+        register_waiter(&s);
+        int v = -1;
+        ok = ok && ::sem_getvalue(&s, &v) == 0 && v == 7 && ::sem_trywait(&s) == 0 &&
+             sem_data(&s).load() == (nwaiters_one | 6) && ::sem_post(&s) == 0 &&
+             ::sem_post(&s) == 0 && sem_data(&s).load() == (nwaiters_one | 8);
+        sem_data(&s).fetch_sub(nwaiters_one);
+        ok = ok && sem_data(&s).load() == 8 && sem_value(&s) == 8;
+        ::sem_destroy(&s);
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool check_futex_waitv() noexcept {
+    // A shared (not private) word, as for a named semaphore: the value differs (EAGAIN), then
+    // the value matches and the deadline has passed (ETIMEDOUT). ENOSYS: kernel < 5.16.
+    ::sem_t s;
+    if (::sem_init(&s, 1, 1) != 0) return false;
+    ::futex_waitv v[2] = {waitv_entry(sem_word(&s), 0, false), waitv_entry(sem_word(&s), 1, false)};
+    const ::timespec past{0, 0};
+    bool ok = futex_waitv(v, 1, &past) == -1 && errno == EAGAIN;
+    ok = ok && futex_waitv(v + 1, 1, &past) == -1 && errno == ETIMEDOUT;
+    ::sem_destroy(&s);
+    return ok;
+}
+
+bool waitv_disabled_by_environment() noexcept {
+    const char* e = std::getenv("PIPC_SEMAPHORE_WAITV"); // NOLINT(concurrency-mt-unsafe)
+    return e && (std::strcmp(e, "0") == 0 || std::strcmp(e, "off") == 0);
 }
 
 } // namespace
@@ -176,8 +306,14 @@ void semaphore_waiter_service::post_all(done_list& done) {
     done.clear();
 }
 
+bool semaphore_waiter_service::futex_waitv_supported() noexcept {
+    static const bool ok = detail::check_layout() && detail::check_futex_waitv();
+    return ok;
+}
+
 semaphore_waiter_service::semaphore_waiter_service(asio::execution_context& ctx)
-    : asio::execution_context::service(ctx) {}
+    : asio::execution_context::service(ctx),
+      multi_(!detail::waitv_disabled_by_environment() && futex_waitv_supported()) {}
 
 semaphore_waiter_service::~semaphore_waiter_service() {
     stop_workers(true);
@@ -188,6 +324,7 @@ void semaphore_waiter_service::configure(const config& c) {
     config_ = c;
     config_.slice = std::max(config_.slice, std::chrono::milliseconds(1));
     config_.max_threads = std::max<std::size_t>(config_.max_threads, 1);
+    config_.per_thread = std::clamp<std::size_t>(config_.per_thread, 1, detail::waitv_max - 1);
 }
 
 semaphore_waiter_service::config semaphore_waiter_service::configuration() const {
@@ -236,6 +373,10 @@ void semaphore_waiter_service::async_acquire(const std::shared_ptr<async_semapho
         }
         detail::link_back(*state, op);
         assign_worker_locked(state, to_wake);
+        // A futex_waitv helper already asleep on this semaphore computed its timeout without
+        // this deadline: have it look again so the deadline is kept exactly.
+        semaphore_worker* w = state->worker;
+        if (multi_ && w && !dl.infinite && dl.when < w->sleep_until) wake_locked(w);
     }
     for (auto* w : to_wake) w->cv.notify_one();
     for (auto& w : to_join) w->thread.join();
@@ -244,6 +385,26 @@ void semaphore_waiter_service::async_acquire(const std::shared_ptr<async_semapho
 void semaphore_waiter_service::assign_worker_locked(
     const std::shared_ptr<async_semaphore_state>& state, std::vector<semaphore_worker*>& to_wake) {
     if (state->worker || state->in_ready) return; // a helper is on it (no hand-off needed)
+    if (multi_) {
+        if (!stopping_) {
+            const std::size_t cap = config_.per_thread;
+            for (auto& w : workers_) {
+                if (w->exited || w->load >= cap) continue;
+                w->incoming.push_back(state);
+                ++w->load;
+                state->worker = w.get();
+                wake_locked(w.get());
+                return;
+            }
+            if (start_worker_locked(state)) return;
+        }
+        state->in_ready = true;
+        ready_.push_back(state);
+        // Every helper is full: they start taking turns (one slice each) once they notice.
+        for (auto& w : workers_)
+            if (!w->exited) wake_locked(w.get());
+        return;
+    }
     if (!stopping_) {
         if (!idle_.empty()) {
             semaphore_worker* w = idle_.back();
@@ -273,6 +434,235 @@ void semaphore_waiter_service::assign_worker_locked(
     }
     state->in_ready = true;
     ready_.push_back(state);
+}
+
+bool semaphore_waiter_service::start_worker_locked(
+    const std::shared_ptr<async_semaphore_state>& state) {
+    const auto live = static_cast<std::size_t>(
+        std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return !w->exited; }));
+    if (live >= config_.max_threads) return false;
+    auto w = std::make_unique<semaphore_worker>();
+    w->pid = ::getpid();
+    w->incoming.push_back(state);
+    w->load = 1;
+    state->worker = w.get();
+    try {
+        auto* raw = w.get();
+        w->thread = std::thread([this, raw] { run_multi_worker(raw); });
+        workers_.push_back(std::move(w));
+        return true;
+    } catch (const std::system_error& e) {
+        state->worker = nullptr;
+        detail::log_debug("semaphore_waiter_service: cannot start a helper: {}", e.what());
+        return false;
+    }
+}
+
+void semaphore_waiter_service::wake_locked(semaphore_worker* w) {
+    w->wake_seq.fetch_add(1, std::memory_order_release);
+    // Outside futex_waitv the helper reads everything under the lock before it sleeps again,
+    // and the bumped sequence makes that sleep return at once: no system call needed.
+    if (w->in_wait) detail::futex_wake(reinterpret_cast<std::uint32_t*>(&w->wake_seq), true);
+}
+
+void semaphore_waiter_service::wake_after_cancel_locked(async_semaphore_state& st) {
+    // The helper drops a semaphore nobody waits for at its next look (so the sem_close of a
+    // closed object is not held up); without a wake that could be much later.
+    if (multi_ && st.worker && !st.head) wake_locked(st.worker);
+}
+
+void semaphore_waiter_service::run_multi_worker(semaphore_worker* w) {
+    using clock = std::chrono::steady_clock;
+    done_list done;
+    std::vector<std::shared_ptr<async_semaphore_state>> dropped;
+    std::vector<::futex_waitv> waitv;
+    waitv.reserve(detail::waitv_max);
+    auto idle_since = clock::now();
+
+    // Leaves the wait set: sem_post stops waking us (a wake we consumed is passed on).
+    auto drop = [&](std::size_t i) {
+        auto& st = w->members[i];
+        detail::unregister_waiter(st->raw);
+        st->registered = false;
+        st->lingering = false;
+        st->worker = nullptr;
+        --w->load;
+        if (st->head) {
+            st->in_ready = true;
+            ready_.push_back(std::move(st));
+        } else {
+            dropped.push_back(std::move(st));
+        }
+        w->members[i] = std::move(w->members.back());
+        w->members.pop_back();
+    };
+
+    std::unique_lock lk(mutex_);
+    for (;;) {
+        if (!done.empty() || !dropped.empty()) {
+            lk.unlock();
+            post_all(done);
+            dropped.clear(); // may sem_close: not under the lock
+            lk.lock();
+            continue;
+        }
+        if (stopping_) break;
+        const std::size_t cap = config_.per_thread;
+        for (auto& st : w->incoming) {
+            detail::register_waiter(st->raw);
+            st->registered = true;
+            w->members.push_back(std::move(st));
+        }
+        w->incoming.clear();
+        while (w->load < cap && !ready_.empty()) {
+            auto st = std::move(ready_.front());
+            ready_.pop_front();
+            st->in_ready = false;
+            st->worker = w;
+            detail::register_waiter(st->raw);
+            st->registered = true;
+            w->members.push_back(std::move(st));
+            ++w->load;
+        }
+
+        auto now = clock::now();
+        auto until = clock::time_point::max();
+        // More semaphores with waiters than helpers can hold: take turns, one slice each.
+        if (ready_.empty()) {
+            w->rotate_at = clock::time_point::max();
+        } else if (w->rotate_at == clock::time_point::max()) {
+            w->rotate_at = now + config_.slice;
+        } else if (now >= w->rotate_at) {
+            w->rotate_at = clock::time_point::max();
+            for (std::size_t i = w->members.size(); i-- > 0;) drop(i);
+            continue;
+        }
+        until = std::min(until, w->rotate_at);
+
+        for (std::size_t i = 0; i < w->members.size();) {
+            async_semaphore_state& st = *w->members[i];
+            bool took = false;
+            // First come, first served: each free unit goes to the oldest queued acquire, even
+            // if a cancellation for it is on its way (the acquire won that race).
+            while (st.head && detail::sys().sem_trywait(st.raw) == 0) {
+                semaphore_wait_op* op = st.head;
+                detail::unlink(st, op);
+                done.emplace_back(op, error_code{});
+                took = true;
+            }
+            for (semaphore_wait_op* op = st.head; op;) {
+                semaphore_wait_op* next = op->next;
+                if (!op->dl.infinite && op->dl.when <= now) {
+                    detail::unlink(st, op);
+                    done.emplace_back(op, detail::timed_out());
+                } else if (!op->dl.infinite) {
+                    until = std::min(until, op->dl.when);
+                }
+                op = next;
+            }
+            if (st.head) {
+                st.lingering = false;
+                ++i;
+                continue;
+            }
+            // Nobody waits. Right after a hand-out, stay registered for a moment: the handler
+            // usually acquires again, and then finds us already asleep on the word.
+            if (took && config_.linger.count() > 0) {
+                st.lingering = true;
+                st.linger_until = now + config_.linger;
+            }
+            if (st.lingering && st.linger_until > now && detail::sem_value(st.raw) == 0) {
+                until = std::min(until, st.linger_until);
+                ++i;
+                continue;
+            }
+            drop(i); // (a lingering member with a free unit would make futex_waitv spin)
+        }
+        if (!done.empty() || !dropped.empty()) continue; // post first, then wait
+
+        if (w->members.empty() && w->incoming.empty()) {
+            if (now - idle_since >= config_.idle_timeout) break;
+            until = std::min(until, idle_since + config_.idle_timeout);
+        } else {
+            idle_since = now;
+        }
+
+        waitv.clear();
+        waitv.push_back(detail::waitv_entry(reinterpret_cast<std::uint32_t*>(&w->wake_seq),
+                                            w->wake_seq.load(std::memory_order_acquire), true));
+        for (const auto& st : w->members)
+            waitv.push_back(
+                detail::waitv_entry(detail::sem_word(st->raw), 0, detail::sem_is_private(st->raw)));
+        ::timespec ts{};
+        const bool timed = until != clock::time_point::max();
+        if (timed) ts = detail::to_timespec(until.time_since_epoch());
+        w->sleep_until = until;
+        w->in_wait = true;
+        lk.unlock();
+        const long rc = detail::futex_waitv(waitv.data(), waitv.size(), timed ? &ts : nullptr);
+        const int err = rc >= 0 ? 0 : errno;
+        lk.lock();
+        w->in_wait = false;
+        w->sleep_until = clock::time_point::max();
+        if (rc >= 1 && std::size_t(rc) <= w->members.size()) {
+            // A post woke us for this member: serve it before anything else (the full scan
+            // touches every member's page), and let the I/O thread run before we rebuild the
+            // wait set, which costs a futex key per member.
+            async_semaphore_state& st = *w->members[std::size_t(rc) - 1];
+            while (st.head && detail::sys().sem_trywait(st.raw) == 0) {
+                semaphore_wait_op* op = st.head;
+                detail::unlink(st, op);
+                done.emplace_back(op, error_code{});
+            }
+            if (!done.empty()) {
+                const bool linger = config_.linger.count() > 0 && !st.head;
+                const auto linger_until = clock::now() + config_.linger;
+                if (linger) {
+                    st.lingering = true;
+                    st.linger_until = linger_until;
+                }
+                lk.unlock();
+                post_all(done);
+                // As the fallback helpers do: give the CPU to the I/O thread until the handler
+                // has acquired again (or the linger is over), so that on a shared CPU the
+                // handler runs before we rebuild the wait set.
+                do ::sched_yield();
+                while (linger && st.queued.load(std::memory_order_acquire) == 0 &&
+                       clock::now() < linger_until);
+                lk.lock();
+            }
+            continue;
+        }
+        if (rc >= 0 || err == EAGAIN || err == ETIMEDOUT || err == EINTR) continue;
+        // Not expected once the start-up check passed (EFAULT would mean a sem_t gone from under
+        // us, which the shared handles rule out): fail the waiters rather than spin.
+        detail::log_debug("semaphore_waiter_service: futex_waitv failed: errno {}", err);
+        const error_code ec = detail::errno_code(err);
+        for (auto& st : w->members)
+            while (st->head) {
+                semaphore_wait_op* op = st->head;
+                detail::unlink(*st, op);
+                done.emplace_back(op, ec);
+            }
+    }
+    // Stopping (fork_prepare, shutdown) or idle: hand the queues on and leave every wait set.
+    for (auto& st : w->incoming) {
+        st->worker = nullptr;
+        if (st->head) {
+            st->in_ready = true;
+            ready_.push_back(std::move(st));
+        } else {
+            dropped.push_back(std::move(st));
+        }
+    }
+    w->incoming.clear();
+    w->load = w->members.size();
+    for (std::size_t i = w->members.size(); i-- > 0;) drop(i);
+    w->load = 0;
+    w->exited = true;
+    lk.unlock();
+    post_all(done);
+    dropped.clear();
 }
 
 void semaphore_waiter_service::run_worker(semaphore_worker* w) {
@@ -403,6 +793,16 @@ void semaphore_waiter_service::cancel_op(semaphore_wait_op* op, asio::cancellati
     std::unique_lock lk(mutex_);
     if (!op->queued) return; // already completing; its slot is cleared where it is emitted
     async_semaphore_state& st = *op->state;
+    if (multi_) {
+        // futex_waitv helpers take units only under this lock, so no unit is ever in flight
+        // for a queued op: every kind of cancellation is immediate and side-effect free.
+        detail::unlink(st, op);
+        wake_after_cancel_locked(st);
+        lk.unlock();
+        done_list done{{op, asio::error::operation_aborted}};
+        post_all(done);
+        return;
+    }
     const bool side_effect_free =
         (type & (asio::cancellation_type::partial | asio::cancellation_type::total)) !=
         asio::cancellation_type::none;
@@ -430,6 +830,7 @@ void semaphore_waiter_service::cancel(async_semaphore_state& st) {
             detail::unlink(st, op);
             done.emplace_back(op, asio::error::operation_aborted);
         }
+        wake_after_cancel_locked(st);
     }
     post_all(done);
 }
@@ -440,7 +841,10 @@ void semaphore_waiter_service::stop_workers(bool for_shutdown) {
         std::lock_guard lk(mutex_);
         stopping_ = true;
         if (for_shutdown) shut_down_ = true;
-        for (auto& w : workers_) w->cv.notify_one();
+        for (auto& w : workers_) {
+            w->cv.notify_one();
+            if (multi_) wake_locked(w.get());
+        }
         all = std::move(workers_);
         workers_.clear();
     }

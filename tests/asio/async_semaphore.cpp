@@ -722,6 +722,9 @@ BOOST_AUTO_TEST_CASE(helper_wait_failure_fails_the_waiters) {
     pipc_test::named name(object_kind::semaphore);
     asio::io_context ctx;
     pipc::async_semaphore s(ctx, name, create_opts(0));
+    // futex_waitv helpers never call sem_clockwait; the same tests run with
+    // PIPC_SEMAPHORE_WAITV=0 (asio_async_semaphore_fallback) cover this path.
+    if (service(ctx).uses_futex_waitv()) return;
     auto& table = pipc::detail::sys();
     const auto saved = table.sem_clockwait;
     table.sem_clockwait = [](::sem_t*, ::clockid_t, const ::timespec*) {
@@ -816,7 +819,8 @@ BOOST_AUTO_TEST_CASE(fork_with_pending_waits_and_notify_fork) {
 BOOST_AUTO_TEST_CASE(beyond_the_thread_cap_objects_take_turns) {
     pipc_test::named first_name(object_kind::semaphore), second_name(object_kind::semaphore);
     asio::io_context ctx;
-    service(ctx).configure({.max_threads = 1, .slice = milliseconds(5)});
+    // One semaphore per helper, so that futex_waitv helpers have to take turns as well.
+    service(ctx).configure({.max_threads = 1, .slice = milliseconds(5), .per_thread = 1});
     pipc::async_semaphore first(ctx, first_name, create_opts(0));
     pipc::async_semaphore second(ctx, second_name, create_opts(0));
     recorder a, b;

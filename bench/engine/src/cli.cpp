@@ -52,6 +52,16 @@ void add_bench_options(CLI::App& app, const std::shared_ptr<options>& o) {
                    "REQUEST,REPLY: ping a separately started service over two named queues");
     app.add_option("--peer-sem", o->peer_sem,
                    "REQUEST,REPLY: ping a separately started service over two named semaphores");
+    app.add_option("--scenario", o->scenario,
+                   "matrix (default): the variants; sem-fanout: async semaphore wake-up latency "
+                   "against the number of semaphores with waiters (uses --fanout, --pins, -n, "
+                   "--warmup, --gap-us, --cpus, --json, --json-file, --markdown)")
+        ->check(CLI::IsMember({"matrix", "sem-fanout"}));
+    app.add_option("--fanout", o->fanout,
+                   "sem-fanout: numbers of semaphores with waiters (default 1,16,64,256,1024)")
+        ->delimiter(',');
+    app.add_option("--gap-us", o->gap_us, "sem-fanout: pause between posts in us (default 300)")
+        ->check(CLI::Range(0L, 1000000L));
     app.add_option("--peer-wait", o->peer_wait_s,
                    "With --peer-*: wait up to this many seconds for the names to appear");
 }

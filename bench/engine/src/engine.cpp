@@ -2,6 +2,7 @@
 // statistics, and hands the run to the reporters. Also the --peer-mq / --peer-sem client.
 #include "cell.hpp"
 #include "report.hpp"
+#include "sem_fanout.hpp"
 
 #include <pipc_bench/engine.hpp>
 
@@ -549,6 +550,7 @@ int run(const options& o_in, const std::string& command_line) {
         for (const auto& n : variant_names()) std::printf("%s\n", n.c_str());
         return 0;
     }
+    if (o.scenario == "sem-fanout") return run_sem_fanout(o, command_line);
     // Resolve defaults (explicit options win over --quick).
     if (o.sizes.empty())
         o.sizes =

@@ -235,10 +235,11 @@ public:
     /// an aborted operation; if the unit arrived first, the operation completes with success.
     /// - @c terminal: completes with operation_aborted at once; a unit the helper takes for it a
     ///   moment later goes straight back with sem_post (other processes may briefly see it taken).
-    /// - @c partial / @c total: side-effect free. Completes at once when other acquires of this
-    ///   object stay queued (the helper's unit then goes to them) or no helper is waiting yet;
-    ///   when it is the only waiter with a helper asleep on it, it completes at the helper's next
-    ///   wake-up: within one slice (semaphore_waiter_service::config::slice, 20 ms by default).
+    /// - @c partial / @c total: side-effect free. With the futex_waitv helpers (the default on
+    ///   Linux >= 5.16 with glibc) it completes at once. With the fallback helpers it completes at
+    ///   once when other acquires of this object stay queued (the helper's unit then goes to
+    ///   them) or no helper is waiting yet; when it is the only waiter with a helper asleep on
+    ///   it, at the helper's next wake-up: within one slice (config::slice, 20 ms by default).
     /// Coroutines (use_awaitable) pass only terminal cancellation unless their filter is reset.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
                   Token = boost::asio::default_completion_token_t<executor_type>>
@@ -252,9 +253,9 @@ public:
     /// `ec == pipc::condition::busy`) when no unit was acquired within `d`. A non-positive
     /// duration makes a single try; NaN completes with errc::invalid_timeout.
     ///
-    /// The deadline is measured on CLOCK_MONOTONIC. It is exact when the helper starts waiting
-    /// for this object with this deadline as its earliest; one added while the helper already
-    /// sleeps for earlier acquires of the same object may fire up to one slice late.
+    /// The deadline is measured on CLOCK_MONOTONIC. With the futex_waitv helpers it is exact;
+    /// with the fallback helpers, one added while the helper already sleeps for earlier acquires
+    /// of the same object may fire up to one slice late.
     ///
     /// @par Completion Signature
     /// @code void(pipc::error_code ec) @endcode

@@ -51,6 +51,12 @@ struct async_semaphore_state {
     semaphore_wait_op* tail = nullptr;
     semaphore_worker* worker = nullptr; ///< The helper serving this queue, if any.
     bool in_ready = false;              ///< Waiting for a free helper (the pool is at its cap).
+    /// futex_waitv helpers only: counted as a waiter in the sem_t (so sem_post wakes us).
+    bool registered = false;
+    /// futex_waitv helpers only: no acquire queued, but kept in the wait set until `linger_until`
+    /// because the handler that just completed usually acquires again.
+    bool lingering = false;
+    std::chrono::steady_clock::time_point linger_until{};
 };
 
 } // namespace detail
@@ -59,14 +65,21 @@ struct async_semaphore_state {
 /// first use (`boost::asio::use_service<pipc::semaphore_waiter_service>(ctx)`).
 ///
 /// A named semaphore has no descriptor to poll, so a blocked acquire has to sleep on some thread.
-/// The service runs one helper per *semaphore object with waiters* (not one per waiter); waiters
-/// of one object queue FIFO behind its helper. A helper sleeps in
-/// `sem_clockwait(CLOCK_MONOTONIC)` for at most one *slice* at a time, so it notices
-/// cancellation, timeouts that were added while it slept, shutdown and fork within one slice.
-/// When a unit arrives it hands it to the first queued operation and posts the completion to the
-/// object's executor once. Idle helpers park on a condition variable (no polling) and exit after
-/// `idle_timeout`. At most `max_threads` helpers exist; beyond that, objects with waiters share
-/// the helpers round-robin, one slice at a time (slower to react, never starved).
+/// Waiters of one object queue FIFO; the service waits *per object with waiters*, not per waiter.
+/// Two ways, chosen once per service (see docs/asio-semaphore.md):
+///
+/// - **futex_waitv** (Linux >= 5.16 with glibc's sem_t layout, checked at start-up): one helper
+///   waits on up to `per_thread` (127) semaphores at once, registered as a waiter in each sem_t
+///   the way sem_wait is, so sem_post wakes it. Units are taken with sem_trywait under the
+///   service's lock; cancellation, deadlines, shutdown and fork wake the helper at once.
+/// - **fallback** (older kernels, another libc, or `PIPC_SEMAPHORE_WAITV=0` in the environment):
+///   one helper per object, sleeping in `sem_clockwait(CLOCK_MONOTONIC)` for at most one *slice*
+///   at a time, so it notices cancellation, late timeouts, shutdown and fork within one slice.
+///
+/// When a unit arrives the helper hands it to the first queued operation and posts the
+/// completion to the object's executor once. Idle helpers sleep (no polling) and exit after
+/// `idle_timeout`. At most `max_threads` helpers exist; beyond their capacity, objects with
+/// waiters share the helpers round-robin, one slice at a time (slower to react, never starved).
 ///
 /// @par Fork
 /// Implements `notify_fork` like Asio's resolver service: `fork_prepare` stops and joins every
@@ -80,7 +93,7 @@ class PIPC_API semaphore_waiter_service : public boost::asio::execution_context:
 public:
     struct config {
         /// Upper bound on helper threads for this execution context.
-        std::size_t max_threads = 16;
+        std::size_t max_threads = 64;
         /// Longest single sem_clockwait; bounds cancellation of a lone waiter (partial/total),
         /// late-added timeouts, fork_prepare and shutdown. Clamped to at least 1 ms.
         std::chrono::milliseconds slice{20};
@@ -90,6 +103,8 @@ public:
         std::chrono::microseconds linger{50};
         /// An idle helper exits after this long without work.
         std::chrono::milliseconds idle_timeout{2000};
+        /// futex_waitv helpers: semaphores one helper waits on at once (clamped to 1..127).
+        std::size_t per_thread = 32;
     };
 
     static boost::asio::execution_context::id id;
@@ -103,6 +118,12 @@ public:
     config configuration() const;
     /// Helpers currently alive (busy or parked); for tests and monitoring.
     std::size_t thread_count() const;
+    /// True when this service waits with futex_waitv, false when it uses one sem_clockwait helper
+    /// per semaphore (the fallback). Fixed when the service is created.
+    bool uses_futex_waitv() const noexcept { return multi_; }
+    /// Whether this process can use futex_waitv on glibc semaphores (the start-up check: kernel
+    /// support and the sem_t layout), ignoring PIPC_SEMAPHORE_WAITV.
+    static bool futex_waitv_supported() noexcept;
 
     // Used by basic_async_semaphore; not for direct use.
     /// Queues an acquire whose initial sem_trywait failed. The handler completes on `io_ex` (then
@@ -127,12 +148,17 @@ private:
     void notify_fork(boost::asio::execution_context::fork_event event) override;
 
     void run_worker(detail::semaphore_worker* w);
+    void run_multi_worker(detail::semaphore_worker* w);
+    void wake_locked(detail::semaphore_worker* w);
+    void wake_after_cancel_locked(detail::async_semaphore_state& st);
+    bool start_worker_locked(const std::shared_ptr<detail::async_semaphore_state>& state);
     void cancel_op(detail::semaphore_wait_op* op, boost::asio::cancellation_type_t type);
     void assign_worker_locked(const std::shared_ptr<detail::async_semaphore_state>& state,
                               std::vector<detail::semaphore_worker*>& to_wake);
     void stop_workers(bool for_shutdown);
     void restart_workers_locked(std::vector<detail::semaphore_worker*>& to_wake);
 
+    const bool multi_; ///< futex_waitv helpers (else one sem_clockwait helper per semaphore).
     mutable std::mutex mutex_;
     config config_;
     bool stopping_ = false; ///< fork_prepare or shutdown: helpers must exit.

@@ -37,6 +37,10 @@ struct options {
     std::string peer_mq;    ///< "REQUEST,REPLY" queue names.
     std::string peer_sem;   ///< "REQUEST,REPLY" semaphore names.
     double peer_wait_s = 0; ///< Wait this long for the peer's names to appear.
+    // Scenarios other than the matrix.
+    std::string scenario = "matrix"; ///< "matrix" or "sem-fanout".
+    std::vector<int> fanout;         ///< sem-fanout: N values (default 1,16,64,256,1024).
+    long gap_us = 300;               ///< sem-fanout: pause between posts.
 };
 
 /// Percentiles etc. of one cell, microseconds.
