@@ -119,18 +119,40 @@ public:
     /// Sends only if there is room now; false when the queue is full.
     bool try_send(std::span<const std::byte> msg, unsigned priority = 0);
     bool try_send(std::span<const std::byte> msg, unsigned priority, error_code& ec);
+    bool try_send(std::string_view msg, unsigned priority = 0);
+    bool try_send(std::string_view msg, unsigned priority, error_code& ec);
     template <class Rep, class Period>
     bool send_for(std::span<const std::byte> msg, std::chrono::duration<Rep, Period> d,
                   unsigned priority, error_code& ec);
     template <class Rep, class Period>
     bool send_for(std::span<const std::byte> msg, std::chrono::duration<Rep, Period> d,
                   unsigned priority = 0);
+    template <class Rep, class Period>
+    bool send_for(std::string_view msg, std::chrono::duration<Rep, Period> d, unsigned priority,
+                  error_code& ec) {
+        return send_for(as_bytes(msg), d, priority, ec);
+    }
+    template <class Rep, class Period>
+    bool send_for(std::string_view msg, std::chrono::duration<Rep, Period> d,
+                  unsigned priority = 0) {
+        return send_for(as_bytes(msg), d, priority);
+    }
     template <class Clock, class Duration>
     bool send_until(std::span<const std::byte> msg, std::chrono::time_point<Clock, Duration> tp,
                     unsigned priority, error_code& ec);
     template <class Clock, class Duration>
     bool send_until(std::span<const std::byte> msg, std::chrono::time_point<Clock, Duration> tp,
                     unsigned priority = 0);
+    template <class Clock, class Duration>
+    bool send_until(std::string_view msg, std::chrono::time_point<Clock, Duration> tp,
+                    unsigned priority, error_code& ec) {
+        return send_until(as_bytes(msg), tp, priority, ec);
+    }
+    template <class Clock, class Duration>
+    bool send_until(std::string_view msg, std::chrono::time_point<Clock, Duration> tp,
+                    unsigned priority = 0) {
+        return send_until(as_bytes(msg), tp, priority);
+    }
 
     // --- receive ---------------------------------------------------------------------------
     /// Receives the oldest message of the highest priority into `buffer`, which must hold at least
@@ -142,12 +164,18 @@ public:
     message receive(error_code& ec);
     std::optional<received> try_receive(std::span<std::byte> buffer);
     std::optional<received> try_receive(std::span<std::byte> buffer, error_code& ec);
+    std::optional<message> try_receive();
+    std::optional<message> try_receive(error_code& ec);
     template <class Rep, class Period>
     std::optional<received> receive_for(std::span<std::byte> buffer,
                                         std::chrono::duration<Rep, Period> d, error_code& ec);
     template <class Rep, class Period>
     std::optional<received> receive_for(std::span<std::byte> buffer,
                                         std::chrono::duration<Rep, Period> d);
+    template <class Rep, class Period>
+    std::optional<message> receive_for(std::chrono::duration<Rep, Period> d, error_code& ec);
+    template <class Rep, class Period>
+    std::optional<message> receive_for(std::chrono::duration<Rep, Period> d);
     template <class Clock, class Duration>
     std::optional<received> receive_until(std::span<std::byte> buffer,
                                           std::chrono::time_point<Clock, Duration> tp,
@@ -155,6 +183,11 @@ public:
     template <class Clock, class Duration>
     std::optional<received> receive_until(std::span<std::byte> buffer,
                                           std::chrono::time_point<Clock, Duration> tp);
+    template <class Clock, class Duration>
+    std::optional<message> receive_until(std::chrono::time_point<Clock, Duration> tp,
+                                         error_code& ec);
+    template <class Clock, class Duration>
+    std::optional<message> receive_until(std::chrono::time_point<Clock, Duration> tp);
 
     // --- attributes ------------------------------------------------------------------------
     queue_attributes attributes() const;
@@ -194,6 +227,21 @@ public:
     static void unlink(std::string_view name, error_code& ec);
 
 private:
+    static std::span<const std::byte> as_bytes(std::string_view s) noexcept {
+        return std::as_bytes(std::span(s.data(), s.size()));
+    }
+    /// Runs `receive_into` on a fresh buffer of max_message_size() bytes and trims it to the
+    /// message; nullopt (and no allocation kept) when it received nothing.
+    template <class ReceiveInto>
+    std::optional<message> receive_owned(ReceiveInto&& receive_into, error_code& ec) {
+        message m;
+        if (is_open()) m.data.resize(static_cast<std::size_t>(max_message_size_));
+        const std::optional<received> r = receive_into(std::span<std::byte>(m.data), ec);
+        if (ec || !r) return std::nullopt;
+        m.data.resize(r->size);
+        m.priority = r->priority;
+        return m;
+    }
     bool send_until_deadline(std::span<const std::byte> msg, unsigned priority,
                              const detail::deadline& dl, error_code& ec);
     std::optional<received> receive_until_deadline(std::span<std::byte> buffer,
@@ -281,6 +329,33 @@ std::optional<received> message_queue::receive_until(std::span<std::byte> buffer
     auto r = receive_until(buffer, tp, ec);
     if (ec) throw_error(ec, "message_queue::receive_until \"" + name_ + "\"");
     return r;
+}
+
+template <class Rep, class Period>
+std::optional<message> message_queue::receive_for(std::chrono::duration<Rep, Period> d,
+                                                  error_code& ec) {
+    return receive_owned(
+        [&](std::span<std::byte> b, error_code& e) { return receive_for(b, d, e); }, ec);
+}
+template <class Rep, class Period>
+std::optional<message> message_queue::receive_for(std::chrono::duration<Rep, Period> d) {
+    error_code ec;
+    auto m = receive_for(d, ec);
+    if (ec) throw_error(ec, "message_queue::receive_for \"" + name_ + "\"");
+    return m;
+}
+template <class Clock, class Duration>
+std::optional<message> message_queue::receive_until(std::chrono::time_point<Clock, Duration> tp,
+                                                    error_code& ec) {
+    return receive_owned(
+        [&](std::span<std::byte> b, error_code& e) { return receive_until(b, tp, e); }, ec);
+}
+template <class Clock, class Duration>
+std::optional<message> message_queue::receive_until(std::chrono::time_point<Clock, Duration> tp) {
+    error_code ec;
+    auto m = receive_until(tp, ec);
+    if (ec) throw_error(ec, "message_queue::receive_until \"" + name_ + "\"");
+    return m;
 }
 
 } // namespace pipc

@@ -113,6 +113,15 @@ public:
     basic_async_semaphore(ExecutionContext& ctx, std::string_view name, const options& opts = {})
         : basic_async_semaphore(executor_type(ctx.get_executor()), name, opts) {}
 
+    /// Creates a semaphore under a fresh unique name (see pipc::semaphore). @throws pipc::error
+    basic_async_semaphore(const executor_type& ex, unique_name_t, const options& opts = {})
+        : basic_async_semaphore(ex, pipc::semaphore(unique_name, opts)) {}
+
+    template <class ExecutionContext>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+    basic_async_semaphore(ExecutionContext& ctx, unique_name_t, const options& opts = {})
+        : basic_async_semaphore(executor_type(ctx.get_executor()), unique_name, opts) {}
+
     /// Takes over an open core semaphore (a closed one gives a closed object).
     basic_async_semaphore(const executor_type& ex, pipc::semaphore&& sem)
         : executor_(ex), service_(&service_for(ex)) {
@@ -153,11 +162,35 @@ public:
     ~basic_async_semaphore() { close_impl(); }
 
     executor_type get_executor() const noexcept { return executor_; }
+
+    /// Opens or creates `name` as `opts` says, as pipc::semaphore::open. An open object is
+    /// closed first (its pending acquires complete with operation_aborted), but only once the new
+    /// semaphore is open: a failed open changes nothing.
+    void open(std::string_view name, const options& opts) {
+        pipc::semaphore sem(name, opts);
+        adopt(std::move(sem));
+    }
+    void open(std::string_view name, const options& opts, error_code& ec) {
+        pipc::semaphore sem;
+        sem.open(name, opts, ec);
+        if (!ec) adopt(std::move(sem));
+    }
+    /// Creates a semaphore under a fresh unique name, as pipc::semaphore::open(unique_name_t).
+    void open(unique_name_t, const options& opts) {
+        pipc::semaphore sem(unique_name, opts);
+        adopt(std::move(sem));
+    }
+    void open(unique_name_t, const options& opts, error_code& ec) {
+        pipc::semaphore sem;
+        sem.open(unique_name, opts, ec);
+        if (!ec) adopt(std::move(sem));
+    }
     bool is_open() const noexcept { return state_ != nullptr; }
     /// The sem_t*; stays valid until close() (and while the helper still needs it, after that).
     native_handle_type native_handle() const noexcept { return state_ ? state_->raw : nullptr; }
-    /// The underlying core semaphore (name, created(), permissions()...). Requires is_open().
-    const pipc::semaphore& core() const noexcept { return *state_->sem; }
+    /// The underlying core semaphore, for its accessors (name(), created(), permissions()...).
+    /// On a closed object: a closed core semaphore, on which every call reports errc::closed.
+    const pipc::semaphore& core() const noexcept { return state_ ? *state_->sem : closed_core(); }
 
     /// Completes every pending acquire with operation_aborted at once; none of them holds a unit
     /// (a unit a helper takes for one of them afterwards goes back with sem_post).
@@ -290,6 +323,18 @@ private:
     static semaphore_waiter_service& service_for(const executor_type& ex) {
         return boost::asio::use_service<semaphore_waiter_service>(
             boost::asio::query(ex, boost::asio::execution::context));
+    }
+
+    static const pipc::semaphore& closed_core() noexcept {
+        static const pipc::semaphore closed{}; // stays closed: only const calls reach it
+        return closed;
+    }
+
+    void adopt(pipc::semaphore&& sem) {
+        auto st = std::make_shared<detail::async_semaphore_state>(
+            std::make_shared<pipc::semaphore>(std::move(sem)));
+        close_impl();
+        state_ = std::move(st);
     }
 
     pipc::semaphore& checked() const {
