@@ -12,3 +12,7 @@
 #include <pipc/semaphore.hpp>
 #include <pipc/shared_memory.hpp>
 #include <pipc/version.hpp>
+
+/// POSIX IPC for modern C++: named message queues, semaphores and shared memory as blocking RAII
+/// objects (<pipc/pipc.hpp>) and as Boost.Asio I/O objects (<pipc/asio.hpp>).
+namespace pipc {}
