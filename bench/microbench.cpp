@@ -269,7 +269,7 @@ void BM_clock_gettime_monotonic(benchmark::State& st) {
 BENCHMARK(BM_clock_gettime_monotonic);
 
 #if __has_include(<pipc/asio/async_semaphore.hpp>)
-/// A free semaphore: co_await async_acquire completes without a thread hop (issue 4: within 2x
+/// A free semaphore: co_await async_acquire completes without a thread hop (target: within 2x
 /// of a bare sem_trywait; compare with BM_sem_raw_post_trywait / BM_sem_pipc_release_try_acquire).
 void BM_sem_pipc_async_release_acquire(benchmark::State& st) {
     boost::asio::io_context ctx(1);

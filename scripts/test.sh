@@ -3,7 +3,8 @@
 #   1. formatting check (clang-format) on all C++ in the repo
 #   2. RelWithDebInfo build + the whole ctest suite (unit, multi-process, tools, Python, examples,
 #      package consumer)
-#   3. clang-tidy (focused checks, .clang-tidy) on the library, tools and bench sources
+#   3. the API reference (Doxygen over include/pipc; an undocumented public entity fails it)
+#      and clang-tidy (focused checks, .clang-tidy) on the library, tools and bench sources
 #   4. AddressSanitizer + UndefinedBehaviorSanitizer build + the suite (Python off: CPython and
 #      ASan do not share a process)
 #   5. ThreadSanitizer build + the tests labelled "threaded"
@@ -46,6 +47,9 @@ cmake --build build/default -j"$jobs"
 
 step "tests"
 (cd build/default && ctest -j"$jobs" --output-on-failure --timeout 600)
+
+step "API reference (Doxygen; any warning fails)"
+cmake --build build/default --target docs
 
 if [ $skip_tidy -eq 0 ]; then
   step "clang-tidy"

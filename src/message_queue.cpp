@@ -274,11 +274,11 @@ void message_queue::send(std::span<const std::byte> msg, unsigned priority) {
 }
 
 void message_queue::send(std::string_view msg, unsigned priority, error_code& ec) {
-    send(std::as_bytes(std::span(msg.data(), msg.size())), priority, ec);
+    send(as_bytes(msg), priority, ec);
 }
 
 void message_queue::send(std::string_view msg, unsigned priority) {
-    send(std::as_bytes(std::span(msg.data(), msg.size())), priority);
+    send(as_bytes(msg), priority);
 }
 
 bool message_queue::try_send(std::span<const std::byte> msg, unsigned priority, error_code& ec) {
@@ -301,6 +301,14 @@ bool message_queue::try_send(std::span<const std::byte> msg, unsigned priority) 
     const bool sent = try_send(msg, priority, ec);
     if (ec) throw_error(ec, describe("message_queue::try_send", name_));
     return sent;
+}
+
+bool message_queue::try_send(std::string_view msg, unsigned priority, error_code& ec) {
+    return try_send(as_bytes(msg), priority, ec);
+}
+
+bool message_queue::try_send(std::string_view msg, unsigned priority) {
+    return try_send(as_bytes(msg), priority);
 }
 
 bool message_queue::send_until_deadline(std::span<const std::byte> msg, unsigned priority,
@@ -388,6 +396,18 @@ std::optional<received> message_queue::try_receive(std::span<std::byte> buffer) 
     auto r = try_receive(buffer, ec);
     if (ec) throw_error(ec, describe("message_queue::try_receive", name_));
     return r;
+}
+
+std::optional<message> message_queue::try_receive(error_code& ec) {
+    return receive_owned(
+        [this](std::span<std::byte> b, error_code& e) { return try_receive(b, e); }, ec);
+}
+
+std::optional<message> message_queue::try_receive() {
+    error_code ec;
+    auto m = try_receive(ec);
+    if (ec) throw_error(ec, describe("message_queue::try_receive", name_));
+    return m;
 }
 
 std::optional<received> message_queue::receive_until_deadline(std::span<std::byte> buffer,

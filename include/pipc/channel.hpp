@@ -2,6 +2,7 @@
 // pipc/channel.hpp - a named bounded ring of message slots in one shared-memory object.
 #pragma once
 
+#include <pipc/export.hpp>
 #include <pipc/detail/deadline.hpp>
 #include <pipc/error.hpp>
 #include <pipc/open_mode.hpp>
@@ -56,7 +57,7 @@ class channel;
 ///
 /// @par Lifetime
 /// Must not outlive the channel handle it came from. Movable, not copyable.
-class channel_loan {
+class PIPC_API channel_loan {
 public:
     channel_loan() noexcept = default;
     channel_loan(channel_loan&& o) noexcept;
@@ -92,7 +93,7 @@ private:
 ///
 /// @par Lifetime
 /// Must not outlive the channel handle it came from. Movable, not copyable.
-class channel_view {
+class PIPC_API channel_view {
 public:
     channel_view() noexcept = default;
     channel_view(channel_view&& o) noexcept;
@@ -148,7 +149,7 @@ private:
 /// first lives). In spsc mode the caller guarantees one producer at a time; in mpsc mode sends
 /// from any threads and processes may overlap. `open`, `close` and moves may not overlap with
 /// anything else on the same handle.
-class channel {
+class PIPC_API channel {
 public:
     using options = channel_options;
 
@@ -329,7 +330,7 @@ private:
     signal_policy on_signal_ = signal_policy::retry;
 };
 
-void unlink_channel(std::string_view name);
-void unlink_channel(std::string_view name, error_code& ec);
+PIPC_API void unlink_channel(std::string_view name);
+PIPC_API void unlink_channel(std::string_view name, error_code& ec);
 
 } // namespace pipc

@@ -11,6 +11,8 @@
 
 namespace pipc {
 
+/// The error code of every non-throwing call: Boost.System's, so it compares with std errc,
+/// boost::system::errc, pipc::errc and pipc::condition alike.
 using error_code = boost::system::error_code;
 
 /// Failures that pipc detects itself, before or instead of a system call.
@@ -83,9 +85,11 @@ PIPC_API const boost::system::error_category& pipc_category() noexcept;
 /// The category of pipc::condition. Returns a reference to a static object; thread-safe.
 PIPC_API const boost::system::error_category& condition_category() noexcept;
 
+/// Makes `e` an error_code of pipc_category() (found by ADL: `ec == errc::closed` works).
 inline error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), pipc_category()};
 }
+/// Makes `c` an error_condition of condition_category() (`ec == condition::busy` works).
 inline boost::system::error_condition make_error_condition(condition c) noexcept {
     return {static_cast<int>(c), condition_category()};
 }
@@ -123,7 +127,9 @@ public:
 
 } // namespace pipc
 
+/// @cond PIPC_INTERNAL
 template <>
 struct boost::system::is_error_code_enum<pipc::errc> : std::true_type {};
 template <>
 struct boost::system::is_error_condition_enum<pipc::condition> : std::true_type {};
+/// @endcond

@@ -55,13 +55,21 @@ private:
 /// reaches past the end of the segment as it was when mapped; if another process later shrinks the
 /// segment, touching the lost pages raises SIGBUS, as with any mmap.
 ///
+/// Common to both mapping kinds (members of their base): `is_mapped()`, `size()` (bytes viewed),
+/// `offset()` (of the first byte within the segment), `flush()` / `flush(ec)` (msync(MS_SYNC),
+/// only needed to order writes with readers that read() the segment) and `unmap()` (the
+/// destructor does it otherwise; twice does nothing). Move-only.
+///
 /// @par Thread safety
 /// The object: like a std::span. The bytes: shared with other processes; synchronise with a
 /// semaphore or atomics.
 class PIPC_API mapping : public detail::mapping_base {
 public:
+    /// An empty mapping (maps nothing).
     mapping() noexcept = default;
+    /// The mapped bytes.
     std::span<std::byte> bytes() const noexcept { return {data_ptr(), size()}; }
+    /// The first mapped byte (nullptr when empty).
     std::byte* data() const noexcept { return data_ptr(); }
 
     /// A reference to a trivially copyable T at `offset`, checked for bounds and alignment
@@ -79,13 +87,19 @@ private:
     friend class shared_memory;
 };
 
-/// A read-only mapping, the only kind a read-only shared_memory handle can make.
+/// A read-only mapping, the only kind a read-only shared_memory handle can make. Its members
+/// are those of pipc::mapping, const.
 class PIPC_API const_mapping : public detail::mapping_base {
 public:
+    /// An empty mapping (maps nothing).
     const_mapping() noexcept = default;
+    /// The mapped bytes.
     std::span<const std::byte> bytes() const noexcept { return {data_ptr(), size()}; }
+    /// The first mapped byte (nullptr when empty).
     const std::byte* data() const noexcept { return data_ptr(); }
 
+    /// A const reference to a trivially copyable T at `offset`, checked for bounds and
+    /// alignment (throws errc::mapping_out_of_range otherwise).
     template <class T>
     const T& as(std::size_t offset = 0) const {
         static_assert(std::is_trivially_copyable_v<T>,

@@ -22,19 +22,24 @@
 
 namespace pipc {
 
-/// Which directions a queue handle may be used in.
-enum class access { read_only, write_only, read_write };
+/// Which directions a queue handle may be used in (posix_ipc's `read` and `write`).
+enum class access {
+    read_only,  ///< receive only; sends fail with errc::not_writable
+    write_only, ///< send only; receives fail with errc::not_readable
+    read_write  ///< both
+};
 
 /// Size and priority of a message received into a caller's buffer.
 struct received {
-    std::size_t size = 0;
-    unsigned priority = 0;
+    std::size_t size = 0;  ///< Bytes written to the front of the buffer.
+    unsigned priority = 0; ///< The priority it was sent with.
 };
 
-/// A message that owns its bytes.
+/// A received message that owns its bytes.
 struct message {
-    std::vector<std::byte> data;
-    unsigned priority = 0;
+    std::vector<std::byte> data; ///< The message, exactly as long as it was sent.
+    unsigned priority = 0;       ///< The priority it was sent with.
+    /// The bytes viewed as characters (no copy; valid while `data` is unchanged).
     std::string_view text() const noexcept {
         return {reinterpret_cast<const char*>(data.data()), data.size()};
     }
@@ -42,14 +47,15 @@ struct message {
 
 /// A snapshot of mq_getattr.
 struct queue_attributes {
-    long max_messages = 0;
-    long max_message_size = 0;
-    long current_messages = 0;
-    bool blocking = true; ///< False when O_NONBLOCK is set on the open file description.
+    long max_messages = 0;     ///< Capacity in messages.
+    long max_message_size = 0; ///< Largest message in bytes.
+    long current_messages = 0; ///< Messages in the queue when the snapshot was taken.
+    bool blocking = true;      ///< False when O_NONBLOCK is set on the open file description.
 };
 
 /// Options for message_queue::open.
 struct message_queue_options {
+    /// Open an existing queue, create one, or either (posix_ipc's O_CREAT/O_EXCL flags).
     open_mode open = open_mode::open_existing;
     /// Mode bits of a created queue, applied exactly whatever the umask (fchmod after create).
     ::mode_t permissions = 0600;
@@ -57,9 +63,11 @@ struct message_queue_options {
     long max_messages = 0;
     /// Largest message of a created queue; 0 takes /proc/sys/fs/mqueue/msgsize_default.
     long max_message_size = 0;
+    /// Directions this handle may be used in.
     pipc::access access = pipc::access::read_write;
     /// Initial O_NONBLOCK state of the new open file description (see set_blocking).
     bool blocking = true;
+    /// What a signal interrupting a wait does: retry with the remaining time, or report EINTR.
     signal_policy on_signal = signal_policy::retry;
 };
 
@@ -73,83 +81,179 @@ struct message_queue_options {
 /// the monotonic clock, so wall-clock jumps do not change them; the kernel's own timed calls only
 /// take CLOCK_REALTIME deadlines.
 ///
+/// Every send form takes the same payloads: a `std::span<const std::byte>`, or a
+/// `std::string_view` and so anything that converts to one (a string literal, a `std::string`).
+/// Every receive form either fills a caller's buffer of at least max_message_size() bytes and
+/// returns a pipc::received, or takes no buffer and returns an owning pipc::message.
+///
 /// The destructor closes the descriptor and never unlinks.
+///
+/// @par Errors
+/// Each throwing call throws pipc::error (a subclass by condition, see pipc::condition); its
+/// twin taking `error_code& ec` sets `ec` instead and never throws. Bad arguments are reported
+/// before any system call, naming the field (errc::message_too_long, errc::invalid_priority,
+/// errc::buffer_too_small, errc::invalid_timeout, ...); a closed handle reports errc::closed;
+/// a handle opened without the direction reports errc::not_readable / errc::not_writable.
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared object: sends, receives and attribute reads may run
 /// concurrently (the kernel serialises them); `open`, `close`, notification calls and moves may not
 /// overlap with anything else.
+///
+/// @par Exception safety
+/// A failed call changes nothing: no message is sent or consumed, an open object keeps its queue.
 class PIPC_API message_queue {
 public:
+    /// The options type, for `message_queue::options{...}`.
     using options = message_queue_options;
 
+    /// A closed handle; open it with open() or by move-assignment.
     message_queue() noexcept = default;
+    /// Opens or creates the queue `name` as `opts` says. @throws pipc::error
     explicit message_queue(std::string_view name, const options& opts = {});
+    /// Creates a queue under a fresh unique name (name() tells it). @throws pipc::error
     message_queue(unique_name_t, const options& opts = {});
+    /// Takes over `other`'s descriptor and notification; `other` is left closed.
     message_queue(message_queue&& other) noexcept;
+    /// Closes this handle, then takes over `other`'s; `other` is left closed.
     message_queue& operator=(message_queue&& other) noexcept;
     message_queue(const message_queue&) = delete;
     message_queue& operator=(const message_queue&) = delete;
+    /// Closes the descriptor (and this process's notification); never unlinks.
     ~message_queue();
 
+    /// @{
+    /// Opens or creates the queue `name` as `opts` says. An open handle lets go of its queue
+    /// only once the new one is open: a failed open changes nothing. A queue this call created
+    /// is removed again if a later step (the exact chmod) fails.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
     void open(std::string_view name, const options& opts);
     void open(std::string_view name, const options& opts, error_code& ec);
+    /// @}
+    /// @{
+    /// Creates a queue under a fresh unguessable name (exclusive; a few retries on collision).
     void open(unique_name_t, const options& opts);
     void open(unique_name_t, const options& opts, error_code& ec);
+    /// @}
 
+    /// True between a successful open and close.
     bool is_open() const noexcept { return mqd_ != -1; }
+    /// The name it was opened with (kept after close(), so unlink() still works).
     const std::string& name() const noexcept { return name_; }
+    /// True when the last open() created the queue rather than opening an existing one.
     bool created() const noexcept { return created_; }
+    /// The requested mode bits (posix_ipc's `mode`), not those of a pre-existing queue.
     ::mode_t permissions() const noexcept { return permissions_; }
+    /// False for a write_only handle.
     bool can_read() const noexcept { return access_ != access::write_only; }
+    /// False for a read_only handle.
     bool can_write() const noexcept { return access_ != access::read_only; }
+    /// What a signal interrupting a wait does.
     signal_policy on_signal() const noexcept { return on_signal_; }
+    /// Changes what a signal interrupting a later wait does.
     void set_signal_policy(signal_policy p) noexcept { on_signal_ = p; }
     /// The descriptor; on Linux a pollable fd (readable when non-empty, writable when not full).
     ::mqd_t native_handle() const noexcept { return mqd_; }
-    /// Read once at open; a queue's geometry never changes.
+    /// Capacity in messages; read once at open (a queue's geometry never changes).
     long max_messages() const noexcept { return max_messages_; }
+    /// Largest message in bytes; read once at open.
     long max_message_size() const noexcept { return max_message_size_; }
 
     // --- send -----------------------------------------------------------------------------
+    /// @{
     /// Sends `msg` with `priority` (0 .. message_priority_max()-1), waiting while the queue is
-    /// full.
+    /// full. @throws pipc::error (the `ec` forms set `ec` instead).
     void send(std::span<const std::byte> msg, unsigned priority = 0);
     void send(std::span<const std::byte> msg, unsigned priority, error_code& ec);
     void send(std::string_view msg, unsigned priority = 0);
     void send(std::string_view msg, unsigned priority, error_code& ec);
-    /// Sends only if there is room now; false when the queue is full.
+    /// @}
+    /// @{
+    /// Sends only if there is room now. @return false when the queue is full (not an error).
     bool try_send(std::span<const std::byte> msg, unsigned priority = 0);
     bool try_send(std::span<const std::byte> msg, unsigned priority, error_code& ec);
+    bool try_send(std::string_view msg, unsigned priority = 0);
+    bool try_send(std::string_view msg, unsigned priority, error_code& ec);
+    /// @}
+    /// @{
+    /// Sends, waiting at most `d` for room. A non-positive `d` makes one try; a huge one waits
+    /// forever; NaN is errc::invalid_timeout. @return false on timeout (not an error).
     template <class Rep, class Period>
     bool send_for(std::span<const std::byte> msg, std::chrono::duration<Rep, Period> d,
                   unsigned priority, error_code& ec);
     template <class Rep, class Period>
     bool send_for(std::span<const std::byte> msg, std::chrono::duration<Rep, Period> d,
                   unsigned priority = 0);
+    template <class Rep, class Period>
+    bool send_for(std::string_view msg, std::chrono::duration<Rep, Period> d, unsigned priority,
+                  error_code& ec) {
+        return send_for(as_bytes(msg), d, priority, ec);
+    }
+    template <class Rep, class Period>
+    bool send_for(std::string_view msg, std::chrono::duration<Rep, Period> d,
+                  unsigned priority = 0) {
+        return send_for(as_bytes(msg), d, priority);
+    }
+    /// @}
+    /// @{
+    /// Sends, waiting for room at most until `tp` of any clock (turned into the remaining time
+    /// when the call starts, then measured on the monotonic clock). @return false on timeout.
     template <class Clock, class Duration>
     bool send_until(std::span<const std::byte> msg, std::chrono::time_point<Clock, Duration> tp,
                     unsigned priority, error_code& ec);
     template <class Clock, class Duration>
     bool send_until(std::span<const std::byte> msg, std::chrono::time_point<Clock, Duration> tp,
                     unsigned priority = 0);
+    template <class Clock, class Duration>
+    bool send_until(std::string_view msg, std::chrono::time_point<Clock, Duration> tp,
+                    unsigned priority, error_code& ec) {
+        return send_until(as_bytes(msg), tp, priority, ec);
+    }
+    template <class Clock, class Duration>
+    bool send_until(std::string_view msg, std::chrono::time_point<Clock, Duration> tp,
+                    unsigned priority = 0) {
+        return send_until(as_bytes(msg), tp, priority);
+    }
+    /// @}
 
     // --- receive ---------------------------------------------------------------------------
+    /// @{
     /// Receives the oldest message of the highest priority into `buffer`, which must hold at least
-    /// max_message_size() bytes (the kernel's rule, checked first: errc::buffer_too_small).
+    /// max_message_size() bytes (the kernel's rule, checked first: errc::buffer_too_small),
+    /// waiting while the queue is empty. @throws pipc::error (the `ec` forms set `ec` instead).
     received receive(std::span<std::byte> buffer);
     received receive(std::span<std::byte> buffer, error_code& ec);
+    /// @}
+    /// @{
     /// Receives into a fresh buffer of max_message_size() bytes, trimmed to the message.
     message receive();
     message receive(error_code& ec);
+    /// @}
+    /// @{
+    /// Receives only if a message is waiting. @return nullopt when the queue is empty (not an
+    /// error).
     std::optional<received> try_receive(std::span<std::byte> buffer);
     std::optional<received> try_receive(std::span<std::byte> buffer, error_code& ec);
+    std::optional<message> try_receive();
+    std::optional<message> try_receive(error_code& ec);
+    /// @}
+    /// @{
+    /// Receives, waiting at most `d` for a message (the rules of send_for).
+    /// @return nullopt on timeout (not an error).
     template <class Rep, class Period>
     std::optional<received> receive_for(std::span<std::byte> buffer,
                                         std::chrono::duration<Rep, Period> d, error_code& ec);
     template <class Rep, class Period>
     std::optional<received> receive_for(std::span<std::byte> buffer,
                                         std::chrono::duration<Rep, Period> d);
+    template <class Rep, class Period>
+    std::optional<message> receive_for(std::chrono::duration<Rep, Period> d, error_code& ec);
+    template <class Rep, class Period>
+    std::optional<message> receive_for(std::chrono::duration<Rep, Period> d);
+    /// @}
+    /// @{
+    /// Receives, waiting for a message at most until `tp` of any clock (the rules of
+    /// send_until). @return nullopt on timeout (not an error).
     template <class Clock, class Duration>
     std::optional<received> receive_until(std::span<std::byte> buffer,
                                           std::chrono::time_point<Clock, Duration> tp,
@@ -157,19 +261,38 @@ public:
     template <class Clock, class Duration>
     std::optional<received> receive_until(std::span<std::byte> buffer,
                                           std::chrono::time_point<Clock, Duration> tp);
+    template <class Clock, class Duration>
+    std::optional<message> receive_until(std::chrono::time_point<Clock, Duration> tp,
+                                         error_code& ec);
+    template <class Clock, class Duration>
+    std::optional<message> receive_until(std::chrono::time_point<Clock, Duration> tp);
+    /// @}
 
     // --- attributes ------------------------------------------------------------------------
+    /// @{
+    /// A snapshot of the queue's attributes (mq_getattr).
     queue_attributes attributes() const;
     queue_attributes attributes(error_code& ec) const;
+    /// @}
+    /// @{
+    /// The number of messages in the queue now (a snapshot).
     long current_messages() const;
     long current_messages(error_code& ec) const;
+    /// @}
+    /// @{
     /// O_NONBLOCK of the open file description (shared with dup()s and forked children).
     bool blocking() const;
     bool blocking(error_code& ec) const;
+    /// @}
+    /// @{
+    /// Sets O_NONBLOCK on the open file description. pipc's own calls behave the same either
+    /// way; this is for foreign users of the description and posix_ipc's `block`.
     void set_blocking(bool blocking);
     void set_blocking(bool blocking, error_code& ec);
+    /// @}
 
     // --- notification ----------------------------------------------------------------------
+    /// @{
     /// mq_notify(SIGEV_SIGNAL): `signal_number` (0..SIGRTMAX; 0 registers without sending a
     /// signal, as posix_ipc allows) is sent to this process when the queue goes from empty to
     /// non-empty while no receiver is blocked. One-shot; one process per queue (another process's
@@ -177,25 +300,53 @@ public:
     /// registration then fails, the previous one is gone too (the kernel allows only one).
     void request_notification(int signal_number);
     void request_notification(int signal_number, error_code& ec);
+    /// @}
+    /// @{
     /// mq_notify(SIGEV_THREAD): `callback` runs once on a thread glibc creates. Exceptions escaping
     /// the callback terminate the program. The callback is dropped by close() and destruction;
     /// a notification already under way may still run it concurrently with them.
     void request_notification(std::function<void()> callback);
     void request_notification(std::function<void()> callback, error_code& ec);
+    /// @}
+    /// @{
     /// Removes this process's registration (if any).
     void cancel_notification();
     void cancel_notification(error_code& ec);
+    /// @}
 
+    /// @{
     /// Closes the descriptor. Closing twice does nothing. Also ends this process's notification.
     void close();
     void close(error_code& ec);
-    /// Removes the name (mq_unlink); works before or after close().
+    /// @}
+    /// @{
+    /// Removes the name (mq_unlink); works before or after close(). Processes that have the
+    /// queue open keep using it until they close it. Missing name: condition::existential.
     void unlink();
     void unlink(error_code& ec);
+    /// @}
+    /// @{
+    /// Removes the queue `name` (mq_unlink), as unlink_message_queue().
     static void unlink(std::string_view name);
     static void unlink(std::string_view name, error_code& ec);
+    /// @}
 
 private:
+    static std::span<const std::byte> as_bytes(std::string_view s) noexcept {
+        return std::as_bytes(std::span(s.data(), s.size()));
+    }
+    /// Runs `receive_into` on a fresh buffer of max_message_size() bytes and trims it to the
+    /// message; nullopt (and no allocation kept) when it received nothing.
+    template <class ReceiveInto>
+    std::optional<message> receive_owned(ReceiveInto&& receive_into, error_code& ec) {
+        message m;
+        if (is_open()) m.data.resize(static_cast<std::size_t>(max_message_size_));
+        const std::optional<received> r = receive_into(std::span<std::byte>(m.data), ec);
+        if (ec || !r) return std::nullopt;
+        m.data.resize(r->size);
+        m.priority = r->priority;
+        return m;
+    }
     bool send_until_deadline(std::span<const std::byte> msg, unsigned priority,
                              const detail::deadline& dl, error_code& ec);
     std::optional<received> receive_until_deadline(std::span<std::byte> buffer,
@@ -216,8 +367,12 @@ private:
     std::uint64_t callback_id_ = 0; ///< Registry key of the SIGEV_THREAD callback, 0 if none.
 };
 
+/// @{
+/// Removes a message queue by name (mq_unlink); the same as message_queue::unlink(name).
+/// Missing name: condition::existential.
 PIPC_API void unlink_message_queue(std::string_view name);
 PIPC_API void unlink_message_queue(std::string_view name, error_code& ec);
+/// @}
 
 // --- template definitions ----------------------------------------------------------------
 
@@ -283,6 +438,33 @@ std::optional<received> message_queue::receive_until(std::span<std::byte> buffer
     auto r = receive_until(buffer, tp, ec);
     if (ec) throw_error(ec, "message_queue::receive_until \"" + name_ + "\"");
     return r;
+}
+
+template <class Rep, class Period>
+std::optional<message> message_queue::receive_for(std::chrono::duration<Rep, Period> d,
+                                                  error_code& ec) {
+    return receive_owned(
+        [&](std::span<std::byte> b, error_code& e) { return receive_for(b, d, e); }, ec);
+}
+template <class Rep, class Period>
+std::optional<message> message_queue::receive_for(std::chrono::duration<Rep, Period> d) {
+    error_code ec;
+    auto m = receive_for(d, ec);
+    if (ec) throw_error(ec, "message_queue::receive_for \"" + name_ + "\"");
+    return m;
+}
+template <class Clock, class Duration>
+std::optional<message> message_queue::receive_until(std::chrono::time_point<Clock, Duration> tp,
+                                                    error_code& ec) {
+    return receive_owned(
+        [&](std::span<std::byte> b, error_code& e) { return receive_until(b, tp, e); }, ec);
+}
+template <class Clock, class Duration>
+std::optional<message> message_queue::receive_until(std::chrono::time_point<Clock, Duration> tp) {
+    error_code ec;
+    auto m = receive_until(tp, ec);
+    if (ec) throw_error(ec, "message_queue::receive_until \"" + name_ + "\"");
+    return m;
 }
 
 } // namespace pipc

@@ -16,6 +16,7 @@ enum class open_mode {
 struct unique_name_t {
     explicit unique_name_t() = default;
 };
+/// The tag to pass instead of a name, e.g. `pipc::semaphore s(pipc::unique_name);`.
 inline constexpr unique_name_t unique_name{};
 
 /// What a blocking wait does when a signal handler interrupts it (EINTR).

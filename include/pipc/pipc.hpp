@@ -15,3 +15,7 @@
 #include <pipc/shared_memory.hpp>
 #include <pipc/version.hpp>
 #include <pipc/wait_strategy.hpp>
+
+/// POSIX IPC for modern C++: named message queues, semaphores and shared memory as blocking RAII
+/// objects (<pipc/pipc.hpp>) and as Boost.Asio I/O objects (<pipc/asio.hpp>).
+namespace pipc {}

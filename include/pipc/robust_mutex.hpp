@@ -2,6 +2,7 @@
 // pipc/robust_mutex.hpp - a named cross-process mutex that survives the death of its owner.
 #pragma once
 
+#include <pipc/export.hpp>
 #include <pipc/detail/deadline.hpp>
 #include <pipc/error.hpp>
 #include <pipc/open_mode.hpp>
@@ -80,7 +81,7 @@ enum class lock_result {
 ///
 /// @par Exception safety
 /// Every throwing call has an `error_code&` twin that never throws; a failed call changes nothing.
-class robust_mutex {
+class PIPC_API robust_mutex {
 public:
     using options = robust_mutex_options;
 
@@ -235,8 +236,8 @@ private:
 };
 
 /// Removes a robust mutex by name; the same as robust_mutex::unlink(name).
-void unlink_robust_mutex(std::string_view name);
-void unlink_robust_mutex(std::string_view name, error_code& ec);
+PIPC_API void unlink_robust_mutex(std::string_view name);
+PIPC_API void unlink_robust_mutex(std::string_view name, error_code& ec);
 
 template <class Rep, class Period>
 bool robust_mutex::try_lock_for(std::chrono::duration<Rep, Period> d, error_code& ec) {

@@ -19,12 +19,14 @@ namespace pipc {
 
 /// Options for semaphore::open.
 struct semaphore_options {
+    /// Open an existing semaphore, create one, or either (posix_ipc's O_CREAT/O_EXCL flags).
     open_mode open = open_mode::open_existing;
     /// Mode bits of a created semaphore, applied exactly whatever the process umask (set on the
     /// file before its name appears). Ignored when an existing one is opened.
     ::mode_t permissions = 0600;
     /// Value of a created semaphore (at most SEM_VALUE_MAX). Ignored when opening an existing one.
     unsigned initial_value = 0;
+    /// What a signal interrupting a wait does: retry with the remaining time, or report EINTR.
     signal_policy on_signal = signal_policy::retry;
 };
 
@@ -53,23 +55,40 @@ struct semaphore_options {
 /// Every throwing call has an `error_code&` twin that never throws; a failed call changes nothing.
 class PIPC_API semaphore {
 public:
+    /// The options type, for `semaphore::options{...}`.
     using options = semaphore_options;
 
+    /// A closed handle; open it with open() or by move-assignment.
     semaphore() noexcept = default;
     /// Opens or creates `name` as `opts` says. @throws pipc::error (a subclass by condition).
     explicit semaphore(std::string_view name, const options& opts = {});
+    /// Creates a semaphore under a fresh unique name (name() tells it). @throws pipc::error
     semaphore(unique_name_t, const options& opts = {});
+    /// Takes over `other`'s handle; `other` is left closed.
     semaphore(semaphore&& other) noexcept;
+    /// Closes this handle, then takes over `other`'s; `other` is left closed.
     semaphore& operator=(semaphore&& other) noexcept;
     semaphore(const semaphore&) = delete;
     semaphore& operator=(const semaphore&) = delete;
+    /// Closes the handle (sem_close); never unlinks.
     ~semaphore();
 
+    /// @{
+    /// Opens or creates `name` as `opts` says. An open handle lets go of its semaphore only
+    /// once the new one is open: a failed open changes nothing, and a semaphore this call
+    /// created is removed again if a later step (the exact chmod) fails.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
     void open(std::string_view name, const options& opts);
     void open(std::string_view name, const options& opts, error_code& ec);
+    /// @}
+    /// @{
+    /// Creates a semaphore under a fresh unguessable name (exclusive; a few retries on a
+    /// collision).
     void open(unique_name_t, const options& opts);
     void open(unique_name_t, const options& opts, error_code& ec);
+    /// @}
 
+    /// True between a successful open and close.
     bool is_open() const noexcept { return sem_ != nullptr; }
     /// The name it was opened with (kept after close(), so unlink() still works).
     const std::string& name() const noexcept { return name_; }
@@ -77,34 +96,51 @@ public:
     bool created() const noexcept { return created_; }
     /// The requested mode bits (posix_ipc's `mode`), not those of a pre-existing object.
     ::mode_t permissions() const noexcept { return permissions_; }
+    /// What a signal interrupting a wait does.
     signal_policy on_signal() const noexcept { return on_signal_; }
+    /// Changes what a signal interrupting a later wait does.
     void set_signal_policy(signal_policy p) noexcept { on_signal_ = p; }
+    /// The sem_t*, nullptr when closed. Still owned by this object.
     sem_t* native_handle() const noexcept { return sem_; }
 
+    /// @{
     /// Waits until the value is positive, then decrements it.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
     void acquire();
     void acquire(error_code& ec);
-    /// Decrements if the value is positive; returns false (with no error) when it is not.
+    /// @}
+    /// @{
+    /// Decrements if the value is positive. @return false (with no error) when it is not.
     bool try_acquire();
     bool try_acquire(error_code& ec);
+    /// @}
+    /// @{
     /// Waits up to `d`; returns false on timeout. Non-positive durations make a single try, an
     /// infinite or huge one waits forever, NaN is errc::invalid_timeout.
     template <class Rep, class Period>
     bool try_acquire_for(std::chrono::duration<Rep, Period> d);
     template <class Rep, class Period>
     bool try_acquire_for(std::chrono::duration<Rep, Period> d, error_code& ec);
+    /// @}
+    /// @{
+    /// Waits until `tp` of any clock (turned into the remaining time when the call starts);
+    /// returns false on timeout. The rules of try_acquire_for apply.
     template <class Clock, class Duration>
     bool try_acquire_until(std::chrono::time_point<Clock, Duration> tp);
     template <class Clock, class Duration>
     bool try_acquire_until(std::chrono::time_point<Clock, Duration> tp, error_code& ec);
+    /// @}
 
+    /// @{
     /// Increments the value `n` times (sem_post). Fails with errc::invalid_release_count, without
     /// posting anything, when n < 0 or when n > 1 and the value would pass SEM_VALUE_MAX. A single
     /// post at the maximum fails with the kernel's EOVERFLOW (value_too_large), as a concurrent
     /// poster can make a later post of several do; posts already made stay.
     void release(std::ptrdiff_t n = 1);
     void release(std::ptrdiff_t n, error_code& ec);
+    /// @}
 
+    /// @{
     /// Lockable adaptors, so `std::lock_guard`, `std::unique_lock` and `std::scoped_lock` can
     /// hold a unit for a scope (posix_ipc's `with sem:`). Errors throw, as the standard expects.
     void lock() { acquire(); }
@@ -118,19 +154,29 @@ public:
         return try_acquire_until(tp);
     }
     void unlock() { release(); }
+    /// @}
 
+    /// @{
     /// The current value (a snapshot; Linux reports 0, never negative, while others wait).
     int value() const;
     int value(error_code& ec) const;
+    /// @}
 
+    /// @{
     /// Closes this handle (unmaps the semaphore). Closing a closed handle does nothing.
     void close();
     void close(error_code& ec);
+    /// @}
+    /// @{
     /// Removes the name (sem_unlink); works before or after close(). Missing name: existential.
     void unlink();
     void unlink(error_code& ec);
+    /// @}
+    /// @{
+    /// Removes the semaphore `name` (sem_unlink), as unlink_semaphore().
     static void unlink(std::string_view name);
     static void unlink(std::string_view name, error_code& ec);
+    /// @}
 
 private:
     bool wait_until(const detail::deadline& dl, error_code& ec);
@@ -142,16 +188,20 @@ private:
     signal_policy on_signal_ = signal_policy::retry;
 };
 
+/// @{
 /// Whether the file behind the named semaphore, /dev/shm/sem.NAME, is a regular file large enough
 /// to hold a sem_t, i.e. whether opening it can succeed instead of failing with
 /// errc::damaged_semaphore. Needs no permission on the semaphore itself (it only stats the file).
 /// A missing name is an error (no_such_file_or_directory), not `false`.
-bool semaphore_intact(std::string_view name);
-bool semaphore_intact(std::string_view name, error_code& ec);
+PIPC_API bool semaphore_intact(std::string_view name);
+PIPC_API bool semaphore_intact(std::string_view name, error_code& ec);
+/// @}
 
+/// @{
 /// Removes a semaphore by name; the same as semaphore::unlink(name).
 PIPC_API void unlink_semaphore(std::string_view name);
 PIPC_API void unlink_semaphore(std::string_view name, error_code& ec);
+/// @}
 
 template <class Rep, class Period>
 bool semaphore::try_acquire_for(std::chrono::duration<Rep, Period> d, error_code& ec) {

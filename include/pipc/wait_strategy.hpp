@@ -2,6 +2,7 @@
 // pipc/wait_strategy.hpp - how a blocking call waits: block at once, spin then block, or adapt.
 #pragma once
 
+#include <pipc/export.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -43,7 +44,7 @@ inline void cpu_relax() noexcept {
 /// @par Thread safety
 /// The learned state of `adaptive` is kept in relaxed atomics: concurrent waiters on one object
 /// are safe and only make the estimate noisier. Copies copy the configuration and the state seen.
-class wait_strategy {
+class PIPC_API wait_strategy {
 public:
     enum class kind { block, spin, adaptive };
 

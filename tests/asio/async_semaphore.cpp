@@ -326,6 +326,106 @@ BOOST_AUTO_TEST_CASE(from_core_semaphore_move_and_rebind) {
     BOOST_TEST(b.value() == 0);
 }
 
+BOOST_AUTO_TEST_CASE(constructors_and_open_match_the_core_semaphore) {
+    pipc_test::named a_name(object_kind::semaphore);
+    pipc_test::named b_name(object_kind::semaphore);
+    asio::io_context ctx;
+
+    // Unique names, from an executor and from a context.
+    pipc::async_semaphore u1(ctx.get_executor(), pipc::unique_name, {.initial_value = 2});
+    pipc::async_semaphore u2(ctx, pipc::unique_name);
+    BOOST_TEST(u1.core().created());
+    BOOST_TEST(u1.value() == 2);
+    BOOST_TEST(u1.core().name() != u2.core().name());
+    u1.unlink();
+    u2.unlink();
+    BOOST_TEST(!pipc_test::exists(object_kind::semaphore, u1.core().name()));
+
+    // open(name, opts) and its error_code twin, on a closed object.
+    pipc::async_semaphore s(ctx);
+    s.open(a_name, create_opts(1));
+    BOOST_TEST(s.is_open());
+    BOOST_TEST(s.core().name() == a_name.str());
+    BOOST_TEST(s.value() == 1);
+    pipc::async_semaphore t(ctx);
+    error_code ec;
+    t.open(a_name, {}, ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(t.native_handle() != nullptr);
+    BOOST_TEST(!t.core().created());
+
+    // Reopening an open object aborts its pending acquires and lets go of the old semaphore.
+    s.acquire(); // a_name is now 0: t's acquire below queues for a helper
+    recorder pending;
+    t.async_acquire_for(std::chrono::seconds(20), pending.handler());
+    ctx.poll();
+    BOOST_TEST(!pending.done());
+    t.open(b_name, create_opts(3), ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(t.core().name() == b_name.str());
+    BOOST_TEST(run_until(ctx, [&] { return pending.done(); }));
+    BOOST_TEST((*pending.result == aborted));
+    BOOST_TEST(t.value() == 3);
+
+    // open(unique_name, opts), both forms.
+    t.open(pipc::unique_name, {.initial_value = 4});
+    BOOST_TEST(t.value() == 4);
+    t.unlink();
+    t.open(pipc::unique_name, {}, ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(t.core().created());
+    t.unlink();
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_open_changes_nothing) {
+    pipc_test::named name(object_kind::semaphore);
+    pipc_test::named missing(object_kind::semaphore);
+    asio::io_context ctx;
+    pipc::async_semaphore s(ctx, name, create_opts(0));
+    recorder pending;
+    s.async_acquire(pending.handler());
+    sem_t* const raw = s.native_handle();
+
+    error_code ec;
+    s.open(missing, {}, ec); // open_existing of a missing name
+    BOOST_TEST((ec == pipc::condition::existential));
+    BOOST_CHECK_THROW(s.open(missing, {}), pipc::existential_error);
+    BOOST_CHECK_THROW(s.open("no-slash", create_opts()), pipc::error);
+    s.open(pipc::unique_name, {.initial_value = SEM_VALUE_MAX + 1U}, ec);
+    BOOST_TEST((ec == pipc::errc::invalid_initial_value));
+    BOOST_CHECK_THROW(s.open(pipc::unique_name, {.initial_value = SEM_VALUE_MAX + 1U}),
+                      pipc::error);
+    BOOST_TEST(!pipc_test::exists(object_kind::semaphore, missing.str()));
+
+    // Still the same open semaphore, and the pending acquire is still pending.
+    BOOST_TEST(s.native_handle() == raw);
+    BOOST_TEST(s.core().name() == name.str());
+    ctx.poll();
+    BOOST_TEST(!pending.done());
+    s.release();
+    BOOST_TEST(run_until(ctx, [&] { return pending.done(); }));
+    BOOST_TEST(!*pending.result);
+}
+
+BOOST_AUTO_TEST_CASE(core_of_a_closed_object_is_a_closed_core) {
+    pipc_test::named name(object_kind::semaphore);
+    asio::io_context ctx;
+    pipc::async_semaphore s(ctx);
+    BOOST_TEST(!s.core().is_open());
+    BOOST_TEST(s.core().native_handle() == nullptr);
+    error_code ec;
+    BOOST_TEST(s.core().value(ec) == 0);
+    BOOST_TEST((ec == pipc::errc::closed));
+    BOOST_CHECK_THROW((void)s.core().value(), pipc::existential_error);
+
+    s.open(name, create_opts(1));
+    BOOST_TEST(s.core().is_open());
+    s.close();
+    BOOST_TEST(!s.core().is_open()); // after close too, not a dangling reference
+    BOOST_TEST(s.core().name().empty());
+    BOOST_TEST(pipc_test::exists(object_kind::semaphore, name.str())); // close never unlinks
+}
+
 // ---------------------------------------------------------------------------------------------
 // Completion tokens, executors and allocators.
 

@@ -1,5 +1,6 @@
-# Tests of pipc/asio/async_semaphore.hpp (issue 4). The stress test forks a peer and races
-# acquires against cancellations; PIPC_STRESS_DIVISOR scales it down (set under sanitizers).
+# Tests of pipc/asio/async_semaphore.hpp and its waiter service. The stress test forks a peer
+# and races acquires against cancellations; PIPC_STRESS_DIVISOR scales it down (set under
+# sanitizers).
 pipc_add_test(asio_async_semaphore SOURCES ${CMAKE_CURRENT_LIST_DIR}/async_semaphore.cpp)
 if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/async_semaphore_threaded.cpp)
   pipc_add_test(asio_async_semaphore_threaded

@@ -12,8 +12,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 using namespace std::chrono_literals;
 using pipc::errc;
@@ -334,6 +338,138 @@ BOOST_AUTO_TEST_CASE(bad_sends_and_receives_change_nothing) {
     BOOST_TEST((ec == make_error_code(errc::buffer_too_small)));
     BOOST_TEST(q.current_messages() == 1);
     BOOST_CHECK_THROW(q.send(bytes("123456789")), pipc::error);
+}
+
+// Every send form takes the same payloads (bytes, std::string_view, anything that converts to it
+// such as a literal or std::string) with a priority; every receive form takes a caller's buffer
+// or returns an owning message.
+BOOST_AUTO_TEST_CASE(every_send_form_takes_bytes_strings_and_literals) {
+    named name(kind);
+    message_queue q(name, create(6, 8));
+    const auto soon = [] { return std::chrono::steady_clock::now() + 5s; };
+    const auto drain = [&q] {
+        std::vector<std::pair<std::string, unsigned>> out;
+        while (auto m = q.try_receive()) out.emplace_back(std::string(m->text()), m->priority);
+        return out;
+    };
+    using got = std::vector<std::pair<std::string, unsigned>>;
+    pipc::error_code ec;
+
+    q.send("s-lit", 1);
+    q.send(std::string("s-str"), 2, ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(q.try_send("t-lit", 3));
+    BOOST_TEST(q.try_send(std::string_view("t-sv"), 4, ec));
+    BOOST_TEST(!ec);
+    BOOST_TEST(q.try_send(std::string("t-def")));
+    BOOST_TEST(q.try_send(bytes("t-byt"), 5));
+    BOOST_TEST(
+        (drain() ==
+         got{{"t-byt", 5}, {"t-sv", 4}, {"t-lit", 3}, {"s-str", 2}, {"s-lit", 1}, {"t-def", 0}}));
+
+    BOOST_TEST(q.send_for("f-lit", 5s, 5));
+    BOOST_TEST(q.send_for(std::string("f-str"), 5s, 6, ec));
+    BOOST_TEST(!ec);
+    BOOST_TEST(q.send_for("f-def", 5s));
+    BOOST_TEST(q.send_until("u-lit", soon(), 7));
+    BOOST_TEST(
+        q.send_until(std::string_view("u-sv"), std::chrono::system_clock::now() + 5s, 8, ec));
+    BOOST_TEST(!ec);
+    BOOST_TEST(q.send_until("u-def", soon()));
+    BOOST_TEST(
+        (drain() ==
+         got{{"u-sv", 8}, {"u-lit", 7}, {"f-str", 6}, {"f-lit", 5}, {"f-def", 0}, {"u-def", 0}}));
+
+    // A full queue: the string forms of the try and timed sends report false, no error.
+    for (int i = 0; i < 6; ++i) q.send("fill");
+    BOOST_TEST(!q.try_send("x"));
+    BOOST_TEST(!q.try_send("x", 0, ec));
+    BOOST_TEST(!ec);
+    BOOST_TEST(!q.send_for("x", 1ms));
+    BOOST_TEST(!q.send_until("x", std::chrono::steady_clock::now() + 1ms, 0, ec));
+    BOOST_TEST(!ec);
+    BOOST_TEST(drain().size() == 6U);
+
+    // Bad input through the string forms: the same errors as the byte forms, nothing sent.
+    q.try_send("123456789", 0, ec);
+    BOOST_TEST((ec == make_error_code(errc::message_too_long)));
+    q.send_for("x", 5s, ~0U, ec);
+    BOOST_TEST((ec == make_error_code(errc::invalid_priority)));
+    q.send_until("123456789", soon(), 0, ec);
+    BOOST_TEST((ec == make_error_code(errc::message_too_long)));
+    q.send_for("x", std::chrono::duration<double>(std::nan("")), 0, ec);
+    BOOST_TEST((ec == make_error_code(errc::invalid_timeout)));
+    BOOST_CHECK_THROW(q.try_send("123456789"), pipc::error);
+    BOOST_CHECK_THROW(q.send_for("x", 5s, ~0U), pipc::error);
+    BOOST_CHECK_THROW(q.send_until("123456789", soon()), pipc::error);
+    BOOST_TEST(q.current_messages() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(every_receive_form_fills_a_buffer_or_returns_a_message) {
+    named name(kind);
+    message_queue q(name, create(4, 8));
+    pipc::error_code ec;
+
+    // Empty queue: every owning form reports "nothing", not an error.
+    BOOST_TEST(!q.try_receive().has_value());
+    BOOST_TEST(!q.try_receive(ec).has_value());
+    BOOST_TEST(!ec);
+    BOOST_TEST(!q.receive_for(1ms).has_value());
+    BOOST_TEST(!q.receive_for(1ms, ec).has_value());
+    BOOST_TEST(!ec);
+    BOOST_TEST(!q.receive_until(std::chrono::steady_clock::now() + 1ms).has_value());
+    BOOST_TEST(!q.receive_until(std::chrono::system_clock::now(), ec).has_value());
+    BOOST_TEST(!ec);
+
+    q.send("a", 4);
+    q.send("bb", 3);
+    q.send("", 2); // an empty message is a message, not "nothing"
+    q.send("dddd", 1);
+    auto m = q.try_receive();
+    BOOST_REQUIRE(m.has_value());
+    BOOST_TEST(m->text() == "a");
+    BOOST_TEST(m->priority == 4U);
+    BOOST_TEST(m->data.size() == 1U); // trimmed to the message
+    m = q.try_receive(ec);
+    BOOST_REQUIRE(m.has_value());
+    BOOST_TEST((m->text() == "bb" && m->priority == 3U));
+    m = q.receive_for(5s);
+    BOOST_REQUIRE(m.has_value());
+    BOOST_TEST((m->text().empty() && m->priority == 2U));
+    m = q.receive_until(std::chrono::steady_clock::now() + 5s, ec);
+    BOOST_REQUIRE(m.has_value());
+    BOOST_TEST((m->text() == "dddd" && m->priority == 1U));
+    BOOST_TEST(!ec);
+
+    // NaN is rejected before anything is taken.
+    q.send("kept");
+    q.receive_for(std::chrono::duration<double>(std::nan("")), ec);
+    BOOST_TEST((ec == make_error_code(errc::invalid_timeout)));
+    BOOST_CHECK_THROW(q.receive_for(std::chrono::duration<double>(std::nan(""))), pipc::error);
+    BOOST_TEST(q.current_messages() == 1);
+
+    // A write-only handle cannot receive: not_readable, the message stays.
+    message_queue w(name, {.access = pipc::access::write_only});
+    BOOST_TEST(!w.try_receive(ec).has_value());
+    BOOST_TEST((ec == make_error_code(errc::not_readable)));
+    BOOST_TEST(!w.receive_for(5s, ec).has_value());
+    BOOST_TEST((ec == make_error_code(errc::not_readable)));
+    BOOST_TEST(!w.receive_until(std::chrono::steady_clock::now() + 5s, ec).has_value());
+    BOOST_TEST((ec == make_error_code(errc::not_readable)));
+    BOOST_CHECK_THROW(w.try_receive(), pipc::error);
+    BOOST_CHECK_THROW(w.receive_until(std::chrono::steady_clock::now() + 5s), pipc::error);
+    BOOST_TEST(q.current_messages() == 1);
+
+    // A closed handle: errc::closed from every owning form.
+    q.close();
+    BOOST_TEST(!q.try_receive(ec).has_value());
+    BOOST_TEST((ec == make_error_code(errc::closed)));
+    BOOST_TEST(!q.receive_for(5s, ec).has_value());
+    BOOST_TEST((ec == make_error_code(errc::closed)));
+    BOOST_TEST(!q.receive_until(std::chrono::steady_clock::now() + 5s, ec).has_value());
+    BOOST_TEST((ec == make_error_code(errc::closed)));
+    BOOST_CHECK_THROW(q.receive_for(5s), pipc::existential_error);
+    BOOST_TEST(w.current_messages() == 1);
 }
 
 BOOST_AUTO_TEST_CASE(access_is_enforced_per_handle) {

@@ -80,22 +80,31 @@ private:
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared object: `async_acquire*`, `cancel` and the blocking calls may
-/// overlap (the service serialises the queue); `close`, moves and destruction may not overlap
-/// with anything else.
+/// overlap (the service serialises the queue); `open`, `close`, moves and destruction may not
+/// overlap with anything else. The table for every pipc object is in docs/design.md.
+///
+/// @par Exception safety
+/// Constructors and open() mirror pipc::semaphore's, throwing and with an `error_code&` twin;
+/// a failed open changes nothing (an open object keeps its semaphore and pending acquires).
 template <class Executor = boost::asio::any_io_executor>
 class basic_async_semaphore {
 public:
+    /// The type of the executor the object's operations complete on by default.
     using executor_type = Executor;
+    /// The native handle: the POSIX semaphore.
     using native_handle_type = ::sem_t*;
+    /// The options type of pipc::semaphore (open mode, permissions, initial value).
     using options = semaphore_options;
 
     /// Rebinds the semaphore type to another executor (for `as_default_on` and friends).
     template <class Executor1>
     struct rebind_executor {
-        using other = basic_async_semaphore<Executor1>;
+        using other = basic_async_semaphore<Executor1>; ///< The rebound type.
     };
 
-    /// A closed semaphore; open it by move-assigning an open one.
+    /// @{
+    /// A closed semaphore on `ex` (or on `ctx`'s executor); open it with open() or by
+    /// move-assignment.
     explicit basic_async_semaphore(const executor_type& ex)
         : executor_(ex), service_(&service_for(ex)) {}
 
@@ -103,7 +112,9 @@ public:
     requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
     explicit basic_async_semaphore(ExecutionContext& ctx)
         : basic_async_semaphore(executor_type(ctx.get_executor())) {}
+    /// @}
 
+    /// @{
     /// Opens or creates `name` as `opts` says (see pipc::semaphore). @throws pipc::error
     basic_async_semaphore(const executor_type& ex, std::string_view name, const options& opts = {})
         : basic_async_semaphore(ex, pipc::semaphore(name, opts)) {}
@@ -112,7 +123,20 @@ public:
     requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
     basic_async_semaphore(ExecutionContext& ctx, std::string_view name, const options& opts = {})
         : basic_async_semaphore(executor_type(ctx.get_executor()), name, opts) {}
+    /// @}
 
+    /// @{
+    /// Creates a semaphore under a fresh unique name (see pipc::semaphore). @throws pipc::error
+    basic_async_semaphore(const executor_type& ex, unique_name_t, const options& opts = {})
+        : basic_async_semaphore(ex, pipc::semaphore(unique_name, opts)) {}
+
+    template <class ExecutionContext>
+    requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+    basic_async_semaphore(ExecutionContext& ctx, unique_name_t, const options& opts = {})
+        : basic_async_semaphore(executor_type(ctx.get_executor()), unique_name, opts) {}
+    /// @}
+
+    /// @{
     /// Takes over an open core semaphore (a closed one gives a closed object).
     basic_async_semaphore(const executor_type& ex, pipc::semaphore&& sem)
         : executor_(ex), service_(&service_for(ex)) {
@@ -125,7 +149,9 @@ public:
     requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
     basic_async_semaphore(ExecutionContext& ctx, pipc::semaphore&& sem)
         : basic_async_semaphore(executor_type(ctx.get_executor()), std::move(sem)) {}
+    /// @}
 
+    /// Takes over `other`'s semaphore and pending acquires; `other` is left closed.
     basic_async_semaphore(basic_async_semaphore&& other) noexcept
         : executor_(other.executor_), service_(other.service_), state_(std::move(other.state_)) {}
 
@@ -136,6 +162,8 @@ public:
     basic_async_semaphore(basic_async_semaphore<Executor1>&& other)
         : executor_(other.executor_), service_(other.service_), state_(std::move(other.state_)) {}
 
+    /// Closes this object (its pending acquires complete with operation_aborted), then takes
+    /// over `other`'s semaphore and pending acquires; `other` is left closed.
     basic_async_semaphore& operator=(basic_async_semaphore&& other) noexcept {
         if (this != &other) {
             close_impl();
@@ -152,70 +180,126 @@ public:
     /// Cancels pending acquires (operation_aborted) and closes; never unlinks.
     ~basic_async_semaphore() { close_impl(); }
 
+    /// The executor the object's operations complete on by default.
     executor_type get_executor() const noexcept { return executor_; }
+
+    /// @{
+    /// Opens or creates `name` as `opts` says, as pipc::semaphore::open. An open object is
+    /// closed first (its pending acquires complete with operation_aborted), but only once the new
+    /// semaphore is open: a failed open changes nothing.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
+    void open(std::string_view name, const options& opts) {
+        pipc::semaphore sem(name, opts);
+        adopt(std::move(sem));
+    }
+    void open(std::string_view name, const options& opts, error_code& ec) {
+        pipc::semaphore sem;
+        sem.open(name, opts, ec);
+        if (!ec) adopt(std::move(sem));
+    }
+    /// @}
+    /// @{
+    /// Creates a semaphore under a fresh unique name, as pipc::semaphore::open(unique_name_t).
+    void open(unique_name_t, const options& opts) {
+        pipc::semaphore sem(unique_name, opts);
+        adopt(std::move(sem));
+    }
+    void open(unique_name_t, const options& opts, error_code& ec) {
+        pipc::semaphore sem;
+        sem.open(unique_name, opts, ec);
+        if (!ec) adopt(std::move(sem));
+    }
+    /// @}
+
+    /// True between a successful open and close.
     bool is_open() const noexcept { return state_ != nullptr; }
     /// The sem_t*; stays valid until close() (and while the helper still needs it, after that).
     native_handle_type native_handle() const noexcept { return state_ ? state_->raw : nullptr; }
-    /// The underlying core semaphore (name, created(), permissions()...). Requires is_open().
-    const pipc::semaphore& core() const noexcept { return *state_->sem; }
+    /// The underlying core semaphore, for its accessors (name(), created(), permissions()...).
+    /// On a closed object: a closed core semaphore, on which every call reports errc::closed.
+    const pipc::semaphore& core() const noexcept { return state_ ? *state_->sem : closed_core(); }
 
     /// Completes every pending acquire with operation_aborted at once; none of them holds a unit
-    /// (a unit a helper takes for one of them afterwards goes back with sem_post).
+    /// (a unit a helper takes for one of them afterwards goes back with sem_post). Acquires
+    /// started afterwards are not affected. Safe concurrently with the async and blocking calls.
     void cancel() {
         if (state_) service_->cancel(*state_);
     }
 
+    /// @{
     /// Cancels pending acquires and lets go of the handle. The sem_close happens when the helper
     /// thread no longer needs it (so it never unmaps memory under a sleeping sem_clockwait).
+    /// Never fails; closing a closed object does nothing.
     void close() { close_impl(); }
     void close(error_code& ec) {
         ec = {};
         close_impl();
     }
+    /// @}
 
+    /// @{
     /// Removes the name (sem_unlink); the object stays usable. Closed: errc::closed.
     void unlink() { checked().unlink(); }
     void unlink(error_code& ec) {
         if (auto* s = get(ec)) s->unlink(ec);
     }
+    /// @}
 
-    // Blocking calls, forwarded to pipc::semaphore (they bypass the FIFO of async waiters).
+    /// @name Blocking calls
+    /// Forwarded to pipc::semaphore, with its rules and errors; a closed object reports
+    /// errc::closed. They block the calling thread and do not queue behind async waiters.
+    /// @{
+
+    /// pipc::semaphore::acquire.
     void acquire() { checked().acquire(); }
+    /// pipc::semaphore::acquire.
     void acquire(error_code& ec) {
         if (auto* s = get(ec)) s->acquire(ec);
     }
+    /// pipc::semaphore::try_acquire.
     bool try_acquire() { return checked().try_acquire(); }
+    /// pipc::semaphore::try_acquire.
     bool try_acquire(error_code& ec) {
         auto* s = get(ec);
         return s ? s->try_acquire(ec) : false;
     }
+    /// pipc::semaphore::try_acquire_for.
     template <class Rep, class Period>
     bool try_acquire_for(std::chrono::duration<Rep, Period> d) {
         return checked().try_acquire_for(d);
     }
+    /// pipc::semaphore::try_acquire_for.
     template <class Rep, class Period>
     bool try_acquire_for(std::chrono::duration<Rep, Period> d, error_code& ec) {
         auto* s = get(ec);
         return s ? s->try_acquire_for(d, ec) : false;
     }
+    /// pipc::semaphore::try_acquire_until.
     template <class Clock, class Duration>
     bool try_acquire_until(std::chrono::time_point<Clock, Duration> tp) {
         return checked().try_acquire_until(tp);
     }
+    /// pipc::semaphore::try_acquire_until.
     template <class Clock, class Duration>
     bool try_acquire_until(std::chrono::time_point<Clock, Duration> tp, error_code& ec) {
         auto* s = get(ec);
         return s ? s->try_acquire_until(tp, ec) : false;
     }
+    /// pipc::semaphore::release: wakes async waiters of any process, first come, first served
+    /// among this object's.
     void release(std::ptrdiff_t n = 1) { checked().release(n); }
+    /// pipc::semaphore::release.
     void release(std::ptrdiff_t n, error_code& ec) {
         if (auto* s = get(ec)) s->release(n, ec);
     }
+    /// pipc::semaphore::value.
     int value() const { return checked().value(); }
+    /// pipc::semaphore::value.
     int value(error_code& ec) const {
         auto* s = get(ec);
         return s ? s->value(ec) : 0;
     }
+    /// @}
 
     /// Waits until the semaphore can be decremented, then decrements it.
     ///
@@ -225,10 +309,21 @@ public:
     /// a helper thread of the context's semaphore_waiter_service waits. Acquires of one object
     /// are served first come, first served.
     ///
+    /// @param token The completion token (a callback, use_awaitable, deferred, use_future,
+    /// as_tuple(...), ...); the default is the executor's default token.
+    ///
     /// @par Completion Signature
     /// @code void(pipc::error_code ec) @endcode
-    /// `ec` is empty when a unit was acquired; boost::asio::error::operation_aborted when
-    /// cancelled (nothing acquired); errc::closed for a closed object; an errno otherwise.
+    ///
+    /// @par Errors
+    /// `ec` is empty when a unit was acquired. Otherwise no unit is held, and `ec` is
+    /// boost::asio::error::operation_aborted (cancelled, or the object closed or destroyed
+    /// meanwhile), errc::closed (the object is closed), or the errno of a failed sem_trywait or
+    /// sem_clockwait (e.g. EINVAL).
+    ///
+    /// @par Thread safety
+    /// May be called concurrently with the other async_acquire* calls, cancel() and the blocking
+    /// calls on the same object; not concurrently with open, close, moves or destruction.
     ///
     /// @par Per-Operation Cancellation
     /// Supports @c terminal, @c partial and @c total. None of them ever leaves a unit acquired on
@@ -257,10 +352,20 @@ public:
     /// with the fallback helpers, one added while the helper already sleeps for earlier acquires
     /// of the same object may fire up to one slice late.
     ///
+    /// @param d The longest wait; any std::chrono duration.
+    /// @param token The completion token, as for async_acquire.
+    ///
     /// @par Completion Signature
     /// @code void(pipc::error_code ec) @endcode
     ///
+    /// @par Errors
+    /// Those of async_acquire, plus `ETIMEDOUT` (`ec == pipc::condition::busy`) when the
+    /// deadline passed first and errc::invalid_timeout for a NaN duration.
+    ///
     /// @par Per-Operation Cancellation
+    /// As async_acquire.
+    ///
+    /// @par Thread safety
     /// As async_acquire.
     template <class Rep, class Period,
               BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
@@ -274,6 +379,21 @@ public:
 
     /// async_acquire_for with an absolute deadline on any clock (measured once, now, against
     /// the steady clock).
+    ///
+    /// @param tp The deadline; a time point of any clock. A past one makes a single try.
+    /// @param token The completion token, as for async_acquire.
+    ///
+    /// @par Completion Signature
+    /// @code void(pipc::error_code ec) @endcode
+    ///
+    /// @par Errors
+    /// As async_acquire_for.
+    ///
+    /// @par Per-Operation Cancellation
+    /// As async_acquire.
+    ///
+    /// @par Thread safety
+    /// As async_acquire.
     template <class Clock, class Duration,
               BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
                   Token = boost::asio::default_completion_token_t<executor_type>>
@@ -291,6 +411,18 @@ private:
     static semaphore_waiter_service& service_for(const executor_type& ex) {
         return boost::asio::use_service<semaphore_waiter_service>(
             boost::asio::query(ex, boost::asio::execution::context));
+    }
+
+    static const pipc::semaphore& closed_core() noexcept {
+        static const pipc::semaphore closed{}; // stays closed: only const calls reach it
+        return closed;
+    }
+
+    void adopt(pipc::semaphore&& sem) {
+        auto st = std::make_shared<detail::async_semaphore_state>(
+            std::make_shared<pipc::semaphore>(std::move(sem)));
+        close_impl();
+        state_ = std::move(st);
     }
 
     pipc::semaphore& checked() const {
@@ -358,6 +490,7 @@ using async_semaphore = basic_async_semaphore<>;
 
 } // namespace pipc
 
+/// @cond PIPC_INTERNAL
 /// The give-back wrapper is transparent to Asio: executor, allocator and cancellation slot of the
 /// wrapped handler are its own.
 template <template <class, class> class Associator, class Handler, class DefaultCandidate>
@@ -369,3 +502,4 @@ struct boost::asio::associator<Associator, pipc::detail::unit_holding_handler<Ha
         return Associator<Handler, DefaultCandidate>::get(h.get(), c);
     }
 };
+/// @endcond
