@@ -98,7 +98,9 @@ struct sys_table {
     X(munmap, (EINVAL))                                                                            \
     X(msync, (EBUSY, EINVAL, ENOMEM))                                                              \
     X(ppoll, (EFAULT, EINTR, EINVAL, ENOMEM))                                                      \
-    X(getrandom, (EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS))
+    X(getrandom, (EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS))                                          \
+    X(link, (EACCES, EDQUOT, EEXIST, EIO, ELOOP, EMLINK, ENAMETOOLONG, ENOENT, ENOMEM, ENOSPC,     \
+             ENOTDIR, EPERM, EROFS, EXDEV))
 
 /// The table in use. Tests may overwrite entries and must restore them (see tests/common).
 PIPC_TEST_HOOK sys_table& sys() noexcept;

@@ -173,6 +173,15 @@ std::nullptr_t set_error(kind k, op o, const error_code& ec) {
         case errc::not_recoverable:
         case errc::already_owner:
         case errc::not_owner:
+        case errc::invalid_slot_count: // channel codes: posix_ipc has no channel
+        case errc::invalid_channel_mode:
+        case errc::not_a_channel:
+        case errc::channel_version_mismatch:
+        case errc::slot_count_mismatch:
+        case errc::message_size_mismatch:
+        case errc::channel_mode_mismatch:
+        case errc::view_outstanding:
+        case errc::consumer_busy:
         case errc::not_a_robust_mutex:
             break;
         }
