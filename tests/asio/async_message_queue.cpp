@@ -967,7 +967,7 @@ BOOST_AUTO_TEST_CASE(open_with_an_error_code_needs_no_backend) {
     error_code ec;
     pipc::message_queue::options existing; // open_existing
     q.open(n.str(), existing, ec);
-    BOOST_TEST(ec == pipc::condition::existential);
+    BOOST_TEST((ec == pipc::condition::existential));
     BOOST_TEST(!q.is_open());
     q.open("no-leading-slash", create_opts(), ec); // bad name: nothing created
     BOOST_TEST(ec);
@@ -977,7 +977,7 @@ BOOST_AUTO_TEST_CASE(open_with_an_error_code_needs_no_backend) {
     q.open(n.str(), create_opts(), ec);
     BOOST_TEST(!ec);
     BOOST_TEST(q.is_open());
-    BOOST_TEST(q.backend() == mq_backend::descriptor);
+    BOOST_TEST((q.backend() == mq_backend::descriptor));
     BOOST_TEST(q.core().name() == n.str());
 
     // A failing open closes the object that was open.
@@ -989,7 +989,7 @@ BOOST_AUTO_TEST_CASE(open_with_an_error_code_needs_no_backend) {
             return o;
         }(),
         ec);
-    BOOST_TEST(ec == pipc::condition::existential);
+    BOOST_TEST((ec == pipc::condition::existential));
     BOOST_TEST(!q.is_open());
 
     pipc::async_message_queue u(ctx);

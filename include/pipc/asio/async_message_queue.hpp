@@ -4,17 +4,23 @@
 #include <pipc/asio/detail/async_mq_state.hpp>
 #include <pipc/asio/detail/immediate_completion.hpp>
 #include <pipc/asio/detail/mq_config.hpp>
+#include <pipc/asio/detail/mq_timed_op.hpp>
 #include <pipc/asio/detail/start_mq_op.hpp>
 #include <pipc/asio/mq_backend.hpp>
+#include <pipc/detail/deadline.hpp>
 #include <pipc/error.hpp>
 #include <pipc/message_queue.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detail/bind_handler.hpp>
 #include <boost/asio/execution_context.hpp>
+#include <boost/asio/wait_traits.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -452,6 +458,95 @@ public:
             token);
     }
 
+    // --- timed asynchronous operations ----------------------------------------------------
+
+    /// async_send that gives up after `d`: completes with `ETIMEDOUT` (system_category, so
+    /// `ec == pipc::condition::busy`, as async_semaphore::async_acquire_for reports it) when the
+    /// message could not be queued in time. A non-positive duration makes a single try; NaN
+    /// completes with errc::invalid_timeout. The deadline is measured on the steady clock.
+    ///
+    /// The operation and a timer are started together (an `experimental::parallel_group` with
+    /// `wait_for_one`); the first to finish cancels the other, and the results of both are kept,
+    /// so a message that was queued just as the timer fired completes with success.
+    ///
+    /// @par Completion Signature
+    /// @code void(pipc::error_code ec) @endcode
+    /// Errors: those of async_send, plus ETIMEDOUT (`condition::busy`) and errc::invalid_timeout.
+    /// On ETIMEDOUT or operation_aborted the message was not queued.
+    ///
+    /// @par Per-Operation Cancellation
+    /// Supports terminal, partial and total cancellation, with async_send's guarantee.
+    ///
+    /// @par Thread safety
+    /// As async_send.
+    template <class Rep, class Period,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
+                  CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_send_for(
+        boost::asio::const_buffer msg, unsigned priority, std::chrono::duration<Rep, Period> d,
+        CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
+        error_code ec;
+        const auto dl = detail::deadline_after(d, ec);
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            initiate_timed_send{this}, token, dl, ec, msg, priority);
+    }
+    /// async_send_for with an absolute deadline on any clock (measured once, now, against the
+    /// steady clock). Same completion signature, errors and cancellation.
+    template <class Clock, class Duration,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
+                  CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_send_until(
+        boost::asio::const_buffer msg, unsigned priority,
+        std::chrono::time_point<Clock, Duration> tp,
+        CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
+        error_code ec;
+        const auto dl = detail::deadline_at(tp, ec);
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            initiate_timed_send{this}, token, dl, ec, msg, priority);
+    }
+
+    /// async_receive that gives up after `d`: completes with `ETIMEDOUT` (system_category, so
+    /// `ec == pipc::condition::busy`) when no message was taken in time. A non-positive
+    /// duration makes a single try; NaN completes with errc::invalid_timeout. Raced against a
+    /// timer as async_send_for is, so a message taken just as the timer fired is reported.
+    ///
+    /// @par Completion Signature
+    /// @code void(pipc::error_code ec, std::size_t size, unsigned priority) @endcode
+    /// Errors: those of async_receive, plus ETIMEDOUT (`condition::busy`) and
+    /// errc::invalid_timeout. On ETIMEDOUT or operation_aborted no message was consumed.
+    ///
+    /// @par Per-Operation Cancellation
+    /// Supports terminal, partial and total cancellation, with async_receive's guarantee.
+    ///
+    /// @par Thread safety
+    /// As async_receive.
+    template <class Rep, class Period,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, std::size_t, unsigned))
+                  CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_receive_for(
+        boost::asio::mutable_buffer buffer, std::chrono::duration<Rep, Period> d,
+        CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
+        error_code ec;
+        const auto dl = detail::deadline_after(d, ec);
+        return boost::asio::async_initiate<CompletionToken,
+                                           void(error_code, std::size_t, unsigned)>(
+            initiate_timed_receive{this}, token, dl, ec, buffer);
+    }
+    /// async_receive_for with an absolute deadline on any clock (measured once, now, against
+    /// the steady clock). Same completion signature, errors and cancellation.
+    template <class Clock, class Duration,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, std::size_t, unsigned))
+                  CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_receive_until(
+        boost::asio::mutable_buffer buffer, std::chrono::time_point<Clock, Duration> tp,
+        CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
+        error_code ec;
+        const auto dl = detail::deadline_at(tp, ec);
+        return boost::asio::async_initiate<CompletionToken,
+                                           void(error_code, std::size_t, unsigned)>(
+            initiate_timed_receive{this}, token, dl, ec, buffer);
+    }
+
 private:
     template <class>
     friend class basic_async_message_queue;
@@ -516,6 +611,48 @@ private:
                     static_cast<std::size_t>(self->state_->queue.max_message_size()));
             detail::start_mq_op<detail::op_kind::receive_message, DirectToken>(
                 self->state_, self->ex_, payload, h);
+        }
+    };
+
+    using timer_type =
+        boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                          boost::asio::wait_traits<std::chrono::steady_clock>,
+                                          executor_type>;
+
+    struct initiate_timed_send {
+        basic_async_message_queue* self;
+        using executor_type = Executor;
+        executor_type get_executor() const noexcept { return self->get_executor(); }
+        template <class Handler>
+        void operator()(Handler&& handler, detail::deadline dl, error_code ec,
+                        boost::asio::const_buffer msg, unsigned prio) const {
+            if (ec)
+                return detail::complete_immediately(
+                    self->ex_,
+                    boost::asio::detail::bind_handler(std::forward<Handler>(handler), ec));
+            if (dl.infinite)
+                return (void)self->async_send(msg, prio, std::forward<Handler>(handler));
+            detail::start_timed<timer_type>(self->ex_, dl.when,
+                                            self->async_send(msg, prio, boost::asio::deferred),
+                                            std::forward<Handler>(handler));
+        }
+    };
+    struct initiate_timed_receive {
+        basic_async_message_queue* self;
+        using executor_type = Executor;
+        executor_type get_executor() const noexcept { return self->get_executor(); }
+        template <class Handler>
+        void operator()(Handler&& handler, detail::deadline dl, error_code ec,
+                        boost::asio::mutable_buffer buffer) const {
+            if (ec)
+                return detail::complete_immediately(
+                    self->ex_, boost::asio::detail::bind_handler(std::forward<Handler>(handler), ec,
+                                                                 std::size_t{0}, 0u));
+            if (dl.infinite)
+                return (void)self->async_receive(buffer, std::forward<Handler>(handler));
+            detail::start_timed<timer_type>(self->ex_, dl.when,
+                                            self->async_receive(buffer, boost::asio::deferred),
+                                            std::forward<Handler>(handler));
         }
     };
 
