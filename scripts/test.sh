@@ -3,6 +3,7 @@
 #   1. formatting check (clang-format) on all C++ in the repo
 #   2. RelWithDebInfo build + the whole ctest suite (unit, multi-process, tools, Python, examples,
 #      package consumer)
+#   2b. scripts/asio-matrix.sh: the Asio tests and examples against other Asios and reactors
 #   3. clang-tidy (focused checks, .clang-tidy) on the library, tools and bench sources
 #   4. AddressSanitizer + UndefinedBehaviorSanitizer build + the suite (Python off: CPython and
 #      ASan do not share a process)
@@ -45,6 +46,9 @@ cmake --build build/default -j"$jobs"
 
 step "tests"
 (cd build/default && ctest -j"$jobs" --output-on-failure --timeout 600)
+
+step "Asio compatibility builds (Asio 1.83/1.90 headers, select and io_uring reactors)"
+PIPC_JOBS=$jobs scripts/asio-matrix.sh
 
 if [ $skip_tidy -eq 0 ]; then
   step "clang-tidy"

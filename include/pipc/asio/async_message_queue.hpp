@@ -198,9 +198,10 @@ public:
     // --- open / close ----------------------------------------------------------------------
 
     /// Opens or creates `name` as `opts` says (see pipc::message_queue::open) and waits on it
-    /// with `backend`; an open object is closed first. On failure the object is closed and `ec`
-    /// says why (the core's errors: bad name, bad options, permissions, ...; a system error if
-    /// the notify backend's socket cannot be opened).
+    /// with `backend`. On success an object that was open is closed first (its pending
+    /// operations complete with operation_aborted); on failure `ec` says why (the core's errors:
+    /// bad name, bad options, permissions, ...) and the object is left as it was, except when
+    /// the new queue opened but the notify backend's socket could not: the object is then closed.
     ///
     /// @par Thread safety
     /// Not with any other call on this object.
