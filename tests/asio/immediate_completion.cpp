@@ -24,13 +24,6 @@ using pipc_test::named;
 
 namespace {
 
-pipc::semaphore::options sem_opts(unsigned initial) {
-    pipc::semaphore::options o;
-    o.open = pipc::open_mode::create_exclusive;
-    o.initial_value = initial;
-    return o;
-}
-
 /// Runs `body` as a handler of `ctx` (so that a dispatch to ctx's executor may run inline) and
 /// then the context until `done`.
 template <class Body, class Pred>
@@ -73,6 +66,17 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(plain_handlers_are_posted, B, backends) {
 }
 
 #if defined(PIPC_ASIO_HAS_IMMEDIATE_EXECUTOR)
+
+namespace {
+
+pipc::semaphore::options sem_opts(unsigned initial) {
+    pipc::semaphore::options o;
+    o.open = pipc::open_mode::create_exclusive;
+    o.initial_value = initial;
+    return o;
+}
+
+} // namespace
 
 // bind_immediate_executor(ctx's executor, h) from inside ctx: Asio's own descriptors dispatch,
 // so the handler runs inside the initiating call; every operation that completes at once does.
