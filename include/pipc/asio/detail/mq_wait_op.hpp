@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <mutex>
 
@@ -47,6 +48,13 @@ error_code ensure_watched(async_mq_state<Executor>& st) {
     return {};
 }
 
+/// Asio's io_uring backend (seen with Boost 1.81 under cancellation races) can complete a wait
+/// with ENOENT, the result of its own IORING_OP_ASYNC_CANCEL finding nothing to cancel. It says
+/// nothing about the queue: the operation looks again (the queue call reports real errors).
+inline bool is_spurious_wait_error(const error_code& ec) noexcept {
+    return ec == error_code(ENOENT, boost::system::system_category());
+}
+
 template <class Executor, op_kind Kind>
 class mq_wait_op {
 public:
@@ -76,9 +84,10 @@ public:
         error_code ec;
         if (self.cancelled() != boost::asio::cancellation_type::none) {
             ec = aborted();
-        } else if (wait_ec && wait_ec != boost::asio::error::operation_aborted) {
+        } else if (wait_ec && wait_ec != boost::asio::error::operation_aborted &&
+                   !is_spurious_wait_error(wait_ec)) {
             ec = wait_ec;
-        } else { // readiness, or a kick
+        } else { // readiness, a kick, or a spurious wake: look (again)
             // The generation is checked under the direction's lock, which close() also takes
             // to close the queue: the call below never meets a queue closed under it.
             auto& w = s.order[direction];
