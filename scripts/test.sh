@@ -3,6 +3,7 @@
 #   1. formatting check (clang-format) on all C++ in the repo
 #   2. RelWithDebInfo build + the whole ctest suite (unit, multi-process, tools, Python, examples,
 #      package consumer)
+#   2b. scripts/asio-matrix.sh: the Asio tests and examples against other Asios and reactors
 #   3. the API reference (Doxygen over include/pipc; an undocumented public entity fails it)
 #      and clang-tidy (focused checks, .clang-tidy) on the library, tools and bench sources
 #   4. AddressSanitizer + UndefinedBehaviorSanitizer build + the suite (Python off: CPython and
@@ -50,6 +51,8 @@ step "tests"
 
 step "API reference (Doxygen; any warning fails)"
 cmake --build build/default --target docs
+step "Asio compatibility builds (Asio 1.83/1.90 headers, select and io_uring reactors)"
+PIPC_JOBS=$jobs scripts/asio-matrix.sh
 
 if [ $skip_tidy -eq 0 ]; then
   step "clang-tidy"

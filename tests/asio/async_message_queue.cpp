@@ -676,13 +676,16 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(move_release_assign_and_native_handle, B, backends
     BOOST_TEST(run_until(ctx, [&] { return res.has_value(); }));
     BOOST_TEST(!*res);
     BOOST_TEST(std::string_view(buf.data(), size) == "to the moved object");
+#if !defined(PIPC_ASIO_PUBLIC_REACTOR_PATH) // Asio's waits set O_NONBLOCK until release()
     BOOST_TEST(moved.core().blocking());
+#endif
 
     // release() hands back the open core queue; the object is closed.
     pipc::message_queue back = moved.release();
     BOOST_TEST(!moved.is_open());
     BOOST_TEST(back.is_open());
     BOOST_TEST(back.native_handle() == fd);
+    BOOST_TEST(back.blocking()); // as the object found it
     back.send(bytes("still open"));
     BOOST_TEST(back.receive().text() == "still open");
 
@@ -953,4 +956,60 @@ BOOST_AUTO_TEST_CASE(notify_backend_uses_no_thread) {
         BOOST_TEST(run_until(ctx, [&] { return got; }));
     }
     BOOST_TEST(threads() == before);
+}
+
+// ---- open sets matching the core ------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(open_with_an_error_code_needs_no_backend) {
+    named n(object_kind::message_queue, "open");
+    asio::io_context ctx;
+    pipc::async_message_queue q(ctx);
+    error_code ec;
+    pipc::message_queue::options existing; // open_existing
+    q.open(n.str(), existing, ec);
+    BOOST_TEST((ec == pipc::condition::existential));
+    BOOST_TEST(!q.is_open());
+    q.open("no-leading-slash", create_opts(), ec); // bad name: nothing created
+    BOOST_TEST(ec);
+    BOOST_TEST(!q.is_open());
+    BOOST_TEST(!pipc_test::exists(object_kind::message_queue, "/no-leading-slash"));
+
+    q.open(n.str(), create_opts(), ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(q.is_open());
+    BOOST_TEST((q.backend() == mq_backend::descriptor));
+    BOOST_TEST(q.core().name() == n.str());
+
+    // A failing open leaves the object as it was: still open on its queue.
+    q.open(
+        n.str(),
+        [] {
+            auto o = create_opts();
+            o.open = pipc::open_mode::create_exclusive;
+            return o;
+        }(),
+        ec);
+    BOOST_TEST((ec == pipc::condition::existential));
+    BOOST_TEST(q.is_open());
+    BOOST_TEST(q.core().name() == n.str());
+
+    pipc::async_message_queue u(ctx);
+    u.open(pipc::unique_name, create_opts(), ec);
+    BOOST_TEST(!ec);
+    BOOST_TEST(u.is_open());
+    BOOST_TEST(u.core().name().starts_with("/"));
+    u.unlink();
+    pipc::message_queue::unlink(n.str());
+}
+
+// core() on a closed object: a closed pipc::message_queue whose calls report errc::closed.
+BOOST_AUTO_TEST_CASE(core_of_a_closed_object_is_a_closed_queue) {
+    asio::io_context ctx;
+    pipc::async_message_queue q(ctx);
+    BOOST_TEST(!q.core().is_open());
+    BOOST_TEST(q.core().name().empty());
+    error_code ec;
+    (void)q.core().attributes(ec);
+    BOOST_TEST(ec == pipc::errc::closed);
+    BOOST_CHECK_THROW((void)q.core().attributes(), pipc::error);
 }

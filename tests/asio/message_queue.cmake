@@ -12,3 +12,8 @@ if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_open_failure.cpp)
   pipc_add_test(asio_async_message_queue_open_failure
                 SOURCES ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_open_failure.cpp)
 endif()
+# Completion at once (both objects): the immediate executor on Boost >= 1.82, a post before.
+pipc_add_test(asio_immediate_completion SOURCES ${CMAKE_CURRENT_LIST_DIR}/immediate_completion.cpp)
+# Timed operations (async_send_for/until, async_receive_for/until).
+pipc_add_test(asio_async_message_queue_timed
+              SOURCES ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_timed.cpp)

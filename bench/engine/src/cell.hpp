@@ -56,6 +56,9 @@ const std::vector<variant>& registry();
 void register_blocking_variants(std::vector<variant>& out);
 /// Adds pipc-async / pipc-async-notify variants when the Asio headers are present.
 void register_async_variants(std::vector<variant>& out);
+/// Adds pipc-async-public: the descriptor backend on the public-API wait path
+/// (PIPC_ASIO_PUBLIC_REACTOR_PATH), compiled from variants_async.cpp a second time.
+void register_async_public_variants(std::vector<variant>& out);
 
 /// Context switches (voluntary + involuntary) of the whole calling process so far: every thread,
 /// so helper threads of an async variant count too.

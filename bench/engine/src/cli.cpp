@@ -13,7 +13,7 @@ void add_bench_options(CLI::App& app, const std::shared_ptr<options>& o) {
         ->delimiter(',');
     app.add_option("--impls", o->impls,
                    "Implementations to run (default all): raw, raw-epoll, pipc-blocking, "
-                   "pipc-async, pipc-async-notify, boost-interprocess")
+                   "pipc-async, pipc-async-public, pipc-async-notify, boost-interprocess")
         ->delimiter(',');
     app.add_option("--sizes", o->sizes, "Message sizes in bytes, >= 8 (default 64,1024,8192)")
         ->delimiter(',');

@@ -178,9 +178,14 @@ int transport_rank(const std::string& t) {
     return 99;
 }
 int impl_rank(const std::string& t) {
-    static const char* order[] = {"raw",        "raw-epoll",         "pipc-blocking",
-                                  "pipc-async", "pipc-async-notify", "boost-interprocess"};
-    for (int i = 0; i < 6; ++i)
+    static const char* order[] = {"raw",
+                                  "raw-epoll",
+                                  "pipc-blocking",
+                                  "pipc-async",
+                                  "pipc-async-public",
+                                  "pipc-async-notify",
+                                  "boost-interprocess"};
+    for (int i = 0; i < 7; ++i)
         if (t == order[i]) return i;
     return 99;
 }
@@ -191,6 +196,7 @@ const std::vector<variant>& registry() {
         std::vector<variant> v;
         register_blocking_variants(v);
         register_async_variants(v);
+        register_async_public_variants(v);
         std::stable_sort(v.begin(), v.end(), [](const variant& a, const variant& b) {
             return std::pair(transport_rank(a.transport), impl_rank(a.impl)) <
                    std::pair(transport_rank(b.transport), impl_rank(b.impl));

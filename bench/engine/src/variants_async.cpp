@@ -10,7 +10,7 @@
 #define PIPC_BENCH_ASYNC_MQ 1
 #include <pipc/asio/async_message_queue.hpp>
 #endif
-#if __has_include(<pipc/asio/async_semaphore.hpp>)
+#if __has_include(<pipc/asio/async_semaphore.hpp>) && !defined(PIPC_BENCH_PUBLIC_PATH_VARIANTS)
 #define PIPC_BENCH_ASYNC_SEM 1
 #include <pipc/asio/async_semaphore.hpp>
 #include <pipc/shared_memory.hpp>
@@ -274,6 +274,17 @@ struct shm_async {
 } // namespace
 #endif
 
+#if defined(PIPC_BENCH_PUBLIC_PATH_VARIANTS)
+// This file compiled a second time with PIPC_ASIO_PUBLIC_REACTOR_PATH (bench/CMakeLists.txt): the
+// same loops on the public-API wait path, side by side with the default reactor path.
+void register_async_public_variants(std::vector<variant>& out) {
+#ifdef PIPC_BENCH_ASYNC_MQ
+    out.push_back(
+        {"mq", "pipc-async-public", true, async_cell<mq_async<pipc::mq_backend::descriptor>>});
+#endif
+    (void)out;
+}
+#else
 void register_async_variants(std::vector<variant>& out) {
 #ifdef PIPC_BENCH_ASYNC_MQ
     out.push_back({"mq", "pipc-async", true, async_cell<mq_async<pipc::mq_backend::descriptor>>});
@@ -286,5 +297,7 @@ void register_async_variants(std::vector<variant>& out) {
 #endif
     (void)out;
 }
+
+#endif
 
 } // namespace pipc_bench::detail

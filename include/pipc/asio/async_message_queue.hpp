@@ -1,463 +1,35 @@
 // pipc/asio/async_message_queue.hpp - a POSIX message queue as a Boost.Asio I/O object.
 #pragma once
 
+#include <pipc/asio/detail/async_mq_state.hpp>
 #include <pipc/asio/detail/immediate_completion.hpp>
-#include <pipc/asio/detail/mq_notify_socket.hpp>
-#include <pipc/asio/detail/reactor_registration.hpp>
+#include <pipc/asio/detail/mq_config.hpp>
+#include <pipc/asio/detail/mq_timed_op.hpp>
+#include <pipc/asio/detail/start_mq_op.hpp>
+#include <pipc/asio/mq_backend.hpp>
+#include <pipc/detail/deadline.hpp>
 #include <pipc/error.hpp>
 #include <pipc/message_queue.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/cancellation_type.hpp>
-#include <boost/asio/compose.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detail/bind_handler.hpp>
-#include <boost/asio/detail/fenced_block.hpp>
-#include <boost/asio/detail/handler_alloc_helpers.hpp>
-#include <boost/asio/detail/handler_cont_helpers.hpp>
-#include <boost/asio/detail/handler_work.hpp>
-#include <boost/asio/detail/memory.hpp>
-#include <boost/asio/error.hpp>
-#include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/query.hpp>
 #include <boost/asio/wait_traits.hpp>
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <cstdint>
 #include <memory>
-#include <mutex>
-#include <span>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 namespace pipc {
-
-/// How an async_message_queue learns that it may proceed. Chosen per object.
-enum class mq_backend {
-    /// The default on Linux: the mqd_t itself is pollable, so receives wait for readability and
-    /// sends for writability in the executor's reactor. No thread, no signal, no mq_notify.
-    descriptor,
-    /// For systems whose queue descriptor cannot be polled: receives wait for an mq_notify
-    /// notification, which the kernel delivers as a cookie on a netlink socket that the reactor
-    /// watches (the kernel protocol behind SIGEV_THREAD, without glibc's thread per event).
-    /// The kernel allows one registered process per queue: another process's registration makes
-    /// a receive that has to wait fail with EBUSY (condition::busy). Sends cannot be notified
-    /// ("not full" has no notification): a send that finds the queue full retries on a timer
-    /// with capped exponential back-off (50 us doubling to 5 ms).
-    notify,
-};
-
-namespace detail {
-
-template <class Executor>
-struct async_mq_state {
-    using timer_type = boost::asio::basic_waitable_timer<
-        std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, Executor>;
-
-    async_mq_state(const Executor& ex, mq_backend b)
-        : executor(ex), backend(b),
-          registration(boost::asio::query(ex, boost::asio::execution::context)) {}
-
-    async_mq_state(const async_mq_state&) = delete;
-    async_mq_state& operator=(const async_mq_state&) = delete;
-
-    ~async_mq_state() { detach(); }
-
-    // Declaration order is teardown order in reverse: the reactor lets go of the descriptor
-    // (registration) before the notification socket and the queue are closed.
-    message_queue queue;
-    Executor executor;
-    mq_backend backend;
-    int notify_socket = -1; ///< notify backend: where the kernel queues notification cookies.
-    reactor_registration registration; ///< of the mqd_t (descriptor) or notify_socket (notify).
-    /// The last receive had to wait: the next one goes to the reactor at once instead of trying
-    /// first (a ping-pong peer would otherwise pay two failed mq_receive calls per message).
-    std::atomic<bool> receive_waited{false};
-    /// Operations queued in the reactor, per direction (0: receives, 1: sends). A new operation
-    /// does not try on its own while older ones of its direction wait, so it cannot overtake
-    /// them (Asio's sockets keep the same order).
-    std::atomic<int> queued[2] = {0, 0};
-    /// notify: our registration is (believed) live. Touched only while performing an operation
-    /// (under the reactor's descriptor lock) and in detach() after the reactor let go.
-    bool armed = false;
-    /// notify sends: bumped by cancel()/close() so that a back-off that just expired aborts.
-    std::atomic<std::uint64_t> generation{0};
-    std::mutex mutex;                     ///< Guards send_timers.
-    std::vector<timer_type*> send_timers; ///< notify: back-off timers of waiting sends.
-
-    int watched_descriptor() const noexcept {
-        return backend == mq_backend::descriptor ? queue.native_handle() : notify_socket;
-    }
-
-    void cancel_waits() {
-        registration.cancel();
-        abort_send_backoffs();
-    }
-
-    // Stops waiting and leaves the queue open. Pending operations complete with
-    // operation_aborted, having moved nothing.
-    void detach() noexcept {
-        registration.reset();
-        abort_send_backoffs();
-        if (backend == mq_backend::notify) {
-            if (armed && queue.is_open()) disarm_mq_notify(queue.native_handle());
-            armed = false;
-            if (notify_socket != -1) ::close(notify_socket);
-            notify_socket = -1;
-        }
-    }
-
-    // notify sends waiting out a back-off: abort them, including one whose timer just fired.
-    void abort_send_backoffs() noexcept {
-        generation.fetch_add(1, std::memory_order_acq_rel);
-        const std::lock_guard lock(mutex);
-        for (auto* t : send_timers) t->cancel();
-    }
-
-    // One attempt at a receive, as the reactor performs it: true when the operation is done
-    // (a message or an error in `ec`), false to wait for the next readiness edge.
-    bool perform_receive(std::span<std::byte> buffer, received& out, error_code& ec) {
-        if (backend == mq_backend::notify && armed && take_mq_notify_cookie(notify_socket))
-            armed = false; // the registration fired (or was removed): it is gone
-        for (;;) {
-            const auto r = queue.try_receive(buffer, ec);
-            if (ec) return true;
-            if (r) {
-                out = *r;
-                return true;
-            }
-            if (backend == mq_backend::descriptor || armed) return false;
-            // Register, then look again: a message that came before the registration made no
-            // empty -> non-empty transition we could hear about.
-            ec = arm_mq_notify(queue.native_handle(), notify_socket);
-            if (ec) return true;
-            armed = true;
-        }
-    }
-};
-
-template <class Executor>
-using async_mq_state_ptr = std::shared_ptr<async_mq_state<Executor>>;
-
-// Sets up a freshly filled state.
-template <class Executor>
-void attach(async_mq_state<Executor>& st, error_code& ec) {
-    ec = {};
-    if (st.backend == mq_backend::descriptor) return; // registered on the first wait
-    if (!st.queue.can_read()) return;                 // write-only: nothing to be notified of
-    st.notify_socket = open_mq_notify_socket(ec);
-}
-
-inline error_code aborted() noexcept {
-    return boost::asio::error::operation_aborted;
-}
-
-// ---- reactor operations (both backends' receives, the descriptor backend's sends) ------------
-
-// The three shapes of completion: (ec) for sends, (ec, size, priority) for receives into the
-// caller's buffer, (ec, message) for owning receives.
-enum class op_kind { send, receive, receive_message };
-
-template <op_kind Kind>
-struct op_payload;
-
-template <>
-struct op_payload<op_kind::send> {
-    std::span<const std::byte> bytes;
-    unsigned priority = 0;
-};
-
-template <>
-struct op_payload<op_kind::receive> {
-    std::span<std::byte> buffer;
-    received result;
-};
-
-template <>
-struct op_payload<op_kind::receive_message> {
-    message msg;
-    received result;
-};
-
-inline std::span<std::byte> receive_buffer(op_payload<op_kind::receive>& pl) noexcept {
-    return pl.buffer;
-}
-inline std::span<std::byte> receive_buffer(op_payload<op_kind::receive_message>& pl) noexcept {
-    return pl.msg.data;
-}
-
-// One non-blocking attempt: true when the operation is done (moved its message, or failed
-// with `ec`).
-inline bool try_once(message_queue& q, op_payload<op_kind::send>& pl, error_code& ec) {
-    return q.try_send(pl.bytes, pl.priority, ec) || ec;
-}
-template <op_kind Kind>
-bool try_once(message_queue& q, op_payload<Kind>& pl, error_code& ec) {
-    const auto r = q.try_receive(receive_buffer(pl), ec);
-    if (r) pl.result = *r;
-    return r || ec;
-}
-
-// The owning receive's result: the buffer trimmed to the message, or nothing on error.
-inline message take_message(const error_code& ec, op_payload<op_kind::receive_message>& pl) {
-    message m;
-    if (!ec) {
-        m = std::move(pl.msg);
-        m.data.resize(pl.result.size);
-        m.priority = pl.result.priority;
-    }
-    return m;
-}
-
-template <class Executor, op_kind Kind>
-struct mq_op_common : boost::asio::detail::reactor_op {
-    // The payload is taken over (moved from, for an owning receive's buffer).
-    mq_op_common(async_mq_state_ptr<Executor> s, op_payload<Kind>& p, func_type on_complete)
-        : reactor_op(error_code(), &do_perform, on_complete), st(std::move(s)),
-          payload(static_cast<op_payload<Kind>&&>(p)) {}
-
-    // Runs on whichever thread runs the reactor, under its lock for this descriptor, which also
-    // serialises it against cancellation: an operation either moved its message here or is
-    // still queued and can be aborted having moved nothing.
-    static status do_perform(reactor_op* base) {
-        auto* o = static_cast<mq_op_common*>(base);
-        ++o->attempts;
-        auto& s = *o->st;
-        if constexpr (Kind == op_kind::send) {
-            return try_once(s.queue, o->payload, o->ec_) ? done : not_done;
-        } else {
-            if (!s.perform_receive(receive_buffer(o->payload), o->payload.result, o->ec_))
-                return not_done;
-            s.receive_waited.store(o->attempts > 1, std::memory_order_relaxed);
-            return done;
-        }
-    }
-
-    static constexpr int direction = Kind == op_kind::send ? 1 : 0;
-
-    async_mq_state_ptr<Executor> st;
-    op_payload<Kind> payload;
-    unsigned attempts = 0;
-    bool counted = false; ///< Counted in st->queued while in the reactor.
-};
-
-template <class Executor, class Handler, op_kind Kind>
-class mq_op : public mq_op_common<Executor, Kind> {
-public:
-    BOOST_ASIO_DEFINE_HANDLER_PTR(mq_op);
-
-    mq_op(async_mq_state_ptr<Executor> s, op_payload<Kind>& p, Handler& h, const Executor& io_ex)
-        : mq_op_common<Executor, Kind>(std::move(s), p, &mq_op::do_complete),
-          handler_(std::move(h)), work_(handler_, io_ex) {}
-
-    static void do_complete(void* owner, boost::asio::detail::operation* base,
-                            const error_code& /*ec*/, std::size_t /*bytes*/) {
-        namespace ad = boost::asio::detail;
-        auto* o = static_cast<mq_op*>(base);
-        if (o->counted) o->st->queued[o->direction].fetch_sub(1, std::memory_order_relaxed);
-        ptr p = {ad::addressof(o->handler_), o, o};
-        ad::handler_work<Handler, Executor> w(std::move(o->work_));
-        // Move the handler and results out so that the memory (and our share of the state) is
-        // released before the upcall: the handler may destroy the queue object.
-        auto bound = bind_result(o->handler_, o->ec_, o->payload);
-        p.h = ad::addressof(bound.handler_);
-        p.reset();
-        if (owner) {
-            ad::fenced_block b(ad::fenced_block::half);
-            w.complete(bound, bound.handler_);
-        }
-    }
-
-private:
-    static auto bind_result(Handler& h, const error_code& ec, op_payload<Kind>& pl) {
-        namespace ad = boost::asio::detail;
-        if constexpr (Kind == op_kind::send) {
-            return ad::binder1<Handler, error_code>(0, std::move(h), ec);
-        } else if constexpr (Kind == op_kind::receive) {
-            return ad::binder3<Handler, error_code, std::size_t, unsigned>(
-                0, std::move(h), ec, ec ? 0 : pl.result.size, ec ? 0u : pl.result.priority);
-        } else {
-            return ad::move_binder2<Handler, error_code, message>(0, std::move(h), ec,
-                                                                  take_message(ec, pl));
-        }
-    }
-
-    Handler handler_;
-    boost::asio::detail::handler_work<Handler, Executor> work_;
-};
-
-// ---- notify backend sends: there is no "not full" notification, so back off on a timer ------
-
-template <class Executor>
-struct send_backoff_op {
-    using state = async_mq_state<Executor>;
-    using timer_type = typename state::timer_type;
-
-    // Unregisters the back-off timer from the state whatever ends the operation (completion,
-    // or destruction of a pending handler at io_context shutdown).
-    struct timer_deleter {
-        state* owner = nullptr;
-        void operator()(timer_type* t) const {
-            if (owner) {
-                const std::lock_guard lock(owner->mutex);
-                auto& v = owner->send_timers;
-                v.erase(std::remove(v.begin(), v.end(), t), v.end());
-            }
-            delete t;
-        }
-    };
-
-    static constexpr std::chrono::microseconds first_backoff{50};
-    static constexpr std::chrono::microseconds max_backoff{5000};
-
-    async_mq_state_ptr<Executor> st;
-    std::uint64_t generation = 0;
-    std::span<const std::byte> bytes;
-    unsigned priority;
-    std::chrono::microseconds backoff = first_backoff;
-    std::unique_ptr<timer_type, timer_deleter> timer; // declared after `st`: destroyed first
-    bool waited = false;
-
-    // Counted in st->queued[1] from construction until finish() or destruction (whichever
-    // holds `st` last: moved-from copies hold none).
-    send_backoff_op(async_mq_state_ptr<Executor> s, std::span<const std::byte> b, unsigned p)
-        : st(std::move(s)), bytes(b), priority(p) {
-        generation = st->generation.load(std::memory_order_acquire);
-        st->queued[1].fetch_add(1, std::memory_order_relaxed);
-    }
-    send_backoff_op(send_backoff_op&&) noexcept = default;
-    send_backoff_op& operator=(send_backoff_op&&) = delete;
-    ~send_backoff_op() {
-        if (st) st->queued[1].fetch_sub(1, std::memory_order_relaxed);
-    }
-
-    template <class Self>
-    void operator()(Self& self, error_code wait_ec = {}) {
-        if (!waited) {
-            // The initiation found the queue full a moment ago: wait before looking again.
-            self.reset_cancellation_state(boost::asio::enable_total_cancellation());
-            return wait(self);
-        }
-        // Check for cancellation right before the irreversible call, under the lock close()
-        // takes to close the queue (this step may run on another thread of the io_context).
-        error_code ec;
-        bool done = true;
-        if (wait_ec || self.cancelled() != boost::asio::cancellation_type::none) {
-            ec = wait_ec ? wait_ec : aborted();
-        } else {
-            const std::lock_guard lock(st->mutex);
-            if (st->generation.load(std::memory_order_acquire) != generation ||
-                !st->queue.is_open())
-                ec = aborted();
-            else
-                done = st->queue.try_send(bytes, priority, ec) || ec;
-        }
-        if (done) return finish(self, ec);
-        wait(self);
-    }
-
-    template <class Self>
-    void wait(Self& self) {
-        waited = true;
-        auto& s = *st;
-        if (!timer) {
-            timer = std::unique_ptr<timer_type, timer_deleter>(new timer_type(s.executor),
-                                                               timer_deleter{&s});
-            const std::lock_guard lock(s.mutex);
-            s.send_timers.push_back(timer.get());
-        }
-        const std::lock_guard lock(s.mutex); // cancel() may touch the timer from its thread
-        timer->expires_after(backoff);
-        backoff = std::min(backoff * 2, max_backoff);
-        timer->async_wait(std::move(self));
-    }
-
-    template <class Self>
-    void finish(Self& self, const error_code& ec) {
-        timer.reset();
-        st->queued[1].fetch_sub(1, std::memory_order_relaxed);
-        st.reset(); // before the upcall: the handler may destroy the object
-        self.complete(ec);
-    }
-};
-
-// Calls the handler with the outcome of an operation that finished inside its initiation.
-template <op_kind Kind, class Handler>
-void complete_directly(Handler& h, const error_code& ec, op_payload<Kind>& pl) {
-    if constexpr (Kind == op_kind::send) {
-        resume_directly(h, ec);
-    } else if constexpr (Kind == op_kind::receive) {
-        resume_directly(h, ec, ec ? std::size_t{0} : pl.result.size, ec ? 0u : pl.result.priority);
-    } else {
-        resume_directly(h, ec, take_message(ec, pl));
-    }
-}
-
-// The initiation shared by the three operations: one attempt on the calling thread (unless the
-// last receive had to wait), then either a completion at once or a reactor operation.
-template <op_kind Kind, bool DirectToken, class Executor, class Handler>
-void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
-                 op_payload<Kind>& payload, Handler& handler) {
-    namespace ad = boost::asio::detail;
-    constexpr bool is_send = Kind == op_kind::send;
-    auto& s = *st;
-    using op = mq_op<Executor, Handler, Kind>;
-    error_code ec;
-    bool finished = false;
-    if (s.queued[op::direction].load(std::memory_order_relaxed) == 0 &&
-        (is_send || !s.receive_waited.load(std::memory_order_relaxed))) {
-        finished = try_once(s.queue, payload, ec);
-        if (finished && may_resume_directly<DirectToken>())
-            return complete_directly<Kind>(handler, ec, payload);
-    }
-
-    if constexpr (is_send) {
-        if (!finished && s.backend == mq_backend::notify) {
-            boost::asio::async_compose<Handler, void(error_code)>(
-                send_backoff_op<Executor>(st, payload.bytes, payload.priority), handler, io_ex);
-            return;
-        }
-    }
-
-    const bool is_continuation = boost_asio_handler_cont_helpers::is_continuation(handler);
-    auto slot = boost::asio::get_associated_cancellation_slot(handler);
-    typename op::ptr p = {ad::addressof(handler), op::ptr::allocate(handler), nullptr};
-    p.p = new (p.v) op(st, payload, handler, io_ex);
-    if (!finished) { // it has to wait: in the reactor, once the descriptor is registered
-        if (!is_send && s.backend == mq_backend::notify && s.notify_socket == -1)
-            ec = make_error_code(errc::not_readable);
-        else
-            ec = s.registration.ensure(s.watched_descriptor());
-        finished = bool(ec);
-    }
-    if (finished) {
-        p.p->ec_ = ec;
-        s.registration.post_completed(p.p, is_continuation);
-        p.v = p.p = nullptr;
-        return;
-    }
-    constexpr int op_type =
-        is_send ? reactor_registration::reactor::write_op : reactor_registration::reactor::read_op;
-    if (slot.is_connected())
-        p.p->cancellation_key_ =
-            &slot.template emplace<reactor_registration::op_cancellation>(s.registration, op_type);
-    p.p->counted = true;
-    s.queued[op::direction].fetch_add(1, std::memory_order_relaxed);
-    s.registration.start(op_type, p.p, is_continuation);
-    p.v = p.p = nullptr;
-}
-
-} // namespace detail
+inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 
 /// A POSIX message queue as a Boost.Asio I/O object: `co_await q.async_receive(...)` next to
 /// sockets and timers, with the blocking calls of pipc::message_queue alongside.
@@ -477,12 +49,24 @@ void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
 /// destroyed socket handler are.
 ///
 /// @par Completion at once
-/// A handler is never called inside the initiating function: an operation that can complete at
-/// once (a message is waiting, there is room, or an argument is bad) posts its completion. The
-/// exception is a coroutine suspended on the operation through `use_awaitable` (also under
-/// `as_tuple` or `redirect_error`): it is resumed directly, which is indistinguishable for the
-/// coroutine and saves a scheduler pass, at most 16 times in a row on a thread; the next such
-/// completion is posted, so other handlers still get their turn.
+/// An operation that can complete at once (a message is waiting, there is room, or an argument
+/// is bad) completes as Asio's own descriptors do: on Boost >= 1.82 through the handler's
+/// associated immediate executor (`bind_immediate_executor`), which by default posts; before
+/// 1.82 through a post. So a handler is never called inside the initiating function unless its
+/// immediate executor does so. The exception is a coroutine suspended on the operation through
+/// a plain `use_awaitable` (also under `as_tuple` or `redirect_error`): it is resumed directly,
+/// which is indistinguishable for the coroutine and saves a scheduler pass, at most 16 times in a
+/// row on a thread; the next such completion is posted, so other handlers still get their turn.
+///
+/// @par Reactors
+/// With Asio's epoll reactor (the default on Linux) the object hands the reactor operations of
+/// its own (Asio's private detail::reactor API, the fastest path). With any other reactor
+/// (`BOOST_ASIO_DISABLE_EPOLL`: select; io_uring as Asio's backend), or when
+/// `PIPC_ASIO_PUBLIC_REACTOR_PATH` is defined, it waits with
+/// `posix::stream_descriptor::async_wait` and then makes the non-blocking call, with the same
+/// guarantees (nothing lost, no overtaking, completion at once as above). On that path Asio puts
+/// the open file description in O_NONBLOCK while the object waits on it (as for any Asio
+/// descriptor); close() and release() put the flag back as they found it.
 ///
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe, as for Asio's own I/O objects: run the
@@ -616,18 +200,49 @@ public:
 
     // --- open / close ----------------------------------------------------------------------
 
-    /// Opens or creates `name`; an open object is closed first.
+    /// Opens or creates `name` as `opts` says (see pipc::message_queue::open) and waits on it
+    /// with `backend`. On success an object that was open is closed first (its pending
+    /// operations complete with operation_aborted); on failure `ec` says why (the core's errors:
+    /// bad name, bad options, permissions, ...) and the object is left as it was, except when
+    /// the new queue opened but the notify backend's socket could not: the object is then closed.
+    ///
+    /// @par Thread safety
+    /// Not with any other call on this object.
     void open(std::string_view name, const message_queue::options& opts, mq_backend backend,
               error_code& ec) {
         message_queue q;
         q.open(name, opts, ec);
         if (!ec) assign_or_remove(std::move(q), backend, ec);
     }
+    /// open() on the descriptor backend.
+    void open(std::string_view name, const message_queue::options& opts, error_code& ec) {
+        open(name, opts, mq_backend::descriptor, ec);
+    }
+    /// open(), throwing pipc::error (a subclass per condition) instead.
     void open(std::string_view name, const message_queue::options& opts = {},
               mq_backend backend = mq_backend::descriptor) {
         error_code ec;
         open(name, opts, backend, ec);
         if (ec) throw_error(ec, "async_message_queue::open \"" + std::string(name) + "\"");
+    }
+    /// Creates a queue with a generated, unused name (core().name() tells it), as
+    /// pipc::message_queue::open(unique_name, ...) does; an open object is closed first.
+    void open(unique_name_t, const message_queue::options& opts, mq_backend backend,
+              error_code& ec) {
+        message_queue q;
+        q.open(unique_name, opts, ec);
+        if (!ec) assign_or_remove(std::move(q), backend, ec);
+    }
+    /// open(unique_name, ...) on the descriptor backend.
+    void open(unique_name_t, const message_queue::options& opts, error_code& ec) {
+        open(unique_name, opts, mq_backend::descriptor, ec);
+    }
+    /// open(unique_name, ...), throwing pipc::error instead.
+    void open(unique_name_t, const message_queue::options& opts = {},
+              mq_backend backend = mq_backend::descriptor) {
+        error_code ec;
+        open(unique_name, opts, backend, ec);
+        if (ec) throw_error(ec, "async_message_queue::open (unique name)");
     }
 
     /// Adopts an open core queue; an open object is closed first. On failure `queue` is closed.
@@ -660,6 +275,10 @@ public:
         return state_ ? state_->queue.native_handle() : -1;
     }
     /// The core queue, for its accessors (name(), max_message_size(), attributes(), ...).
+    ///
+    /// On a closed object: a closed pipc::message_queue (is_open() false, name() empty, every
+    /// call reports pipc::errc::closed, or throws it) shared by all closed objects; never
+    /// undefined behaviour.
     const message_queue& core() const noexcept { return state_ ? state_->queue : closed_core(); }
 
     /// Makes every pending operation complete with operation_aborted; none moves a message.
@@ -684,8 +303,7 @@ public:
         if (!state_) return;
         auto st = std::move(state_);
         st->detach();
-        const std::lock_guard lock(st->mutex); // a notify send's back-off step may be checking
-        st->queue.close(ec);
+        st->close_queue(ec);
     }
     void close() {
         error_code ec;
@@ -699,8 +317,7 @@ public:
         if (!state_) return {};
         auto st = std::move(state_);
         st->detach();
-        const std::lock_guard lock(st->mutex); // a notify send's back-off step may be checking
-        return std::move(st->queue);
+        return st->take_queue();
     }
 
     // --- blocking calls (forwarded to pipc::message_queue, same overloads and errors) -------
@@ -845,6 +462,95 @@ public:
             token);
     }
 
+    // --- timed asynchronous operations ----------------------------------------------------
+
+    /// async_send that gives up after `d`: completes with `ETIMEDOUT` (system_category, so
+    /// `ec == pipc::condition::busy`, as async_semaphore::async_acquire_for reports it) when the
+    /// message could not be queued in time. A non-positive duration makes a single try; NaN
+    /// completes with errc::invalid_timeout. The deadline is measured on the steady clock.
+    ///
+    /// The operation and a timer are started together (an `experimental::parallel_group` with
+    /// `wait_for_one`); the first to finish cancels the other, and the results of both are kept,
+    /// so a message that was queued just as the timer fired completes with success.
+    ///
+    /// @par Completion Signature
+    /// @code void(pipc::error_code ec) @endcode
+    /// Errors: those of async_send, plus ETIMEDOUT (`condition::busy`) and errc::invalid_timeout.
+    /// On ETIMEDOUT or operation_aborted the message was not queued.
+    ///
+    /// @par Per-Operation Cancellation
+    /// Supports terminal, partial and total cancellation, with async_send's guarantee.
+    ///
+    /// @par Thread safety
+    /// As async_send.
+    template <class Rep, class Period,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
+                  CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_send_for(
+        boost::asio::const_buffer msg, unsigned priority, std::chrono::duration<Rep, Period> d,
+        CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
+        error_code ec;
+        const auto dl = detail::deadline_after(d, ec);
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            initiate_timed_send{this}, token, dl, ec, msg, priority);
+    }
+    /// async_send_for with an absolute deadline on any clock (measured once, now, against the
+    /// steady clock). Same completion signature, errors and cancellation.
+    template <class Clock, class Duration,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
+                  CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_send_until(
+        boost::asio::const_buffer msg, unsigned priority,
+        std::chrono::time_point<Clock, Duration> tp,
+        CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
+        error_code ec;
+        const auto dl = detail::deadline_at(tp, ec);
+        return boost::asio::async_initiate<CompletionToken, void(error_code)>(
+            initiate_timed_send{this}, token, dl, ec, msg, priority);
+    }
+
+    /// async_receive that gives up after `d`: completes with `ETIMEDOUT` (system_category, so
+    /// `ec == pipc::condition::busy`) when no message was taken in time. A non-positive
+    /// duration makes a single try; NaN completes with errc::invalid_timeout. Raced against a
+    /// timer as async_send_for is, so a message taken just as the timer fired is reported.
+    ///
+    /// @par Completion Signature
+    /// @code void(pipc::error_code ec, std::size_t size, unsigned priority) @endcode
+    /// Errors: those of async_receive, plus ETIMEDOUT (`condition::busy`) and
+    /// errc::invalid_timeout. On ETIMEDOUT or operation_aborted no message was consumed.
+    ///
+    /// @par Per-Operation Cancellation
+    /// Supports terminal, partial and total cancellation, with async_receive's guarantee.
+    ///
+    /// @par Thread safety
+    /// As async_receive.
+    template <class Rep, class Period,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, std::size_t, unsigned))
+                  CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_receive_for(
+        boost::asio::mutable_buffer buffer, std::chrono::duration<Rep, Period> d,
+        CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
+        error_code ec;
+        const auto dl = detail::deadline_after(d, ec);
+        return boost::asio::async_initiate<CompletionToken,
+                                           void(error_code, std::size_t, unsigned)>(
+            initiate_timed_receive{this}, token, dl, ec, buffer);
+    }
+    /// async_receive_for with an absolute deadline on any clock (measured once, now, against
+    /// the steady clock). Same completion signature, errors and cancellation.
+    template <class Clock, class Duration,
+              BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, std::size_t, unsigned))
+                  CompletionToken = boost::asio::default_completion_token_t<executor_type>>
+    auto async_receive_until(
+        boost::asio::mutable_buffer buffer, std::chrono::time_point<Clock, Duration> tp,
+        CompletionToken&& token = boost::asio::default_completion_token_t<executor_type>()) {
+        error_code ec;
+        const auto dl = detail::deadline_at(tp, ec);
+        return boost::asio::async_initiate<CompletionToken,
+                                           void(error_code, std::size_t, unsigned)>(
+            initiate_timed_receive{this}, token, dl, ec, buffer);
+    }
+
 private:
     template <class>
     friend class basic_async_message_queue;
@@ -867,10 +573,13 @@ private:
     }
 
     // A closed object completes at once with errc::closed, through a post.
+    // A closed object completes at once with errc::closed, through the handler's immediate
+    // executor (a post by default).
     template <class Handler, class... Values>
     static void complete_closed(const executor_type& ex, Handler& handler, Values... values) {
-        boost::asio::post(ex, boost::asio::detail::bind_handler(
-                                  std::move(handler), make_error_code(errc::closed), values...));
+        detail::complete_immediately(
+            ex, boost::asio::detail::bind_handler(std::move(handler), make_error_code(errc::closed),
+                                                  values...));
     }
 
     template <bool DirectToken>
@@ -921,6 +630,48 @@ private:
         }
     };
 
+    using timer_type =
+        boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                          boost::asio::wait_traits<std::chrono::steady_clock>,
+                                          executor_type>;
+
+    struct initiate_timed_send {
+        basic_async_message_queue* self;
+        using executor_type = Executor;
+        executor_type get_executor() const noexcept { return self->get_executor(); }
+        template <class Handler>
+        void operator()(Handler&& handler, detail::deadline dl, error_code ec,
+                        boost::asio::const_buffer msg, unsigned prio) const {
+            if (ec)
+                return detail::complete_immediately(
+                    self->ex_,
+                    boost::asio::detail::bind_handler(std::forward<Handler>(handler), ec));
+            if (dl.infinite)
+                return (void)self->async_send(msg, prio, std::forward<Handler>(handler));
+            detail::start_timed<timer_type>(self->ex_, dl.when,
+                                            self->async_send(msg, prio, boost::asio::deferred),
+                                            std::forward<Handler>(handler));
+        }
+    };
+    struct initiate_timed_receive {
+        basic_async_message_queue* self;
+        using executor_type = Executor;
+        executor_type get_executor() const noexcept { return self->get_executor(); }
+        template <class Handler>
+        void operator()(Handler&& handler, detail::deadline dl, error_code ec,
+                        boost::asio::mutable_buffer buffer) const {
+            if (ec)
+                return detail::complete_immediately(
+                    self->ex_, boost::asio::detail::bind_handler(std::forward<Handler>(handler), ec,
+                                                                 std::size_t{0}, 0u));
+            if (dl.infinite)
+                return (void)self->async_receive(buffer, std::forward<Handler>(handler));
+            detail::start_timed<timer_type>(self->ex_, dl.when,
+                                            self->async_receive(buffer, boost::asio::deferred),
+                                            std::forward<Handler>(handler));
+        }
+    };
+
     executor_type ex_;
     std::shared_ptr<state> state_;
 };
@@ -928,4 +679,5 @@ private:
 /// The queue on `boost::asio::any_io_executor`.
 using async_message_queue = basic_async_message_queue<>;
 
+} // namespace PIPC_ASIO_MQ_PATH_NAMESPACE
 } // namespace pipc

@@ -67,7 +67,8 @@ private:
 /// A semaphore has no descriptor to poll, so an acquire that cannot be satisfied at once is
 /// handed to the execution context's semaphore_waiter_service, whose helper thread sleeps in
 /// sem_clockwait and posts the result back. An acquire on a free semaphore takes the unit with
-/// sem_trywait on the calling thread (no thread hop) and completes through a post, or, when the
+/// sem_trywait on the calling thread (no thread hop) and completes as Asio's objects do (through
+/// the handler's immediate executor on Boost >= 1.82, a post by default), or, when the
 /// completion only resumes a coroutine suspended on it with use_awaitable, by resuming it
 /// directly (at most 16 in a row per thread; see async_message_queue's "Completion at once").
 ///
@@ -303,9 +304,11 @@ public:
 
     /// Waits until the semaphore can be decremented, then decrements it.
     ///
-    /// The handler is not called inside this call. A free semaphore (and no earlier acquire of
-    /// this object still queued) is taken with sem_trywait right here and completed through a
-    /// post (a co_await with use_awaitable is resumed directly, see above); otherwise
+    /// The handler is not called inside this call, unless its associated immediate executor
+    /// (Boost >= 1.82) runs it there. A free semaphore (and no earlier acquire of this object
+    /// still queued) is taken with sem_trywait right here and completed through the handler's
+    /// immediate executor, a post by default (a co_await with use_awaitable is resumed
+    /// directly, see above); otherwise
     /// a helper thread of the context's semaphore_waiter_service waits. Acquires of one object
     /// are served first come, first served.
     ///
@@ -461,8 +464,12 @@ private:
                     // immediate_completion.hpp); anything else gets the unit through a post.
                     if (detail::may_resume_directly<DirectToken>())
                         return detail::resume_directly(handler, error_code{});
-                    asio::post(self->executor_, detail::unit_holding_handler<std::decay_t<Handler>>(
-                                                    std::forward<Handler>(handler), st));
+                    // Otherwise as Asio's own objects complete at once: to the handler's
+                    // immediate executor on Boost >= 1.82, a post before.
+                    detail::complete_immediately(
+                        self->executor_, asio::detail::bind_handler(
+                                             detail::unit_holding_handler<std::decay_t<Handler>>(
+                                                 std::forward<Handler>(handler), st)));
                     return;
                 }
                 if (errno != EAGAIN) ec = error_code(errno, boost::system::system_category());
@@ -471,7 +478,9 @@ private:
             if (!ec && !dl.infinite && dl.when <= std::chrono::steady_clock::now())
                 ec = error_code(ETIMEDOUT, boost::system::system_category());
             if (ec) {
-                asio::post(self->executor_, asio::append(std::forward<Handler>(handler), ec));
+                detail::complete_immediately(
+                    self->executor_,
+                    asio::detail::bind_handler(std::forward<Handler>(handler), ec));
                 return;
             }
             self->service_->async_acquire(

@@ -2,11 +2,21 @@
 // operation is complete at once.
 #pragma once
 
+#include <pipc/asio/detail/mq_config.hpp>
+
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/detail/bind_handler.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#if defined(PIPC_ASIO_HAS_IMMEDIATE_EXECUTOR)
+#include <boost/asio/associated_immediate_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#endif
+
 #include <type_traits>
+#include <utility>
 
 namespace pipc::detail {
 
@@ -28,7 +38,19 @@ namespace pipc::detail {
 // - Recursion is bounded (the resumed coroutine may start another operation that also completes
 //   at once): at most max_direct_resumptions are nested on one thread; the next one is posted,
 //   which also keeps a flood from starving other handlers.
-// Every other token (callbacks, deferred, use_future, parallel groups) is posted.
+// Every other token (callbacks, deferred, use_future, parallel groups) goes through
+// complete_immediately() below.
+//
+// Against Boost >= 1.82's convention. There an operation that completes at once dispatches its
+// handler to the handler's associated immediate executor; without an association that is the I/O
+// executor with blocking.never, i.e. a post. pipc does exactly that for every handler
+// (complete_immediately), with one deliberate exception: a plain `use_awaitable` token (also
+// under as_tuple/redirect_error) still resumes directly. Asio's awaitable handler carries no
+// immediate executor, so Asio itself would post; the direct resumption is indistinguishable for
+// the coroutine (it is suspended, on its own executor, with only the awaitable pump on the stack)
+// and saves the scheduler pass. A coroutine that binds an immediate executor
+// (`bind_immediate_executor(ex, use_awaitable)`) is no longer a plain use_awaitable token and
+// gets the convention exactly: a dispatch to `ex`.
 //
 // One consequence, shared with Asio's own `co_await dispatch(use_awaitable)`: a coroutine started
 // by co_spawn from its executor's own thread that finishes without ever waiting has its
@@ -73,6 +95,22 @@ bool may_resume_directly() noexcept {
         return direct_resumption_depth() < max_direct_resumptions;
     else
         return false;
+}
+
+/// Completes an operation that finished inside its initiating function, as Asio's own
+/// descriptors do. `bound` is the handler with its arguments bound (Asio's detail::bind_handler
+/// or move_binder2, which forward the handler's associations). On Boost >= 1.82 it is dispatched
+/// to the handler's associated immediate executor (by default the I/O executor with
+/// blocking.never: a post); before, it is posted to `io_ex`. Either way it then runs on the
+/// handler's associated executor.
+template <class IoExecutor, class BoundHandler>
+void complete_immediately(const IoExecutor& io_ex, BoundHandler&& bound) {
+#if defined(PIPC_ASIO_HAS_IMMEDIATE_EXECUTOR)
+    const auto immediate_ex = boost::asio::get_associated_immediate_executor(bound, io_ex);
+    boost::asio::dispatch(immediate_ex, std::forward<BoundHandler>(bound));
+#else
+    boost::asio::post(io_ex, std::forward<BoundHandler>(bound));
+#endif
 }
 
 /// Calls `handler(args...)` now; only after may_resume_directly() said yes.

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: BSL-1.0
+// pipc/asio/detail/start_mq_op.hpp - the initiation shared by async_send, async_receive and
+// async_receive_message: one attempt at once, then a completion at once or a wait.
+#pragma once
+
+#include <pipc/asio/detail/async_mq_state.hpp>
+#include <pipc/asio/detail/immediate_completion.hpp>
+#include <pipc/asio/detail/mq_send_backoff_op.hpp>
+
+#if defined(PIPC_ASIO_PUBLIC_REACTOR_PATH)
+#include <pipc/asio/detail/mq_wait_op.hpp>
+#else
+#include <pipc/asio/detail/mq_reactor_op.hpp>
+#endif
+
+#include <boost/asio/compose.hpp>
+
+#include <mutex>
+
+namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE {
+
+template <op_kind Kind>
+struct op_signature;
+template <>
+struct op_signature<op_kind::send> {
+    using type = void(error_code);
+};
+template <>
+struct op_signature<op_kind::receive> {
+    using type = void(error_code, std::size_t, unsigned);
+};
+template <>
+struct op_signature<op_kind::receive_message> {
+    using type = void(error_code, message);
+};
+
+// An operation that is over inside its initiation: a coroutine suspended on it resumes directly
+// (bounded, see immediate_completion.hpp); any other handler goes to its immediate executor.
+template <op_kind Kind, bool DirectToken, class Executor, class Handler>
+void complete_at_once(const Executor& io_ex, Handler& handler, const error_code& ec,
+                      op_payload<Kind>& payload) {
+    if (may_resume_directly<DirectToken>()) {
+        auto bound = bind_result<Kind>(std::move(handler), ec, payload);
+        return resume_directly(bound);
+    }
+    complete_immediately(io_ex, bind_result<Kind>(std::move(handler), ec, payload));
+}
+
+// The initiation shared by the three operations: one attempt on the calling thread (unless
+// older operations of its direction wait, or the last receive had to wait), then either a
+// completion at once or a waiting operation.
+template <op_kind Kind, bool DirectToken, class Executor, class Handler>
+void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
+                 op_payload<Kind>& payload, Handler& handler) {
+    constexpr bool is_send = Kind == op_kind::send;
+    constexpr int direction = is_send ? 1 : 0;
+    auto& s = *st;
+    error_code ec;
+    bool finished = false;
+#if defined(PIPC_ASIO_PUBLIC_REACTOR_PATH)
+    // Under the direction's lock, so that the attempt cannot overtake the oldest waiter's.
+    std::unique_lock lock(s.order[direction].mutex);
+    if (s.queued[direction].load(std::memory_order_relaxed) == 0) {
+        // The notify backend's receive must register before it waits (a wait alone would never
+        // hear of a message), so it always makes the full attempt.
+        const bool notify_receive = !is_send && s.backend == mq_backend::notify;
+        if (is_send || notify_receive || !s.receive_waited.load(std::memory_order_relaxed)) {
+            finished = perform_once(s, payload, ec);
+            if (!is_send && finished) s.receive_waited.store(false, std::memory_order_relaxed);
+        }
+    }
+#else
+    if (s.queued[direction].load(std::memory_order_relaxed) == 0 &&
+        (is_send || !s.receive_waited.load(std::memory_order_relaxed)))
+        finished = try_once(s.queue, payload, ec);
+#endif
+    if constexpr (is_send) {
+        if (!finished && s.backend == mq_backend::notify) {
+#if defined(PIPC_ASIO_PUBLIC_REACTOR_PATH)
+            lock.unlock();
+#endif
+            boost::asio::async_compose<Handler, void(error_code)>(
+                send_backoff_op<Executor>(st, payload.bytes, payload.priority), handler, io_ex);
+            return;
+        }
+    }
+    if (!finished && !is_send && s.backend == mq_backend::notify && s.notify_socket == -1) {
+        ec = make_error_code(errc::not_readable);
+        finished = true;
+    }
+#if defined(PIPC_ASIO_PUBLIC_REACTOR_PATH)
+    if (!finished) {
+        ec = ensure_watched(s);
+        finished = bool(ec);
+    }
+    if (!finished) {
+        auto& w = s.order[direction];
+        const auto ticket = w.next++;
+        w.tickets.push_back(ticket);
+        s.queued[direction].fetch_add(1, std::memory_order_relaxed);
+        mq_wait_op<Executor, Kind> op(st, payload, ticket,
+                                      s.generation.load(std::memory_order_acquire));
+        lock.unlock();
+        boost::asio::async_compose<Handler, typename op_signature<Kind>::type>(std::move(op),
+                                                                               handler, io_ex);
+        return;
+    }
+    lock.unlock();
+#else
+    if (!finished) {
+        ec = start_waiting_op<Kind>(st, io_ex, payload, handler);
+        if (!ec) return;
+    }
+#endif
+    complete_at_once<Kind, DirectToken>(io_ex, handler, ec, payload);
+}
+
+} // namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: BSL-1.0
+// Tests of pipc/asio/detail/immediate_completion.hpp: an operation that completes at once honours
+// the handler's associated immediate executor as Asio's own objects do (Boost >= 1.82), and is
+// posted otherwise, for the message queue and the semaphore.
+#define BOOST_TEST_MODULE asio_immediate_completion
+#include <boost/test/unit_test.hpp>
+
+#include "async_message_queue_support.hpp"
+
+#include <pipc/asio/async_semaphore.hpp>
+
+#include <boost/asio/post.hpp>
+
+#if defined(PIPC_ASIO_HAS_IMMEDIATE_EXECUTOR)
+#include <boost/asio/bind_immediate_executor.hpp>
+#endif
+
+#include <array>
+#include <string_view>
+
+using namespace mq_test;
+using pipc::object_kind;
+using pipc_test::named;
+
+namespace {
+
+/// Runs `body` as a handler of `ctx` (so that a dispatch to ctx's executor may run inline) and
+/// then the context until `done`.
+template <class Body, class Pred>
+bool run_inside(asio::io_context& ctx, Body body, Pred done) {
+    bool ran = false;
+    asio::post(ctx, [&] {
+        body();
+        ran = true;
+    });
+    return run_until(ctx, [&] { return ran && done(); });
+}
+
+} // namespace
+
+// Whatever the Boost version: a plain callback is never called inside the initiating function.
+BOOST_AUTO_TEST_CASE_TEMPLATE(plain_handlers_are_posted, B, backends) {
+    named n(object_kind::message_queue, "imm");
+    asio::io_context ctx;
+    pipc::async_message_queue q(ctx, n.str(), create_opts(), B::value);
+    q.send(bytes("x"));
+    std::array<char, 128> buf{};
+    int calls = 0;
+    bool inside = false;
+    BOOST_TEST(run_inside(
+        ctx,
+        [&] {
+            q.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t, unsigned) {
+                BOOST_TEST(!ec);
+                ++calls;
+            });
+            q.async_send(cbuf("y"), [&](error_code ec) {
+                BOOST_TEST(!ec);
+                ++calls;
+            });
+            inside = calls != 0;
+        },
+        [&] { return calls == 2; }));
+    BOOST_TEST(!inside);
+    pipc::message_queue::unlink(n.str());
+}
+
+#if defined(PIPC_ASIO_HAS_IMMEDIATE_EXECUTOR)
+
+namespace {
+
+pipc::semaphore::options sem_opts(unsigned initial) {
+    pipc::semaphore::options o;
+    o.open = pipc::open_mode::create_exclusive;
+    o.initial_value = initial;
+    return o;
+}
+
+} // namespace
+
+// bind_immediate_executor(ctx's executor, h) from inside ctx: Asio's own descriptors dispatch,
+// so the handler runs inside the initiating call; every operation that completes at once does.
+BOOST_AUTO_TEST_CASE_TEMPLATE(queue_honours_the_immediate_executor, B, backends) {
+    named n(object_kind::message_queue, "imm");
+    asio::io_context ctx;
+    pipc::async_message_queue q(ctx, n.str(), create_opts(10, 128), B::value);
+    q.send(bytes("one"));
+    q.send(bytes("two"));
+    std::array<char, 128> buf{};
+    bool received = false, got_message = false, sent = false, closed_error = false;
+    bool all_inside = false;
+    BOOST_TEST(run_inside(
+        ctx,
+        [&] {
+            const auto ex = ctx.get_executor();
+            q.async_receive(
+                asio::buffer(buf),
+                asio::bind_immediate_executor(ex, [&](error_code ec, std::size_t size, unsigned) {
+                    received = !ec && std::string_view(buf.data(), size) == "one";
+                }));
+            q.async_receive_message(
+                asio::bind_immediate_executor(ex, [&](error_code ec, pipc::message m) {
+                    got_message = !ec && m.text() == "two";
+                }));
+            q.async_send(cbuf("three"), 1u,
+                         asio::bind_immediate_executor(ex, [&](error_code ec) { sent = !ec; }));
+            pipc::async_message_queue closed(ctx);
+            closed.async_send(cbuf("x"), asio::bind_immediate_executor(ex, [&](error_code ec) {
+                                  closed_error = ec == pipc::errc::closed;
+                              }));
+            all_inside = received && got_message && sent && closed_error;
+        },
+        [] { return true; }));
+    BOOST_TEST(received);
+    BOOST_TEST(got_message);
+    BOOST_TEST(sent);
+    BOOST_TEST(closed_error);
+    BOOST_TEST(all_inside);
+    BOOST_TEST(q.receive().text() == "three");
+    pipc::message_queue::unlink(n.str());
+}
+
+// An operation that has to wait is not immediate: the immediate executor is not used for it.
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_waiting_operation_ignores_the_immediate_executor, B, backends) {
+    named n(object_kind::message_queue, "imm");
+    asio::io_context ctx;
+    pipc::async_message_queue q(ctx, n.str(), create_opts(), B::value);
+    std::array<char, 128> buf{};
+    bool received = false, inside = false;
+    BOOST_TEST(run_inside(
+        ctx,
+        [&] {
+            q.async_receive(asio::buffer(buf),
+                            asio::bind_immediate_executor(
+                                ctx.get_executor(),
+                                [&](error_code ec, std::size_t, unsigned) { received = !ec; }));
+            inside = received;
+            q.send(bytes("later"));
+        },
+        [&] { return received; }));
+    BOOST_TEST(!inside);
+    pipc::message_queue::unlink(n.str());
+}
+
+BOOST_AUTO_TEST_CASE(semaphore_honours_the_immediate_executor) {
+    named n(object_kind::semaphore, "imm");
+    asio::io_context ctx;
+    pipc::async_semaphore sem(ctx, n.str(), sem_opts(1));
+    bool acquired = false, acquired_inside = false, timed_out = false, timed_out_inside = false;
+    BOOST_TEST(run_inside(
+        ctx,
+        [&] {
+            const auto ex = ctx.get_executor();
+            sem.async_acquire(
+                asio::bind_immediate_executor(ex, [&](error_code ec) { acquired = !ec; }));
+            acquired_inside = acquired;
+            // A zero timeout on a now-empty semaphore completes at once with a timeout.
+            sem.async_acquire_for(std::chrono::seconds(0),
+                                  asio::bind_immediate_executor(ex, [&](error_code ec) {
+                                      timed_out = ec == pipc::condition::busy;
+                                  }));
+            timed_out_inside = timed_out;
+        },
+        [] { return true; }));
+    BOOST_TEST(acquired);
+    BOOST_TEST(acquired_inside);
+    BOOST_TEST(timed_out);
+    BOOST_TEST(timed_out_inside);
+    BOOST_TEST(sem.value() == 0); // the unit went to the handler, and only one
+    sem.unlink();
+}
+
+#else
+
+BOOST_AUTO_TEST_CASE(immediate_executors_need_boost_1_82) {
+    BOOST_TEST_MESSAGE("Asio " << BOOST_ASIO_VERSION
+                               << " has no immediate executors: only the posting is tested");
+}
+
+#endif
