@@ -101,21 +101,16 @@ void print_info(const object_info& info, bool json) {
         write_stdout(to_text(info));
 }
 
-std::vector<holder> holders_of(const struct ::stat& st) {
-    return holder_index({st.st_dev}).find(st.st_dev, st.st_ino);
-}
-
-object_info info_from_stat(object_kind kind, const std::string& name, const struct ::stat& st) {
+object_info info_from_stat(object_kind kind, const std::string& name, const struct ::stat& st,
+                           const std::string& path) {
     object_info info;
     info.kind = kind;
     info.name = name;
-    info.mode = st.st_mode & 07777;
-    info.uid = st.st_uid;
-    info.gid = st.st_gid;
-    info.ctime = static_cast<std::int64_t>(st.st_ctim.tv_sec);
-    info.dev = st.st_dev;
-    info.ino = st.st_ino;
-    info.holders = holders_of(st);
+    fill_from_stat(info, st, path);
+    auto scan = scan_holders(st.st_dev, st.st_ino);
+    info.holders = std::move(scan.holders);
+    info.holders_complete = scan.complete;
+    if (!scan.complete) note("warning: " + scan.incomplete_text);
     return info;
 }
 
@@ -275,19 +270,34 @@ void add_mq(CLI::App& app) {
             ->check(name_validator(object_kind::message_queue));
         cmd->add_flag("--json", o->json, "Print one JSON object (the schema of a `pipc ls` entry)");
         cmd->callback([o] {
-            pipc::message_queue_options opts;
-            opts.access = pipc::access::read_only;
-            opts.blocking = false;
-            pipc::error_code ec;
-            pipc::message_queue q;
-            q.open(o->name, opts, ec);
-            check(ec, "cannot open message queue " + shown(o->name));
-            struct ::stat st {};
-            if (::fstat(q.native_handle(), &st) != 0)
-                throw tool_error(exit_failure, "cannot stat message queue " + shown(o->name) +
-                                                   ": " + std::strerror(errno));
-            auto info = info_from_stat(object_kind::message_queue, o->name, st);
+            // Like `ls -l /dev/mqueue/NAME`: owner, mode and times need no permission on the
+            // queue itself; the geometry (mq_getattr) does, and is "?" without it.
             const mqueue_view view;
+            struct ::stat st {};
+            std::string path;
+            if (view.available()) {
+                path = view.dir() + "/" + o->name.substr(1);
+                if (::stat(path.c_str(), &st) != 0) {
+                    const int err = errno;
+                    throw tool_error(err == ENOENT ? exit_existential : exit_failure,
+                                     "cannot find message queue " + shown(o->name) + ": " +
+                                         std::strerror(err));
+                }
+            } else {
+                // No mqueue file system to look at: the queue descriptor is the only way in.
+                pipc::message_queue_options opts;
+                opts.access = pipc::access::read_only;
+                opts.blocking = false;
+                pipc::error_code ec;
+                pipc::message_queue q;
+                q.open(o->name, opts, ec);
+                check(ec,
+                      "cannot open message queue " + shown(o->name) + " (" + view.reason() + ")");
+                if (::fstat(q.native_handle(), &st) != 0)
+                    throw tool_error(exit_failure, "cannot stat message queue " + shown(o->name) +
+                                                       ": " + std::strerror(errno));
+            }
+            auto info = info_from_stat(object_kind::message_queue, o->name, st, path);
             fill_queue(info, view.dir());
             print_info(info, o->json);
         });
@@ -397,18 +407,18 @@ void add_sem(CLI::App& app) {
             ->check(name_validator(object_kind::semaphore));
         cmd->add_flag("--json", o->json, "Print one JSON object (the schema of a `pipc ls` entry)");
         cmd->callback([o] {
-            auto s = open_semaphore(o->name);
-            pipc::error_code ec;
-            const int value = s.value(ec);
-            check(ec, "cannot read semaphore " + shown(o->name));
             // glibc keeps semaphore "/x" in /dev/shm/sem.x; its owner and mode are that file's.
+            // They need no permission on the semaphore; its value does (it is "?" without).
             const std::string path = "/dev/shm/sem." + o->name.substr(1);
             struct ::stat st {};
-            if (::stat(path.c_str(), &st) != 0)
-                throw tool_error(exit_failure,
-                                 "cannot stat " + shown(path) + ": " + std::strerror(errno));
-            auto info = info_from_stat(object_kind::semaphore, o->name, st);
-            info.value = value;
+            if (::stat(path.c_str(), &st) != 0) {
+                const int err = errno;
+                throw tool_error(err == ENOENT ? exit_existential : exit_failure,
+                                 "cannot find semaphore " + shown(o->name) + ": " +
+                                     std::strerror(err));
+            }
+            auto info = info_from_stat(object_kind::semaphore, o->name, st, path);
+            fill_semaphore(info);
             print_info(info, o->json);
         });
     }
@@ -581,7 +591,8 @@ void add_shm(CLI::App& app) {
             if (::fstat(s.native_handle(), &st) != 0)
                 throw tool_error(exit_failure, "cannot stat shared memory " + shown(o->name) +
                                                    ": " + std::strerror(errno));
-            auto info = info_from_stat(object_kind::shared_memory, o->name, st);
+            auto info = info_from_stat(object_kind::shared_memory, o->name, st,
+                                       "/dev/shm/" + o->name.substr(1));
             info.size = static_cast<std::uint64_t>(st.st_size);
             print_info(info, o->json);
         });

@@ -15,7 +15,8 @@ namespace pipc_cli {
 const char* const exit_code_help =
     "Exit codes: 0 success; 2 bad usage or argument; 3 not found, or already exists with "
     "--exclusive; 4 permission denied; 5 busy (timed out, queue full or empty); 1 any other "
-    "failure.\nSizes take K, M, G, T, P, E suffixes (powers of 1024; 'KiB' and 'KB' mean the "
+    "failure; 6 doctor found problems; 7 refused because holders cannot be known (rm "
+    "--unused).\nSizes take K, M, G, T, P, E suffixes (powers of 1024; 'KiB' and 'KB' mean the "
     "same). Names need one leading '/'.";
 
 int exit_code_for(const pipc::error_code& ec) noexcept {

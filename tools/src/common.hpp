@@ -31,6 +31,8 @@ enum exit_code : int {
     exit_existential = 3, ///< Not found, or already exists with --exclusive.
     exit_permissions = 4, ///< Permission denied.
     exit_busy = 5,        ///< Timed out, queue full or empty, semaphore unavailable.
+    exit_problems = 6,    ///< `doctor` found problems (checks with status "warn").
+    exit_unknowable = 7,  ///< Refused: whether objects are in use cannot be known (rm --unused).
 };
 
 /// Maps a pipc or OS error to the exit code above.

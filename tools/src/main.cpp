@@ -4,6 +4,7 @@
 // 1 anything else. Every failure is one line on stderr.
 #include "commands.hpp"
 #include "common.hpp"
+#include "inventory.hpp"
 
 #include <pipc/log.hpp>
 #include <pipc/version.hpp>
@@ -59,7 +60,13 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
         ->each([log](const std::string& level) { log->set_level(spdlog::level::from_str(level)); });
 
+    app.add_flag_callback(
+        "--trust-pid-namespace", [] { set_trust_pid_namespace(true); },
+        "In a PID namespace (a container): take its processes to be all that can hold its objects "
+        "(true with a private IPC namespace and /dev/shm); without it, holders there are unknown");
+
     add_system_commands(app);
+    add_rm_command(app);
     add_mq_commands(app);
     add_sem_commands(app);
     add_shm_commands(app);
