@@ -3,6 +3,7 @@
 #include "common.hpp"
 #include "inventory.hpp"
 
+#include <pipc/limits.hpp>
 #include <pipc/pipc.hpp>
 
 #include <spdlog/spdlog.h>
@@ -210,10 +211,12 @@ void add_mq(CLI::App& app) {
             std::optional<double> timeout;
             unsigned count = 1;
             bool json = false;
+            bool null = false;
         };
         auto o = std::make_shared<options>();
         auto* cmd = add_command(*mq, "recv",
-                                "Receive messages, highest priority first (raw bodies to stdout)");
+                                "Receive messages, highest priority first; each body is followed "
+                                "by a newline (--null: a NUL byte)");
         cmd->add_option("NAME", o->name, "Queue name")
             ->required()
             ->check(name_validator(object_kind::message_queue));
@@ -224,8 +227,13 @@ void add_mq(CLI::App& app) {
         cmd->add_option("-n,--count", o->count, "Number of messages to receive")
             ->check(CLI::Range(1U, UINT_MAX))
             ->capture_default_str();
-        cmd->add_flag("--json", o->json,
-                      "One JSON object per line per message: priority, size, data, encoding");
+        auto* json_flag =
+            cmd->add_flag("--json", o->json,
+                          "One JSON object per line per message: priority, size, data, encoding");
+        cmd->add_flag("-z,--null", o->null,
+                      "End each body with a NUL byte instead of a newline (for bodies that "
+                      "contain newlines; xargs -0)")
+            ->excludes(json_flag);
         cmd->callback([o] {
             auto q = open_queue(o->name, pipc::access::read_only);
             std::vector<std::byte> buffer(static_cast<std::size_t>(q.max_message_size()));
@@ -252,7 +260,9 @@ void add_mq(CLI::App& app) {
                     put_bytes(m, "data", "encoding", body);
                     print_json(m);
                 } else {
-                    write_stdout(body);
+                    std::string framed(body);
+                    framed += o->null ? '\0' : '\n';
+                    write_stdout(framed);
                 }
             }
         });
@@ -339,8 +349,11 @@ void add_sem(CLI::App& app) {
             pipc::semaphore s;
             s.open(o->name, opts, ec);
             check(ec, "cannot create semaphore " + shown(o->name));
-            if (!s.created())
-                note("semaphore " + shown(o->name) + " exists already; left unchanged");
+            if (!s.created()) {
+                const int value = s.value(ec);
+                note("semaphore " + shown(o->name) + " exists already; left unchanged (value " +
+                     (ec ? std::string("unknown: ") + ec.message() : std::to_string(value)) + ")");
+            }
         });
     }
 
@@ -354,14 +367,34 @@ void add_sem(CLI::App& app) {
         cmd->add_option("NAME", o->name, "Semaphore name")
             ->required()
             ->check(name_validator(object_kind::semaphore));
-        cmd->add_option("-n,--count", o->count, "How many times to post")
-            ->check(CLI::Range(1L, LONG_MAX))
+        cmd->add_option("-n,--count", o->count,
+                        "How many times to post, 1 .. SEM_VALUE_MAX; the value may not pass "
+                        "SEM_VALUE_MAX (" +
+                            std::to_string(pipc::semaphore_value_max()) + ")")
+            ->check(CLI::Range(1L, static_cast<long>(pipc::semaphore_value_max())))
             ->capture_default_str();
         cmd->callback([o] {
             auto s = open_semaphore(o->name);
             pipc::error_code ec;
+            const std::string context = "cannot post semaphore " + shown(o->name) + " " +
+                                        std::to_string(o->count) + " time(s)";
+            const auto max = static_cast<long>(pipc::semaphore_value_max());
+            const auto too_high = [&](long value) {
+                return tool_error(exit_usage, context + ": its value " + std::to_string(value) +
+                                                  " plus " + std::to_string(o->count) +
+                                                  " would pass SEM_VALUE_MAX (" +
+                                                  std::to_string(max) + "); nothing posted");
+            };
+            const long before = s.value(ec);
+            check(ec, "cannot read semaphore " + shown(o->name));
+            if (before > max - o->count) throw too_high(before);
             s.release(o->count, ec);
-            check(ec, "cannot post semaphore " + shown(o->name));
+            // Someone else posted in between: the library refused without posting.
+            if (ec == pipc::errc::invalid_release_count) {
+                pipc::error_code ignored;
+                throw too_high(s.value(ignored));
+            }
+            check(ec, context);
         });
     }
 

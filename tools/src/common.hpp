@@ -62,6 +62,9 @@ std::optional<std::uint64_t> parse_size(std::string_view text);
 /// Octal "644", "0644", "01777" (at most 07777). nullopt otherwise.
 std::optional<::mode_t> parse_mode(std::string_view text);
 
+/// The naming rule `name` breaks for `kind`, said precisely; empty when the name is valid.
+std::string name_problem(pipc::object_kind kind, std::string_view name);
+
 /// CLI11 validators; they run during parsing, before any command touches an object.
 CLI::Validator name_validator(pipc::object_kind kind);
 CLI::Validator size_validator();

@@ -616,7 +616,7 @@ std::string to_text(const object_info& info) {
     line("holders", holders_text(info));
     if (!info.holders_complete)
         line("holders_complete",
-             "no (other users' processes cannot be inspected; '?' = unknown, not none)");
+             "no (some processes could not be inspected: '?' = unknown, not none)");
     return out;
 }
 
