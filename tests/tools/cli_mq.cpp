@@ -116,11 +116,21 @@ BOOST_AUTO_TEST_CASE(raw_mq_send_is_received_by_pipc) {
     BOOST_TEST(lines[2].at("data").as_string() == "");
     BOOST_TEST(raw.attr().mq_curmsgs == 0);
 
-    // Without --json the raw body goes to stdout, nothing added.
+    // Without --json each raw body is followed by a newline; --null ends each with a NUL.
     BOOST_REQUIRE(::mq_send(raw.q, binary.data(), binary.size(), 0) == 0);
     const auto body = run({"mq", "recv", q.str(), "-t", "5"});
     BOOST_TEST(body.exit_code == 0);
-    BOOST_TEST(body.out == binary);
+    BOOST_TEST(body.out == binary + "\n");
+    BOOST_REQUIRE(::mq_send(raw.q, "a", 1, 0) == 0);
+    BOOST_REQUIRE(::mq_send(raw.q, "b\nc", 3, 0) == 0);
+    const auto lines_out = run({"mq", "recv", q.str(), "-n", "2", "-t", "5"});
+    BOOST_TEST(lines_out.out == "a\nb\nc\n");
+    BOOST_REQUIRE(::mq_send(raw.q, "a", 1, 0) == 0);
+    BOOST_REQUIRE(::mq_send(raw.q, "b\nc", 3, 0) == 0);
+    const auto nul = run({"mq", "recv", q.str(), "-n", "2", "-t", "5", "--null"});
+    BOOST_TEST(nul.exit_code == 0, nul.err);
+    BOOST_TEST(nul.out == std::string("a\0b\nc\0", 6));
+    BOOST_TEST(run({"mq", "recv", q.str(), "--null", "--json"}).exit_code == 2);
 }
 
 BOOST_AUTO_TEST_CASE(recv_waits_for_a_message_sent_later) {
@@ -132,7 +142,7 @@ BOOST_AUTO_TEST_CASE(recv_waits_for_a_message_sent_later) {
     // mq_timedreceive or before (either way the message must arrive within the timeout).
     pipc_test::child_process receiver([&] {
         const auto r = run({"mq", "recv", q.str(), "--timeout", "15"});
-        return r.exit_code == 0 && r.out == "late";
+        return r.exit_code == 0 && r.out == "late\n";
     });
     raw_queue raw(q.str());
     BOOST_REQUIRE(::mq_send(raw.q, "late", 4, 0) == 0);
