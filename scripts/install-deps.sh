@@ -9,6 +9,7 @@ packages=(
   libspdlog-dev libcli11-dev libbenchmark-dev
   pybind11-dev python3-dev python3-pytest
   clang-format clang-tidy
+  help2man
 )
 
 missing=()
