@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 #include <mqueue.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -210,4 +212,33 @@ BOOST_AUTO_TEST_CASE(rm_removes_every_name_and_reports_missing_ones) {
     BOOST_TEST(!exists(object_kind::message_queue, a.str()));
     BOOST_TEST(!exists(object_kind::message_queue, c.str()));
     BOOST_TEST(run({"mq", "rm", "--force", b.str()}).exit_code == 0);
+}
+
+// Like `ls -l /dev/mqueue`: owner, mode and times need no permission on the queue; what needs it
+// is "?" rather than an error. Run as uid 65534 with an mqueue mount of its own.
+BOOST_AUTO_TEST_CASE(info_works_without_permission_to_open_the_queue) {
+    if (::geteuid() != 0) {
+        BOOST_TEST_MESSAGE("skipped: needs root to mount mqueue and change uid");
+        return;
+    }
+    named q(object_kind::message_queue);
+    BOOST_REQUIRE(run({"mq", "create", q.str(), "--mode", "0600"}).exit_code == 0);
+    run_options o;
+    o.in_child = [] {
+        if (::unshare(CLONE_NEWNS) != 0) return false;
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+        if (::mount("tmpfs", "/tmp", "tmpfs", 0, "mode=0755") != 0) return false;
+        if (::mkdir("/tmp/mq", 0755) != 0) return false;
+        if (::mount("mqueue", "/tmp/mq", "mqueue", 0, nullptr) != 0) return false;
+        return pipc_test::drop_to_nobody();
+    };
+    const auto r = run({"mq", "info", q.str(), "--json"}, o);
+    BOOST_TEST(r.exit_code == 0, r.err);
+    const auto j = json(r.out);
+    BOOST_TEST(j.at("mode").as_string() == "0600");
+    BOOST_TEST(j.at("uid").as_int64() == 0);
+    BOOST_TEST(j.at("max_messages").is_null());
+    BOOST_TEST(j.at("holders_complete").as_bool() == false);
+    const auto missing = run({"mq", "info", q.str() + "-none"}, o);
+    BOOST_TEST(missing.exit_code == 3, missing.err);
 }
