@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks that `pipc-bench --json` output (stdin) has the shape issue 5 promises."""
+"""Checks that `pipc-bench --json` output (stdin) has the shape bench/README.md documents."""
 import json
 import sys
 

@@ -9,7 +9,7 @@ packages=(
   libspdlog-dev libcli11-dev libbenchmark-dev
   pybind11-dev python3-dev python3-pytest
   clang-format clang-tidy
-  dpkg-dev file doxygen liburing-dev
+  dpkg-dev file doxygen liburing-dev help2man
 )
 
 missing=()

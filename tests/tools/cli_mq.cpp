@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 #include <mqueue.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -116,11 +118,21 @@ BOOST_AUTO_TEST_CASE(raw_mq_send_is_received_by_pipc) {
     BOOST_TEST(lines[2].at("data").as_string() == "");
     BOOST_TEST(raw.attr().mq_curmsgs == 0);
 
-    // Without --json the raw body goes to stdout, nothing added.
+    // Without --json each raw body is followed by a newline; --null ends each with a NUL.
     BOOST_REQUIRE(::mq_send(raw.q, binary.data(), binary.size(), 0) == 0);
     const auto body = run({"mq", "recv", q.str(), "-t", "5"});
     BOOST_TEST(body.exit_code == 0);
-    BOOST_TEST(body.out == binary);
+    BOOST_TEST(body.out == binary + "\n");
+    BOOST_REQUIRE(::mq_send(raw.q, "a", 1, 0) == 0);
+    BOOST_REQUIRE(::mq_send(raw.q, "b\nc", 3, 0) == 0);
+    const auto lines_out = run({"mq", "recv", q.str(), "-n", "2", "-t", "5"});
+    BOOST_TEST(lines_out.out == "a\nb\nc\n");
+    BOOST_REQUIRE(::mq_send(raw.q, "a", 1, 0) == 0);
+    BOOST_REQUIRE(::mq_send(raw.q, "b\nc", 3, 0) == 0);
+    const auto nul = run({"mq", "recv", q.str(), "-n", "2", "-t", "5", "--null"});
+    BOOST_TEST(nul.exit_code == 0, nul.err);
+    BOOST_TEST(nul.out == std::string("a\0b\nc\0", 6));
+    BOOST_TEST(run({"mq", "recv", q.str(), "--null", "--json"}).exit_code == 2);
 }
 
 BOOST_AUTO_TEST_CASE(recv_waits_for_a_message_sent_later) {
@@ -132,7 +144,7 @@ BOOST_AUTO_TEST_CASE(recv_waits_for_a_message_sent_later) {
     // mq_timedreceive or before (either way the message must arrive within the timeout).
     pipc_test::child_process receiver([&] {
         const auto r = run({"mq", "recv", q.str(), "--timeout", "15"});
-        return r.exit_code == 0 && r.out == "late";
+        return r.exit_code == 0 && r.out == "late\n";
     });
     raw_queue raw(q.str());
     BOOST_REQUIRE(::mq_send(raw.q, "late", 4, 0) == 0);
@@ -200,4 +212,33 @@ BOOST_AUTO_TEST_CASE(rm_removes_every_name_and_reports_missing_ones) {
     BOOST_TEST(!exists(object_kind::message_queue, a.str()));
     BOOST_TEST(!exists(object_kind::message_queue, c.str()));
     BOOST_TEST(run({"mq", "rm", "--force", b.str()}).exit_code == 0);
+}
+
+// Like `ls -l /dev/mqueue`: owner, mode and times need no permission on the queue; what needs it
+// is "?" rather than an error. Run as uid 65534 with an mqueue mount of its own.
+BOOST_AUTO_TEST_CASE(info_works_without_permission_to_open_the_queue) {
+    if (::geteuid() != 0) {
+        BOOST_TEST_MESSAGE("skipped: needs root to mount mqueue and change uid");
+        return;
+    }
+    named q(object_kind::message_queue);
+    BOOST_REQUIRE(run({"mq", "create", q.str(), "--mode", "0600"}).exit_code == 0);
+    run_options o;
+    o.in_child = [] {
+        if (::unshare(CLONE_NEWNS) != 0) return false;
+        if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+        if (::mount("tmpfs", "/tmp", "tmpfs", 0, "mode=0755") != 0) return false;
+        if (::mkdir("/tmp/mq", 0755) != 0) return false;
+        if (::mount("mqueue", "/tmp/mq", "mqueue", 0, nullptr) != 0) return false;
+        return pipc_test::drop_to_nobody();
+    };
+    const auto r = run({"mq", "info", q.str(), "--json"}, o);
+    BOOST_TEST(r.exit_code == 0, r.err);
+    const auto j = json(r.out);
+    BOOST_TEST(j.at("mode").as_string() == "0600");
+    BOOST_TEST(j.at("uid").as_int64() == 0);
+    BOOST_TEST(j.at("max_messages").is_null());
+    BOOST_TEST(j.at("holders_complete").as_bool() == false);
+    const auto missing = run({"mq", "info", q.str() + "-none"}, o);
+    BOOST_TEST(missing.exit_code == 3, missing.err);
 }

@@ -20,5 +20,6 @@ void add_mq_commands(CLI::App& app);
 void add_sem_commands(CLI::App& app);
 void add_shm_commands(CLI::App& app);
 void add_system_commands(CLI::App& app); ///< ls, limits, doctor
+void add_rm_command(CLI::App& app);      ///< rm (any kind, by name or --unused)
 
 } // namespace pipc_cli

@@ -3,6 +3,7 @@
 #include "common.hpp"
 #include "inventory.hpp"
 
+#include <pipc/limits.hpp>
 #include <pipc/pipc.hpp>
 
 #include <spdlog/spdlog.h>
@@ -101,21 +102,16 @@ void print_info(const object_info& info, bool json) {
         write_stdout(to_text(info));
 }
 
-std::vector<holder> holders_of(const struct ::stat& st) {
-    return holder_index({st.st_dev}).find(st.st_dev, st.st_ino);
-}
-
-object_info info_from_stat(object_kind kind, const std::string& name, const struct ::stat& st) {
+object_info info_from_stat(object_kind kind, const std::string& name, const struct ::stat& st,
+                           const std::string& path) {
     object_info info;
     info.kind = kind;
     info.name = name;
-    info.mode = st.st_mode & 07777;
-    info.uid = st.st_uid;
-    info.gid = st.st_gid;
-    info.ctime = static_cast<std::int64_t>(st.st_ctim.tv_sec);
-    info.dev = st.st_dev;
-    info.ino = st.st_ino;
-    info.holders = holders_of(st);
+    fill_from_stat(info, st, path);
+    auto scan = scan_holders(st.st_dev, st.st_ino);
+    info.holders = std::move(scan.holders);
+    info.holders_complete = scan.complete;
+    if (!scan.complete) note("warning: " + scan.incomplete_text);
     return info;
 }
 
@@ -215,10 +211,12 @@ void add_mq(CLI::App& app) {
             std::optional<double> timeout;
             unsigned count = 1;
             bool json = false;
+            bool null = false;
         };
         auto o = std::make_shared<options>();
         auto* cmd = add_command(*mq, "recv",
-                                "Receive messages, highest priority first (raw bodies to stdout)");
+                                "Receive messages, highest priority first; each body is followed "
+                                "by a newline (--null: a NUL byte)");
         cmd->add_option("NAME", o->name, "Queue name")
             ->required()
             ->check(name_validator(object_kind::message_queue));
@@ -229,8 +227,13 @@ void add_mq(CLI::App& app) {
         cmd->add_option("-n,--count", o->count, "Number of messages to receive")
             ->check(CLI::Range(1U, UINT_MAX))
             ->capture_default_str();
-        cmd->add_flag("--json", o->json,
-                      "One JSON object per line per message: priority, size, data, encoding");
+        auto* json_flag =
+            cmd->add_flag("--json", o->json,
+                          "One JSON object per line per message: priority, size, data, encoding");
+        cmd->add_flag("-z,--null", o->null,
+                      "End each body with a NUL byte instead of a newline (for bodies that "
+                      "contain newlines; xargs -0)")
+            ->excludes(json_flag);
         cmd->callback([o] {
             auto q = open_queue(o->name, pipc::access::read_only);
             std::vector<std::byte> buffer(static_cast<std::size_t>(q.max_message_size()));
@@ -257,7 +260,9 @@ void add_mq(CLI::App& app) {
                     put_bytes(m, "data", "encoding", body);
                     print_json(m);
                 } else {
-                    write_stdout(body);
+                    std::string framed(body);
+                    framed += o->null ? '\0' : '\n';
+                    write_stdout(framed);
                 }
             }
         });
@@ -275,19 +280,34 @@ void add_mq(CLI::App& app) {
             ->check(name_validator(object_kind::message_queue));
         cmd->add_flag("--json", o->json, "Print one JSON object (the schema of a `pipc ls` entry)");
         cmd->callback([o] {
-            pipc::message_queue_options opts;
-            opts.access = pipc::access::read_only;
-            opts.blocking = false;
-            pipc::error_code ec;
-            pipc::message_queue q;
-            q.open(o->name, opts, ec);
-            check(ec, "cannot open message queue " + shown(o->name));
-            struct ::stat st {};
-            if (::fstat(q.native_handle(), &st) != 0)
-                throw tool_error(exit_failure, "cannot stat message queue " + shown(o->name) +
-                                                   ": " + std::strerror(errno));
-            auto info = info_from_stat(object_kind::message_queue, o->name, st);
+            // Like `ls -l /dev/mqueue/NAME`: owner, mode and times need no permission on the
+            // queue itself; the geometry (mq_getattr) does, and is "?" without it.
             const mqueue_view view;
+            struct ::stat st {};
+            std::string path;
+            if (view.available()) {
+                path = view.dir() + "/" + o->name.substr(1);
+                if (::stat(path.c_str(), &st) != 0) {
+                    const int err = errno;
+                    throw tool_error(err == ENOENT ? exit_existential : exit_failure,
+                                     "cannot find message queue " + shown(o->name) + ": " +
+                                         std::strerror(err));
+                }
+            } else {
+                // No mqueue file system to look at: the queue descriptor is the only way in.
+                pipc::message_queue_options opts;
+                opts.access = pipc::access::read_only;
+                opts.blocking = false;
+                pipc::error_code ec;
+                pipc::message_queue q;
+                q.open(o->name, opts, ec);
+                check(ec,
+                      "cannot open message queue " + shown(o->name) + " (" + view.reason() + ")");
+                if (::fstat(q.native_handle(), &st) != 0)
+                    throw tool_error(exit_failure, "cannot stat message queue " + shown(o->name) +
+                                                       ": " + std::strerror(errno));
+            }
+            auto info = info_from_stat(object_kind::message_queue, o->name, st, path);
             fill_queue(info, view.dir());
             print_info(info, o->json);
         });
@@ -329,8 +349,11 @@ void add_sem(CLI::App& app) {
             pipc::semaphore s;
             s.open(o->name, opts, ec);
             check(ec, "cannot create semaphore " + shown(o->name));
-            if (!s.created())
-                note("semaphore " + shown(o->name) + " exists already; left unchanged");
+            if (!s.created()) {
+                const int value = s.value(ec);
+                note("semaphore " + shown(o->name) + " exists already; left unchanged (value " +
+                     (ec ? std::string("unknown: ") + ec.message() : std::to_string(value)) + ")");
+            }
         });
     }
 
@@ -344,14 +367,34 @@ void add_sem(CLI::App& app) {
         cmd->add_option("NAME", o->name, "Semaphore name")
             ->required()
             ->check(name_validator(object_kind::semaphore));
-        cmd->add_option("-n,--count", o->count, "How many times to post")
-            ->check(CLI::Range(1L, LONG_MAX))
+        cmd->add_option("-n,--count", o->count,
+                        "How many times to post, 1 .. SEM_VALUE_MAX; the value may not pass "
+                        "SEM_VALUE_MAX (" +
+                            std::to_string(pipc::semaphore_value_max()) + ")")
+            ->check(CLI::Range(1L, static_cast<long>(pipc::semaphore_value_max())))
             ->capture_default_str();
         cmd->callback([o] {
             auto s = open_semaphore(o->name);
             pipc::error_code ec;
+            const std::string context = "cannot post semaphore " + shown(o->name) + " " +
+                                        std::to_string(o->count) + " time(s)";
+            const auto max = static_cast<long>(pipc::semaphore_value_max());
+            const auto too_high = [&](long value) {
+                return tool_error(exit_usage, context + ": its value " + std::to_string(value) +
+                                                  " plus " + std::to_string(o->count) +
+                                                  " would pass SEM_VALUE_MAX (" +
+                                                  std::to_string(max) + "); nothing posted");
+            };
+            const long before = s.value(ec);
+            check(ec, "cannot read semaphore " + shown(o->name));
+            if (before > max - o->count) throw too_high(before);
             s.release(o->count, ec);
-            check(ec, "cannot post semaphore " + shown(o->name));
+            // Someone else posted in between: the library refused without posting.
+            if (ec == pipc::errc::invalid_release_count) {
+                pipc::error_code ignored;
+                throw too_high(s.value(ignored));
+            }
+            check(ec, context);
         });
     }
 
@@ -397,18 +440,18 @@ void add_sem(CLI::App& app) {
             ->check(name_validator(object_kind::semaphore));
         cmd->add_flag("--json", o->json, "Print one JSON object (the schema of a `pipc ls` entry)");
         cmd->callback([o] {
-            auto s = open_semaphore(o->name);
-            pipc::error_code ec;
-            const int value = s.value(ec);
-            check(ec, "cannot read semaphore " + shown(o->name));
             // glibc keeps semaphore "/x" in /dev/shm/sem.x; its owner and mode are that file's.
+            // They need no permission on the semaphore; its value does (it is "?" without).
             const std::string path = "/dev/shm/sem." + o->name.substr(1);
             struct ::stat st {};
-            if (::stat(path.c_str(), &st) != 0)
-                throw tool_error(exit_failure,
-                                 "cannot stat " + shown(path) + ": " + std::strerror(errno));
-            auto info = info_from_stat(object_kind::semaphore, o->name, st);
-            info.value = value;
+            if (::stat(path.c_str(), &st) != 0) {
+                const int err = errno;
+                throw tool_error(err == ENOENT ? exit_existential : exit_failure,
+                                 "cannot find semaphore " + shown(o->name) + ": " +
+                                     std::strerror(err));
+            }
+            auto info = info_from_stat(object_kind::semaphore, o->name, st, path);
+            fill_semaphore(info);
             print_info(info, o->json);
         });
     }
@@ -581,7 +624,8 @@ void add_shm(CLI::App& app) {
             if (::fstat(s.native_handle(), &st) != 0)
                 throw tool_error(exit_failure, "cannot stat shared memory " + shown(o->name) +
                                                    ": " + std::strerror(errno));
-            auto info = info_from_stat(object_kind::shared_memory, o->name, st);
+            auto info = info_from_stat(object_kind::shared_memory, o->name, st,
+                                       "/dev/shm/" + o->name.substr(1));
             info.size = static_cast<std::uint64_t>(st.st_size);
             print_info(info, o->json);
         });

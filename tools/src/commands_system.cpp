@@ -5,6 +5,10 @@
 
 #include <pipc/limits.hpp>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <semaphore.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -12,6 +16,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -75,8 +81,9 @@ std::uint64_t queue_charge(long max_messages, long message_size) {
 }
 
 struct queue_use {
-    std::optional<std::uint64_t> bytes; ///< nullopt: unknown.
-    std::size_t queues = 0;
+    std::optional<std::uint64_t> bytes;    ///< nullopt: unknown.
+    std::size_t queues = 0;                ///< This uid's.
+    std::optional<std::size_t> all_queues; ///< Every user's; nullopt: cannot be listed.
     std::string note;
 };
 
@@ -88,6 +95,7 @@ queue_use estimate_queue_use(const mqueue_view& view) {
         return use;
     }
     const auto inv = list_objects({object_kind::message_queue}, &view);
+    use.all_queues = inv.objects.size();
     std::uint64_t total = 0;
     const ::uid_t me = ::getuid();
     for (const auto& q : inv.objects) {
@@ -101,8 +109,8 @@ queue_use estimate_queue_use(const mqueue_view& view) {
         ++use.queues;
     }
     use.bytes = total;
-    use.note = "estimated from the " + std::to_string(use.queues) + " queue(s) owned by uid " +
-               std::to_string(me);
+    use.note = "estimate from the geometry of the " + std::to_string(use.queues) +
+               " queue(s) owned by uid " + std::to_string(me);
     return use;
 }
 
@@ -131,6 +139,8 @@ void add_limits(CLI::App& app) {
             m["msgsize_max"] = opt_long(mq.msgsize_max);
             m["msgsize_default"] = opt_long(mq.msgsize_default);
             m["queues_max"] = opt_long(mq.queues_max);
+            m["queues"] =
+                use.all_queues ? boost::json::value(*use.all_queues) : boost::json::value(nullptr);
             m["mount"] = mount ? boost::json::value(*mount) : boost::json::value(nullptr);
             o["mqueue"] = std::move(m);
             boost::json::object r;
@@ -167,15 +177,20 @@ void add_limits(CLI::App& app) {
         line("fs.mqueue.msg_default", lv(mq.msg_default));
         line("fs.mqueue.msgsize_max", lv(mq.msgsize_max));
         line("fs.mqueue.msgsize_default", lv(mq.msgsize_default));
-        line("fs.mqueue.queues_max", lv(mq.queues_max));
+        line("fs.mqueue.queues_max",
+             lv(mq.queues_max) + (use.all_queues
+                                      ? " (" + std::to_string(*use.all_queues) + " queue(s) exist)"
+                                      : std::string(" (queues in use: unknown)")));
         line("mqueue mount", mount ? *mount : std::string("not mounted"));
         const auto rv = [](bool unlimited, std::uint64_t v) {
             return unlimited ? std::string("unlimited") : std::to_string(v) + " bytes";
         };
         line("RLIMIT_MSGQUEUE soft", rv(rl.soft_unlimited, rl.soft));
         line("RLIMIT_MSGQUEUE hard", rv(rl.hard_unlimited, rl.hard));
-        line("RLIMIT_MSGQUEUE use",
-             use.bytes ? std::to_string(*use.bytes) + " bytes (" + use.note + ")" : use.note);
+        line("RLIMIT_MSGQUEUE use", use.bytes ? std::to_string(*use.bytes) + " bytes of " +
+                                                    rv(rl.soft_unlimited, rl.soft) + " (an " +
+                                                    use.note + ")"
+                                              : use.note);
         if (shm) {
             line("/dev/shm size", std::to_string(shm->size) + " (" + human_size(shm->size) + ")");
             line("/dev/shm free",
@@ -192,10 +207,58 @@ void add_limits(CLI::App& app) {
 
 // --- ls ------------------------------------------------------------------------------------------
 
+std::string columns_help() {
+    std::string text = "Columns, comma-separated (a leading '+' adds to the defaults):";
+    for (const auto& c : all_columns()) text += std::string("\n  ") + c.name + ": " + c.description;
+    text += "\nDefault: ";
+    const auto def = default_columns();
+    for (std::size_t i = 0; i < def.size(); ++i) text += (i ? "," : "") + def[i];
+    return text;
+}
+
+std::vector<std::string> parse_columns(const std::string& spec) {
+    std::vector<std::string> out;
+    std::string list = spec;
+    if (!list.empty() && list[0] == '+') {
+        out = default_columns();
+        list.erase(0, 1);
+    }
+    std::size_t start = 0;
+    while (start <= list.size()) {
+        auto end = list.find(',', start);
+        if (end == std::string::npos) end = list.size();
+        std::string name = list.substr(start, end - start);
+        for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        const auto& all = all_columns();
+        if (std::none_of(all.begin(), all.end(), [&](const column& c) { return name == c.name; }))
+            throw tool_error(exit_usage, "--output: unknown column '" + escape_for_text(name) +
+                                             "' (see pipc ls --help for the list)");
+        out.push_back(name);
+        start = end + 1;
+    }
+    return out;
+}
+
+CLI::Validator columns_validator() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            try {
+                parse_columns(text);
+            } catch (const tool_error& e) {
+                return e.what();
+            }
+            return {};
+        },
+        "COLUMNS");
+}
+
 void add_ls(CLI::App& app) {
     struct options {
         std::optional<std::string> kind;
+        std::optional<std::string> output;
         bool json = false;
+        bool noheadings = false;
+        bool raw = false;
     };
     auto o = std::make_shared<options>();
     auto* cmd = add_command(app, "ls",
@@ -203,7 +266,18 @@ void add_ls(CLI::App& app) {
                             "its owner, mode, state and the processes holding it open");
     cmd->add_option("--kind", o->kind, "Only this kind")
         ->check(CLI::IsMember({"mq", "sem", "shm"}));
-    cmd->add_flag("--json", o->json, "Print one JSON object: {objects, mqueue, holders_complete}");
+    cmd->add_option("-o,--output", o->output, "Columns to print (see below)")
+        ->check(columns_validator());
+    cmd->add_flag("-n,--noheadings", o->noheadings, "Do not print the heading line");
+    cmd->add_flag("-r,--raw", o->raw, "One space between columns, no alignment");
+    cmd->add_flag("--json", o->json,
+                  "Print one JSON object: {objects, mqueue, holders_complete} (all fields, "
+                  "whatever --output says)");
+    cmd->footer(columns_help() +
+                "\nHOLDERS is 'none' only when every process was inspected; "
+                "'?' means unknown (run as root to see other users' "
+                "processes).\n" +
+                exit_code_help);
     cmd->callback([o] {
         std::set<object_kind> kinds;
         if (!o->kind || *o->kind == "mq") kinds.insert(object_kind::message_queue);
@@ -225,142 +299,356 @@ void add_ls(CLI::App& app) {
             for (const auto& obj : inv.objects) objects.push_back(to_json(obj));
             out["objects"] = std::move(objects);
             out["mqueue"] = mqueue_json(mq, want_mq);
-            out["holders_complete"] = inv.uninspected.empty();
+            out["holders_complete"] = inv.holders_complete();
             boost::json::array pids;
             for (const auto pid : inv.uninspected) pids.push_back(pid);
             out["uninspected_pids"] = std::move(pids);
             print_json(out);
         } else {
-            write_stdout(to_table(inv.objects));
+            table_style style;
+            style.headings = !o->noheadings;
+            style.raw = o->raw;
+            write_stdout(to_table(
+                inv.objects, o->output ? parse_columns(*o->output) : default_columns(), style));
         }
         if (want_mq && !mq->available()) warn(mq->reason());
-        if (!inv.uninspected.empty()) warn(holders_incomplete_text(inv.uninspected));
+        if (!inv.holders_complete())
+            warn(holders_incomplete_text(inv.uninspected, inv.hidden) +
+                 " ('?' in HOLDERS: unknown, not none)");
     });
 }
 
 // --- doctor --------------------------------------------------------------------------------------
 
+// What a check found. Only "warn" is a problem (exit 6); "info" is worth knowing but normal (the
+// kernel's default msg_max, objects nobody holds right now), "unknown" says a check could not
+// decide and is never read as "fine" or as "none".
+enum class status { ok, info, warn, unknown };
+
+const char* status_label(status s) {
+    switch (s) {
+    case status::ok:
+        return "ok";
+    case status::info:
+        return "info";
+    case status::warn:
+        return "warn";
+    case status::unknown:
+        return "unknown";
+    }
+    return "?";
+}
+
 struct finding {
     std::string check;
-    bool ok = true;
+    status state = status::ok;
     std::string message;
 };
 
+// systemd's own rule (uid_is_system): uids up to 999 are system users; nobody never logs in.
+bool regular_user(::uid_t uid) {
+    return uid > 999 && uid != 65534;
+}
+
+bool parse_bool(std::string v, bool& out) {
+    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (v == "yes" || v == "true" || v == "on" || v == "1") {
+        out = true;
+        return true;
+    }
+    if (v == "no" || v == "false" || v == "off" || v == "0") {
+        out = false;
+        return true;
+    }
+    return false;
+}
+
+std::string trim(const std::string& s) {
+    const auto b = s.find_first_not_of(" \t\r");
+    if (b == std::string::npos) return {};
+    const auto e = s.find_last_not_of(" \t\r");
+    return s.substr(b, e - b + 1);
+}
+
+// Applies the RemoveIPC= assignments of one logind.conf-style file to `value`.
+void apply_logind_file(const std::string& path, bool& value, std::string& source) {
+    std::ifstream in(path);
+    if (!in) return;
+    std::string line;
+    bool login_section = false;
+    while (std::getline(in, line)) {
+        line = trim(line);
+        if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+        if (line[0] == '[') {
+            login_section = line == "[Login]";
+            continue;
+        }
+        if (!login_section) continue;
+        const auto eq = line.find('=');
+        if (eq == std::string::npos || trim(line.substr(0, eq)) != "RemoveIPC") continue;
+        bool v = true;
+        if (parse_bool(trim(line.substr(eq + 1)), v)) {
+            value = v;
+            source = path;
+        }
+    }
+}
+
+// logind's configuration as systemd reads it: the first main file found, then every drop-in
+// (*.conf in the logind.conf.d directories; a name in an earlier directory hides the same name
+// in later ones) in file-name order. RemoveIPC defaults to yes.
+std::pair<bool, std::string> logind_remove_ipc() {
+    bool value = true;
+    std::string source = "default";
+    for (const char* main_file :
+         {"/etc/systemd/logind.conf", "/run/systemd/logind.conf",
+          "/usr/local/lib/systemd/logind.conf", "/usr/lib/systemd/logind.conf"}) {
+        if (::access(main_file, F_OK) == 0) {
+            apply_logind_file(main_file, value, source);
+            break;
+        }
+    }
+    std::map<std::string, std::string> dropins; // file name -> path
+    for (const char* dir :
+         {"/etc/systemd/logind.conf.d", "/run/systemd/logind.conf.d",
+          "/usr/local/lib/systemd/logind.conf.d", "/usr/lib/systemd/logind.conf.d"}) {
+        if (DIR* d = ::opendir(dir)) {
+            while (const ::dirent* e = ::readdir(d)) {
+                const std::string file = e->d_name;
+                if (file.size() < 6 || file.compare(file.size() - 5, 5, ".conf") != 0) continue;
+                dropins.emplace(file, std::string(dir) + "/" + file);
+            }
+            ::closedir(d);
+        }
+    }
+    for (const auto& [file, path] : dropins) apply_logind_file(path, value, source);
+    return {value, source};
+}
+
+finding check_remove_ipc(const inventory& inv) {
+    // Without systemd as init there is no logind to remove anything.
+    struct ::stat st {};
+    if (::stat("/run/systemd/system", &st) != 0 || !S_ISDIR(st.st_mode))
+        return {"remove_ipc", status::ok,
+                "systemd is not running: logind's RemoveIPC= does not apply"};
+    std::set<::uid_t> users;
+    if (regular_user(::getuid())) users.insert(::getuid());
+    for (const auto& obj : inv.objects)
+        if (regular_user(obj.uid)) users.insert(obj.uid);
+    const auto [remove, source] = logind_remove_ipc();
+    if (!remove)
+        return {"remove_ipc", status::ok,
+                "systemd-logind keeps users' IPC objects (RemoveIPC=no in " + source + ")"};
+    if (users.empty())
+        return {"remove_ipc", status::ok,
+                "systemd-logind's RemoveIPC=yes (" + source +
+                    ") only affects regular users (uid >= 1000); none runs this or owns an object"};
+    std::string uids;
+    for (const auto u : users) uids += (uids.empty() ? "" : ", ") + std::to_string(u);
+    return {
+        "remove_ipc", status::warn,
+        "systemd-logind has RemoveIPC=yes (" + source +
+            "): it deletes every POSIX IPC object of uid " + uids +
+            " when that user's last session ends; run services as a system user, enable "
+            "lingering (loginctl enable-linger), or set RemoveIPC=no in /etc/systemd/logind.conf"};
+}
+
 void add_doctor(CLI::App& app) {
     auto json = std::make_shared<bool>(false);
-    auto* cmd = add_command(app, "doctor",
-                            "Check for what commonly bites POSIX IPC users: msg_max of 10, a small "
-                            "/dev/shm, /dev/mqueue not mounted, leaked objects nobody holds. "
-                            "Exits 0 when the checks ran, whatever they found");
-    cmd->add_flag("--json", *json, "Print one JSON object: {checks, warnings}");
+    auto* cmd = add_command(
+        app, "doctor",
+        "Check what commonly bites POSIX IPC users: /dev/shm size and fill, /dev/mqueue, mqueue "
+        "limits against what exists, truncated semaphore files, systemd-logind's RemoveIPC, "
+        "objects nobody holds. Exits 0 when healthy, 6 when a check warns");
+    cmd->add_flag("--json", *json, "Print one JSON object: {checks, warnings, healthy}");
     cmd->callback([json] {
         std::vector<finding> findings;
         const auto mq = pipc::read_mqueue_limits();
         if (!mq.msg_max)
-            findings.push_back({"msg_max", false,
+            findings.push_back({"msg_max", status::warn,
                                 "/proc/sys/fs/mqueue/msg_max cannot be read: message queues may be "
                                 "unavailable in this kernel or container"});
         else if (*mq.msg_max <= 10)
             findings.push_back(
-                {"msg_max", false,
+                {"msg_max", status::info,
                  "fs.mqueue.msg_max is " + std::to_string(*mq.msg_max) +
-                     ": unprivileged processes cannot create a queue holding more messages (raise "
-                     "it: sysctl -w fs.mqueue.msg_max=1024)"});
+                     " (the kernel default): unprivileged processes cannot create a queue holding "
+                     "more messages (raise it: sysctl -w fs.mqueue.msg_max=1024)"});
         else
             findings.push_back(
-                {"msg_max", true, "fs.mqueue.msg_max is " + std::to_string(*mq.msg_max)});
+                {"msg_max", status::ok, "fs.mqueue.msg_max is " + std::to_string(*mq.msg_max)});
 
-        constexpr std::uint64_t small_shm = 256ULL << 20;
+        constexpr std::uint64_t docker_default = 64ULL << 20;
         if (const auto shm = dev_shm_space(); !shm) {
-            findings.push_back({"dev_shm", false,
+            findings.push_back({"dev_shm", status::warn,
                                 std::string("/dev/shm cannot be read (") + std::strerror(errno) +
                                     "): shared memory and semaphores will fail"});
-        } else if (shm->size < small_shm) {
-            findings.push_back(
-                {"dev_shm", false,
-                 "/dev/shm is small: " + human_size(shm->size) +
-                     " (a container default is 64 MiB; segments beyond it fail or raise SIGBUS; "
-                     "docker run --shm-size=1g, or mount -o remount,size=1G /dev/shm)"});
-        } else if (shm->available < shm->size / 10) {
-            findings.push_back({"dev_shm", false,
-                                "/dev/shm is almost full: " + human_size(shm->available) +
-                                    " free of " + human_size(shm->size)});
         } else {
-            findings.push_back({"dev_shm", true,
-                                "/dev/shm has " + human_size(shm->available) + " free of " +
-                                    human_size(shm->size)});
+            if (shm->size <= docker_default)
+                findings.push_back(
+                    {"dev_shm_size", status::warn,
+                     "/dev/shm is only " + human_size(shm->size) +
+                         " (Docker's default is 64 MiB): larger segments fail, or raise SIGBUS "
+                         "when not reserved (docker run --shm-size=1g, or mount -o "
+                         "remount,size=1G /dev/shm)"});
+            else
+                findings.push_back(
+                    {"dev_shm_size", status::ok, "/dev/shm is " + human_size(shm->size)});
+            const std::uint64_t used = shm->size - std::min(shm->size, shm->free);
+            if (shm->size > 0 && used * 10 >= shm->size * 9)
+                findings.push_back({"dev_shm_fill", status::warn,
+                                    "/dev/shm is " + std::to_string(used * 100 / shm->size) +
+                                        "% full: " + human_size(shm->available) + " free of " +
+                                        human_size(shm->size)});
+            else
+                findings.push_back({"dev_shm_fill", status::ok,
+                                    "/dev/shm has " + human_size(shm->available) + " free of " +
+                                        human_size(shm->size)});
         }
 
         const auto mount = mqueue_view::find_mount();
         if (mount)
             findings.push_back(
-                {"mqueue_mount", true, "the mqueue file system is mounted at " + *mount});
+                {"mqueue_mount", status::ok, "the mqueue file system is mounted at " + *mount});
         else
             findings.push_back(
-                {"mqueue_mount", false,
-                 "/dev/mqueue is not mounted: ls/rm-style tools cannot see message queues (pipc "
-                 "mounts one privately when run as root; fix: mount -t mqueue none /dev/mqueue)"});
+                {"mqueue_mount", status::info,
+                 "/dev/mqueue is not mounted: queues work, but ls/rm-style tools cannot see them "
+                 "(pipc mounts one privately when run as root; fix: mount -t mqueue none "
+                 "/dev/mqueue)"});
 
         const mqueue_view view;
-        const auto use = estimate_queue_use(view);
-        const auto rl = pipc::read_rlimit_msgqueue();
-        if (use.bytes && !rl.soft_unlimited && rl.soft > 0 && *use.bytes * 5 >= rl.soft * 4)
-            findings.push_back({"rlimit_msgqueue", false,
-                                "queues use about " + std::to_string(*use.bytes) + " of the " +
-                                    std::to_string(rl.soft) +
-                                    " bytes RLIMIT_MSGQUEUE allows (ulimit -q); new queues will "
-                                    "fail with EMFILE"});
-        else if (use.bytes)
-            findings.push_back(
-                {"rlimit_msgqueue", true,
-                 "queues use about " + std::to_string(*use.bytes) +
-                     " bytes of "
-                     "RLIMIT_MSGQUEUE (" +
-                     (rl.soft_unlimited ? std::string("unlimited") : std::to_string(rl.soft)) +
-                     ")"});
-
         const auto inv = list_objects(
             {object_kind::message_queue, object_kind::semaphore, object_kind::shared_memory},
             &view);
-        std::size_t leaked = 0;
-        for (const auto& obj : inv.objects) {
-            if (!obj.holders.empty()) continue;
-            ++leaked;
-            findings.push_back({"leaked", false,
-                                std::string("possibly leaked: ") + kind_label(obj.kind) + " " +
-                                    escape_for_text(obj.name) +
-                                    " is held open by no process (remove it with: pipc " +
-                                    kind_label(obj.kind) + " rm " + escape_for_text(obj.name) +
-                                    ")"});
+
+        // Queues against fs.mqueue.queues_max (which CAP_SYS_RESOURCE may exceed).
+        if (!view.available()) {
+            findings.push_back(
+                {"queues_max", status::unknown, "cannot count queues: " + view.reason()});
+        } else {
+            const auto queues = static_cast<long>(
+                std::count_if(inv.objects.begin(), inv.objects.end(), [](const object_info& x) {
+                    return x.kind == object_kind::message_queue;
+                }));
+            if (mq.queues_max && *mq.queues_max > 0 && queues * 10 >= *mq.queues_max * 9)
+                findings.push_back(
+                    {"queues_max", status::warn,
+                     std::to_string(queues) + " queues exist of fs.mqueue.queues_max " +
+                         std::to_string(*mq.queues_max) + ": new queues will fail with ENOSPC"});
+            else
+                findings.push_back(
+                    {"queues_max", status::ok,
+                     std::to_string(queues) + " queues exist (fs.mqueue.queues_max " +
+                         (mq.queues_max ? std::to_string(*mq.queues_max) : "unknown") + ")"});
         }
-        if (leaked == 0)
-            findings.push_back({"leaked", true,
-                                "every object is held open by some process" +
-                                    std::string(view.available() ? "" : " (queues not checked)")});
-        if (!inv.uninspected.empty())
-            findings.push_back({"holders", false, holders_incomplete_text(inv.uninspected)});
+
+        const auto use = estimate_queue_use(view);
+        const auto rl = pipc::read_rlimit_msgqueue();
+        if (!use.bytes)
+            findings.push_back(
+                {"rlimit_msgqueue", status::unknown, "queue memory of this uid is " + use.note});
+        else if (!rl.soft_unlimited && rl.soft > 0 && *use.bytes * 5 >= rl.soft * 4)
+            findings.push_back({"rlimit_msgqueue", status::warn,
+                                "this uid's queues use about " + std::to_string(*use.bytes) +
+                                    " of the " + std::to_string(rl.soft) +
+                                    " bytes RLIMIT_MSGQUEUE allows (ulimit -q; an estimate): new "
+                                    "queues will fail with EMFILE"});
+        else
+            findings.push_back(
+                {"rlimit_msgqueue", status::ok,
+                 "this uid's queues use about " + std::to_string(*use.bytes) +
+                     " bytes of RLIMIT_MSGQUEUE (" +
+                     (rl.soft_unlimited ? std::string("unlimited") : std::to_string(rl.soft)) +
+                     "; an estimate)"});
+
+        // glibc maps sizeof(sem_t) bytes of /dev/shm/sem.NAME; a shorter file (a crash between
+        // create and write, or someone truncating it) makes every sem_open user die of SIGBUS.
+        std::size_t truncated = 0;
+        if (DIR* dir = ::opendir("/dev/shm")) {
+            const int dfd = ::dirfd(dir);
+            while (const ::dirent* e = ::readdir(dir)) {
+                const std::string file = e->d_name;
+                if (file.rfind("sem.", 0) != 0) continue;
+                struct ::stat st {};
+                if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                    !S_ISREG(st.st_mode))
+                    continue;
+                if (static_cast<std::uint64_t>(st.st_size) >= sizeof(sem_t)) continue;
+                ++truncated;
+                findings.push_back({"sem_truncated", status::warn,
+                                    "semaphore " + escape_for_text("/" + file.substr(4)) +
+                                        " is truncated: /dev/shm/" + escape_for_text(file) +
+                                        " has " + std::to_string(st.st_size) + " of " +
+                                        std::to_string(sizeof(sem_t)) +
+                                        " bytes; opening it raises SIGBUS (remove it: pipc rm "
+                                        "--kind sem " +
+                                        escape_for_text("/" + file.substr(4)) + ")"});
+            }
+            ::closedir(dir);
+        }
+        if (truncated == 0)
+            findings.push_back({"sem_truncated", status::ok, "no truncated semaphore files"});
+
+        findings.push_back(check_remove_ipc(inv));
+
+        // Objects nobody holds are normal (a semaphore between uses) but worth a look; when the
+        // holder scan is incomplete nothing is said about them at all.
+        if (!inv.holders_complete()) {
+            findings.push_back({"unused", status::unknown,
+                                holders_incomplete_text(inv.uninspected, inv.hidden) +
+                                    "; cannot tell which objects are unused"});
+        } else {
+            std::size_t unused = 0;
+            for (const auto& obj : inv.objects) {
+                if (!obj.holders.empty()) continue;
+                ++unused;
+                findings.push_back({"unused", status::info,
+                                    std::string("unused: ") + kind_label(obj.kind) + " " +
+                                        escape_for_text(obj.name) +
+                                        " is held open by no process (review, then: pipc rm "
+                                        "--kind " +
+                                        kind_label(obj.kind) + " " + escape_for_text(obj.name) +
+                                        ")"});
+            }
+            if (unused == 0)
+                findings.push_back(
+                    {"unused", status::ok,
+                     "every object is held open by some process" +
+                         std::string(view.available() ? "" : " (queues not checked)")});
+        }
 
         std::size_t warnings = 0;
-        for (const auto& f : findings) warnings += f.ok ? 0 : 1;
+        for (const auto& f : findings) warnings += f.state == status::warn ? 1 : 0;
         if (*json) {
             boost::json::object out;
             boost::json::array checks;
             for (const auto& f : findings) {
                 boost::json::object c;
                 c["check"] = f.check;
-                c["status"] = f.ok ? "ok" : "warn";
+                c["status"] = status_label(f.state);
                 c["message"] = f.message;
                 checks.push_back(std::move(c));
             }
             out["checks"] = std::move(checks);
             out["warnings"] = warnings;
+            out["healthy"] = warnings == 0;
+            out["holders_complete"] = inv.holders_complete();
             print_json(out);
-            return;
+        } else {
+            std::string out;
+            for (const auto& f : findings) {
+                char label[16];
+                std::snprintf(label, sizeof label, "%-8s", status_label(f.state));
+                std::string l = label;
+                for (char& ch : l)
+                    ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+                out += (f.state == status::ok ? std::string("ok      ") : l) + f.message + "\n";
+            }
+            out += std::to_string(warnings) + " problem(s)\n";
+            write_stdout(out);
         }
-        std::string out;
-        for (const auto& f : findings) out += (f.ok ? "ok    " : "WARN  ") + f.message + "\n";
-        out += std::to_string(warnings) + " warning(s)\n";
-        write_stdout(out);
+        if (warnings > 0) throw tool_error(exit_problems, "");
     });
 }
 

@@ -15,7 +15,8 @@ namespace pipc_cli {
 const char* const exit_code_help =
     "Exit codes: 0 success; 2 bad usage or argument; 3 not found, or already exists with "
     "--exclusive; 4 permission denied; 5 busy (timed out, queue full or empty); 1 any other "
-    "failure.\nSizes take K, M, G, T, P, E suffixes (powers of 1024; 'KiB' and 'KB' mean the "
+    "failure; 6 doctor found problems; 7 refused because holders cannot be known (rm "
+    "--unused).\nSizes take K, M, G, T, P, E suffixes (powers of 1024; 'KiB' and 'KB' mean the "
     "same). Names need one leading '/'.";
 
 int exit_code_for(const pipc::error_code& ec) noexcept {
@@ -66,28 +67,23 @@ void check(const pipc::error_code& ec, const std::string& context) {
 // --- argument parsing --------------------------------------------------------------------------
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {
-    std::size_t i = 0;
-    std::uint64_t value = 0;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-        const auto digit = static_cast<std::uint64_t>(text[i] - '0');
-        if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return std::nullopt;
-        value = value * 10 + digit;
-        ++i;
-    }
-    if (i == 0) return std::nullopt;
-    std::string_view suffix = text.substr(i);
-    if (suffix.empty()) return value;
-    static constexpr std::string_view units = "kmgtpe";
-    char unit = suffix[0];
-    if (unit >= 'A' && unit <= 'Z') unit = static_cast<char>(unit - 'A' + 'a');
-    const auto pos = units.find(unit);
-    if (pos == std::string_view::npos) return std::nullopt;
-    suffix.remove_prefix(1);
-    if (!(suffix.empty() || suffix == "B" || suffix == "iB" || suffix == "b" || suffix == "ib"))
+    // CLI11's AsSizeValue does the units (K = 1024, KB, KiB, ... E) and the overflow check; it
+    // trims blanks and takes signs and fractions to its integer conversion, so those are
+    // refused here first.
+    if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
+    for (const char c : text)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+            return std::nullopt;
+    static const CLI::AsSizeValue as_size(false);
+    std::string value(text);
+    try {
+        if (!as_size(value).empty()) return std::nullopt;
+    } catch (const CLI::ValidationError&) {
         return std::nullopt;
-    const unsigned shift = 10U * static_cast<unsigned>(pos + 1);
-    if (value > (std::numeric_limits<std::uint64_t>::max() >> shift)) return std::nullopt;
-    return value << shift;
+    }
+    std::uint64_t out = 0;
+    if (!CLI::detail::lexical_cast(value, out)) return std::nullopt;
+    return out;
 }
 
 std::optional<::mode_t> parse_mode(std::string_view text) {
@@ -101,12 +97,33 @@ std::optional<::mode_t> parse_mode(std::string_view text) {
     return static_cast<::mode_t>(value);
 }
 
+std::string name_problem(pipc::object_kind kind, std::string_view name) {
+    if (!pipc::validate_name(kind, name)) return {};
+    if (name.empty()) return "a name must not be empty";
+    if (name.front() != '/') return "a name must start with '/'";
+    const std::string_view rest = name.substr(1);
+    if (rest.empty()) return "a name needs at least one character after the '/'";
+    if (rest == "." || rest == "..") return "a name must not be \"/.\" or \"/..\"";
+    if (const auto at = rest.find('/'); at != std::string_view::npos)
+        return "a name must not contain a '/' after the first (found at byte " +
+               std::to_string(at + 1) + ")";
+    if (rest.find('\0') != std::string_view::npos) return "a name must not contain a NUL byte";
+    if (kind == pipc::object_kind::shared_memory && rest.substr(0, 4) == "sem.")
+        return "a shared-memory name must not start with \"/sem.\": /dev/shm/sem." +
+               escape_for_text(rest.substr(4)) + " is the file of semaphore /" +
+               escape_for_text(rest.substr(4));
+    if (rest.size() > pipc::max_name_length(kind))
+        return "a name may have at most " + std::to_string(pipc::max_name_length(kind)) +
+               " bytes after the '/' (this one has " + std::to_string(rest.size()) + ")";
+    return pipc::validate_name(kind, name).message();
+}
+
 CLI::Validator name_validator(pipc::object_kind kind) {
     return CLI::Validator(
         [kind](std::string& name) -> std::string {
-            const auto ec = pipc::validate_name(kind, name);
-            if (!ec) return {};
-            return "\"" + escape_for_text(name) + "\": " + ec.message();
+            const auto problem = name_problem(kind, name);
+            if (problem.empty()) return {};
+            return "\"" + escape_for_text(name) + "\": " + problem;
         },
         "NAME");
 }

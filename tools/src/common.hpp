@@ -31,6 +31,8 @@ enum exit_code : int {
     exit_existential = 3, ///< Not found, or already exists with --exclusive.
     exit_permissions = 4, ///< Permission denied.
     exit_busy = 5,        ///< Timed out, queue full or empty, semaphore unavailable.
+    exit_problems = 6,    ///< `doctor` found problems (checks with status "warn").
+    exit_unknowable = 7,  ///< Refused: whether objects are in use cannot be known (rm --unused).
 };
 
 /// Maps a pipc or OS error to the exit code above.
@@ -59,6 +61,9 @@ extern const char* const exit_code_help;
 std::optional<std::uint64_t> parse_size(std::string_view text);
 /// Octal "644", "0644", "01777" (at most 07777). nullopt otherwise.
 std::optional<::mode_t> parse_mode(std::string_view text);
+
+/// The naming rule `name` breaks for `kind`, said precisely; empty when the name is valid.
+std::string name_problem(pipc::object_kind kind, std::string_view name);
 
 /// CLI11 validators; they run during parsing, before any command touches an object.
 CLI::Validator name_validator(pipc::object_kind kind);

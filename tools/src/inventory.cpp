@@ -19,11 +19,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <tuple>
@@ -113,20 +115,73 @@ std::optional<std::string> group_name(::gid_t gid) {
     return std::nullopt;
 }
 
-object_info from_stat(pipc::object_kind kind, std::string name, const struct ::stat& st) {
+object_info from_stat(pipc::object_kind kind, std::string name, const struct ::stat& st,
+                      const std::string& path) {
     object_info info;
     info.kind = kind;
     info.name = std::move(name);
+    fill_from_stat(info, st, path);
+    return info;
+}
+
+// The hidepid= option of the /proc mount: with it, other users' processes are not even listed,
+// so a scan that sees no holder proves nothing.
+bool trust_pid_namespace_flag = false;
+
+// The initial PID namespace's inode number (PROC_PID_INIT_INO in the kernel).
+constexpr ::ino_t initial_pid_namespace = 0xEFFFFFFCU;
+
+std::string proc_hidepid() {
+    struct ::stat ns {};
+    if (!trust_pid_namespace_flag && ::stat("/proc/self/ns/pid", &ns) == 0 &&
+        ns.st_ino != initial_pid_namespace)
+        return "pipc runs in a PID namespace (a container): processes outside it that share this "
+               "/dev/shm or IPC namespace are invisible (--trust-pid-namespace asserts there are "
+               "none)";
+    if (::geteuid() == 0) return {};
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        const auto sep = line.find(" - ");
+        if (sep == std::string::npos) continue;
+        std::istringstream head(line.substr(0, sep));
+        std::string id, parent, devno, root, mount_point;
+        head >> id >> parent >> devno >> root >> mount_point;
+        if (mount_point != "/proc") continue;
+        std::istringstream tail(line.substr(sep + 3));
+        std::string fstype, source, options;
+        tail >> fstype >> source >> options;
+        if (fstype != "proc") continue;
+        const auto at = options.find("hidepid=");
+        if (at == std::string::npos) return {};
+        const std::string value = options.substr(at + 8, options.find(',', at) - at - 8);
+        if (value == "0" || value == "off") return {};
+        return "/proc is mounted with hidepid=" + value +
+               ": other users' processes are invisible; run as root to see them";
+    }
+    return {};
+}
+
+} // namespace
+
+void set_trust_pid_namespace(bool trust) noexcept {
+    trust_pid_namespace_flag = trust;
+}
+
+void fill_from_stat(object_info& info, const struct ::stat& st, const std::string& path) {
     info.mode = st.st_mode & 07777;
     info.uid = st.st_uid;
     info.gid = st.st_gid;
     info.ctime = static_cast<std::int64_t>(st.st_ctim.tv_sec);
+    info.mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec);
     info.dev = st.st_dev;
     info.ino = st.st_ino;
-    return info;
+    if (path.empty()) return;
+    struct ::statx sx {};
+    if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) == 0 &&
+        (sx.stx_mask & STATX_BTIME) != 0 && sx.stx_ino == st.st_ino)
+        info.btime = static_cast<std::int64_t>(sx.stx_btime.tv_sec);
 }
-
-} // namespace
 
 const char* kind_label(pipc::object_kind kind) noexcept {
     switch (kind) {
@@ -217,7 +272,7 @@ mqueue_view::~mqueue_view() {
 
 // --- holder_index ----------------------------------------------------------------------------
 
-holder_index::holder_index(const std::set<::dev_t>& devices) {
+holder_index::holder_index(const std::set<::dev_t>& devices) : hidden_(proc_hidepid()) {
     if (devices.empty()) return;
     DIR* proc = ::opendir("/proc");
     if (!proc) {
@@ -240,7 +295,11 @@ holder_index::holder_index(const std::set<::dev_t>& devices) {
             while (const ::dirent* fd = ::readdir(fds)) {
                 if (fd->d_name[0] == '.') continue;
                 struct ::stat st {};
-                if (::fstatat(dfd, fd->d_name, &st, 0) != 0) continue;
+                if (::fstatat(dfd, fd->d_name, &st, 0) != 0) {
+                    // A descriptor closed meanwhile held nothing; one we may not look at might.
+                    if (errno == EACCES || errno == EPERM) denied = true;
+                    continue;
+                }
                 if (!devices.count(st.st_dev)) continue;
                 by_inode_[{st.st_dev, st.st_ino}].insert(pid);
                 found = true;
@@ -290,7 +349,9 @@ std::vector<holder> holder_index::find(::dev_t dev, ::ino_t ino) const {
     return out;
 }
 
-std::string holders_incomplete_text(const std::vector<::pid_t>& uninspected) {
+std::string holders_incomplete_text(const std::vector<::pid_t>& uninspected,
+                                    const std::string& hidden) {
+    if (!hidden.empty()) return "holders are unknown: " + hidden;
     if (uninspected.empty()) return {};
     std::string pids;
     for (std::size_t i = 0; i < uninspected.size() && i < 10; ++i)
@@ -299,6 +360,15 @@ std::string holders_incomplete_text(const std::vector<::pid_t>& uninspected) {
     return "holders may be incomplete: " + std::to_string(uninspected.size()) +
            " process(es) could not be inspected (pid " + pids + ")" +
            (::geteuid() == 0 ? "" : "; run as root to see all");
+}
+
+std::string holders_incomplete_text(const holder_index& index) {
+    return holders_incomplete_text(index.uninspected(), index.hidden());
+}
+
+holder_scan scan_holders(::dev_t dev, ::ino_t ino) {
+    const holder_index index({dev});
+    return {index.find(dev, ino), index.complete(), holders_incomplete_text(index)};
 }
 
 // --- objects ---------------------------------------------------------------------------------
@@ -368,12 +438,14 @@ inventory list_objects(const std::set<pipc::object_kind>& kinds, const mqueue_vi
                 // glibc keeps semaphore "/x" as /dev/shm/sem.x; everything else is shm_open's.
                 if (file.rfind("sem.", 0) == 0) {
                     if (!want_sem) continue;
-                    auto info = from_stat(pipc::object_kind::semaphore, "/" + file.substr(4), st);
+                    auto info = from_stat(pipc::object_kind::semaphore, "/" + file.substr(4), st,
+                                          std::string(shm_dir) + "/" + file);
                     fill_semaphore(info);
                     objects.push_back(std::move(info));
                 } else {
                     if (!want_shm) continue;
-                    auto info = from_stat(pipc::object_kind::shared_memory, "/" + file, st);
+                    auto info = from_stat(pipc::object_kind::shared_memory, "/" + file, st,
+                                          std::string(shm_dir) + "/" + file);
                     info.size = static_cast<std::uint64_t>(st.st_size);
                     objects.push_back(std::move(info));
                 }
@@ -391,7 +463,8 @@ inventory list_objects(const std::set<pipc::object_kind>& kinds, const mqueue_vi
                 if (::fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
                 if (!S_ISREG(st.st_mode)) continue;
                 devices.insert(st.st_dev);
-                auto info = from_stat(pipc::object_kind::message_queue, "/" + file, st);
+                auto info = from_stat(pipc::object_kind::message_queue, "/" + file, st,
+                                      mq->dir() + "/" + file);
                 fill_queue(info, mq->dir());
                 objects.push_back(std::move(info));
             }
@@ -399,12 +472,15 @@ inventory list_objects(const std::set<pipc::object_kind>& kinds, const mqueue_vi
         }
     }
     const holder_index holders(devices);
-    for (auto& info : objects) info.holders = holders.find(info.dev, info.ino);
+    for (auto& info : objects) {
+        info.holders = holders.find(info.dev, info.ino);
+        info.holders_complete = holders.complete();
+    }
     std::sort(objects.begin(), objects.end(), [](const object_info& a, const object_info& b) {
         return std::tuple(std::string_view(kind_label(a.kind)), a.name) <
                std::tuple(std::string_view(kind_label(b.kind)), b.name);
     });
-    return {std::move(objects), holders.uninspected()};
+    return {std::move(objects), holders.uninspected(), holders.hidden(), devices};
 }
 
 // --- rendering -------------------------------------------------------------------------------
@@ -429,6 +505,8 @@ boost::json::object to_json(const object_info& info) {
     o["user"] = user ? boost::json::value(*user) : boost::json::value(nullptr);
     o["group"] = group ? boost::json::value(*group) : boost::json::value(nullptr);
     o["ctime"] = info.ctime;
+    o["mtime"] = info.mtime;
+    o["created"] = optional_json(info.btime);
     switch (info.kind) {
     case pipc::object_kind::shared_memory:
         o["size"] = optional_json(info.size);
@@ -452,6 +530,7 @@ boost::json::object to_json(const object_info& info) {
         holders.push_back(std::move(ho));
     }
     o["holders"] = std::move(holders);
+    o["holders_complete"] = info.holders_complete;
     return o;
 }
 
@@ -468,15 +547,7 @@ template <class T>
 std::string opt_text(const std::optional<T>& v) {
     return v ? std::to_string(*v) : std::string("?");
 }
-std::string holders_text(const std::vector<holder>& holders) {
-    if (holders.empty()) return "none";
-    std::string out;
-    for (const auto& h : holders) {
-        if (!out.empty()) out += ",";
-        out += std::to_string(h.pid) + "(" + escape_for_text(h.command) + ")";
-    }
-    return out;
-}
+// Cells never contain spaces, so that --raw output splits on single spaces.
 std::string details_text(const object_info& info) {
     switch (info.kind) {
     case pipc::object_kind::shared_memory:
@@ -485,11 +556,31 @@ std::string details_text(const object_info& info) {
         return "value=" + opt_text(info.value);
     case pipc::object_kind::message_queue:
         return "messages=" + opt_text(info.current_messages) + "/" + opt_text(info.max_messages) +
-               " msgsize=" + opt_text(info.message_size);
+               ",msgsize=" + opt_text(info.message_size);
     }
     return {};
 }
+// ISO 8601 in local time, without spaces.
+std::string time_text(std::int64_t seconds) {
+    const auto t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    if (!::localtime_r(&t, &tm)) return std::to_string(seconds);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    return buf;
+}
 } // namespace
+
+std::string holders_text(const object_info& info) {
+    if (info.holders.empty()) return info.holders_complete ? "none" : "?";
+    std::string out;
+    for (const auto& h : info.holders) {
+        if (!out.empty()) out += ",";
+        out += std::to_string(h.pid) + "(" + escape_for_text(h.command) + ")";
+    }
+    if (!info.holders_complete) out += ",?";
+    return out;
+}
 
 std::string to_text(const object_info& info) {
     std::string out;
@@ -503,6 +594,9 @@ std::string to_text(const object_info& info) {
     line("mode", mode_string(info.mode));
     line("owner", owner_text(info.uid) + " (" + std::to_string(info.uid) + ")");
     line("group", group_text(info.gid) + " (" + std::to_string(info.gid) + ")");
+    line("created", info.btime ? time_text(*info.btime) : std::string("unknown"));
+    line("modified", time_text(info.mtime));
+    line("changed", time_text(info.ctime));
     switch (info.kind) {
     case pipc::object_kind::shared_memory:
         line("size", info.size ? std::to_string(*info.size) + " (" + human_size(*info.size) + ")"
@@ -519,25 +613,98 @@ std::string to_text(const object_info& info) {
         line("notify_pid", opt_text(info.notify_pid));
         break;
     }
-    line("holders", holders_text(info.holders));
+    line("holders", holders_text(info));
+    if (!info.holders_complete)
+        line("holders_complete",
+             "no (some processes could not be inspected: '?' = unknown, not none)");
     return out;
 }
 
-std::string to_table(const std::vector<object_info>& objects) {
-    std::vector<std::array<std::string, 7>> rows;
-    rows.push_back({"KIND", "NAME", "MODE", "OWNER", "GROUP", "DETAILS", "HOLDERS"});
-    for (const auto& o : objects)
-        rows.push_back({kind_label(o.kind), escape_for_text(o.name), mode_string(o.mode),
-                        owner_text(o.uid), group_text(o.gid), details_text(o),
-                        holders_text(o.holders)});
-    std::array<std::size_t, 7> width{};
+const std::vector<column>& all_columns() {
+    static const std::vector<column> columns = {
+        {"kind", "mq, sem or shm"},
+        {"name", "the object's name (non-printable bytes as \\xNN)"},
+        {"mode", "permission bits, octal"},
+        {"owner", "owning user (name, or uid without a passwd entry)"},
+        {"uid", "owning uid"},
+        {"group", "owning group (name, or gid)"},
+        {"gid", "owning gid"},
+        {"size", "shm: size in bytes (- for other kinds)"},
+        {"value", "sem: current value (? when it cannot be opened)"},
+        {"messages", "mq: messages queued/capacity"},
+        {"msgsize", "mq: largest message in bytes"},
+        {"qsize", "mq: bytes in queued messages"},
+        {"details", "size=, value= or messages=/msgsize=, by kind"},
+        {"holders", "pid(command) of each holder; none, or ? when unknown"},
+        {"nholders", "number of holders; a trailing + when there may be more"},
+        {"created", "creation time (where the file system records it, else -)"},
+        {"modified", "last modification (write, send or receive)"},
+        {"changed", "last inode change (creation, chmod, chown, writes)"},
+    };
+    return columns;
+}
+
+std::vector<std::string> default_columns() {
+    return {"kind", "name", "mode", "owner", "group", "modified", "details", "holders"};
+}
+
+namespace {
+std::string cell(const object_info& o, const std::string& column) {
+    using pipc::object_kind;
+    const auto only = [&](object_kind k, const std::string& v) {
+        return o.kind == k ? v : std::string("-");
+    };
+    if (column == "kind") return kind_label(o.kind);
+    if (column == "name") return escape_for_text(o.name);
+    if (column == "mode") return mode_string(o.mode);
+    if (column == "owner") return escape_for_text(owner_text(o.uid));
+    if (column == "uid") return std::to_string(o.uid);
+    if (column == "group") return escape_for_text(group_text(o.gid));
+    if (column == "gid") return std::to_string(o.gid);
+    if (column == "size") return only(object_kind::shared_memory, opt_text(o.size));
+    if (column == "value") return only(object_kind::semaphore, opt_text(o.value));
+    if (column == "messages")
+        return only(object_kind::message_queue,
+                    opt_text(o.current_messages) + "/" + opt_text(o.max_messages));
+    if (column == "msgsize") return only(object_kind::message_queue, opt_text(o.message_size));
+    if (column == "qsize") return only(object_kind::message_queue, opt_text(o.queued_bytes));
+    if (column == "details") return details_text(o);
+    if (column == "holders") return holders_text(o);
+    if (column == "nholders")
+        return std::to_string(o.holders.size()) + (o.holders_complete ? "" : "+");
+    if (column == "created") return o.btime ? time_text(*o.btime) : std::string("-");
+    if (column == "modified") return time_text(o.mtime);
+    if (column == "changed") return time_text(o.ctime);
+    return "?";
+}
+} // namespace
+
+std::string to_table(const std::vector<object_info>& objects,
+                     const std::vector<std::string>& columns, const table_style& style) {
+    std::vector<std::vector<std::string>> rows;
+    if (style.headings) {
+        std::vector<std::string> head;
+        for (const auto& c : columns) {
+            std::string h = c;
+            for (char& ch : h) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            head.push_back(h);
+        }
+        rows.push_back(std::move(head));
+    }
+    for (const auto& o : objects) {
+        std::vector<std::string> r;
+        for (const auto& c : columns) r.push_back(cell(o, c));
+        rows.push_back(std::move(r));
+    }
+    std::vector<std::size_t> width(columns.size(), 0);
     for (const auto& r : rows)
         for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
     std::string out;
     for (const auto& r : rows) {
         for (std::size_t i = 0; i < r.size(); ++i) {
             out += r[i];
-            if (i + 1 < r.size()) out += std::string(width[i] - r[i].size() + 2, ' ');
+            if (i + 1 < r.size())
+                out += style.raw ? std::string(" ") : std::string(width[i] - r[i].size() + 2, ' ');
         }
         out += "\n";
     }

@@ -9,6 +9,7 @@
 #include <pipc/name.hpp>
 
 #include <boost/json.hpp>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -34,7 +35,9 @@ struct object_info {
     ::mode_t mode = 0;
     ::uid_t uid = 0;
     ::gid_t gid = 0;
-    std::int64_t ctime = 0; ///< Seconds since the epoch.
+    std::int64_t ctime = 0;            ///< Seconds since the epoch (inode change).
+    std::int64_t mtime = 0;            ///< Seconds since the epoch (last write, send or receive).
+    std::optional<std::int64_t> btime; ///< Creation (statx birth time) where the fs records it.
     ::dev_t dev = 0;
     ::ino_t ino = 0;
     // shared memory
@@ -48,7 +51,18 @@ struct object_info {
     std::optional<std::uint64_t> queued_bytes; ///< QSIZE from the mqueue fs.
     std::optional<long> notify_pid;            ///< NOTIFY_PID from the mqueue fs (0: none).
     std::vector<holder> holders;
+    /// False when some process could not be inspected: `holders` may then miss some, and an
+    /// empty list means "unknown", never "none".
+    bool holders_complete = false;
 };
+
+/// When set, the processes of pipc's own PID namespace are taken to be all processes that can
+/// hold its objects (true in a container with a private IPC namespace and /dev/shm). Unset, a
+/// non-initial PID namespace makes every holder scan incomplete.
+void set_trust_pid_namespace(bool trust) noexcept;
+
+/// Fills the stat-derived fields (mode, owner, times, device and inode) of `info`.
+void fill_from_stat(object_info& info, const struct ::stat& st, const std::string& path);
 
 const char* kind_label(pipc::object_kind kind) noexcept; ///< "mq", "sem", "shm"
 
@@ -85,8 +99,11 @@ public:
     /// `devices`: st_dev of /dev/shm and of the mqueue fs; other files are ignored.
     explicit holder_index(const std::set<::dev_t>& devices);
     std::vector<holder> find(::dev_t dev, ::ino_t ino) const;
-    /// False when some processes could not be inspected (another user's, as non-root).
-    bool complete() const noexcept { return uninspected_.empty(); }
+    /// False when some processes could not be inspected (another user's, as non-root), or when
+    /// /proc hides other users' processes altogether (hidepid).
+    bool complete() const noexcept { return uninspected_.empty() && hidden_.empty(); }
+    /// Why processes may be invisible (/proc mounted with hidepid); empty when they are not.
+    const std::string& hidden() const noexcept { return hidden_; }
     /// The processes whose descriptors or mappings could not be read.
     const std::vector<::pid_t>& uninspected() const noexcept { return uninspected_; }
 
@@ -94,7 +111,16 @@ private:
     std::map<std::pair<::dev_t, ::ino_t>, std::set<::pid_t>> by_inode_;
     std::map<::pid_t, std::string> commands_;
     std::vector<::pid_t> uninspected_;
+    std::string hidden_;
 };
+
+/// The holders of one file (an object's st_dev and st_ino) and whether that list is complete.
+struct holder_scan {
+    std::vector<holder> holders;
+    bool complete = false;
+    std::string incomplete_text; ///< holders_incomplete_text(...) when !complete.
+};
+holder_scan scan_holders(::dev_t dev, ::ino_t ino);
 
 /// Reads a semaphore's value and queue attributes/QSIZE into `info` (best effort).
 void fill_semaphore(object_info& info);
@@ -103,10 +129,15 @@ void fill_queue(object_info& info, const std::string& mqueue_dir);
 struct inventory {
     std::vector<object_info> objects; ///< Sorted by kind and name.
     std::vector<::pid_t> uninspected; ///< See holder_index::uninspected().
+    std::string hidden;               ///< See holder_index::hidden().
+    std::set<::dev_t> devices;        ///< The file systems the objects live on.
+    bool holders_complete() const noexcept { return uninspected.empty() && hidden.empty(); }
 };
 
 /// "holders may be incomplete: ..." naming the processes that could not be inspected.
-std::string holders_incomplete_text(const std::vector<::pid_t>& uninspected);
+std::string holders_incomplete_text(const std::vector<::pid_t>& uninspected,
+                                    const std::string& hidden = {});
+std::string holders_incomplete_text(const holder_index& index);
 
 /// Every object of `kinds`. Queues are listed only when `mq` is available (null: not wanted).
 inventory list_objects(const std::set<pipc::object_kind>& kinds, const mqueue_view* mq);
@@ -117,7 +148,26 @@ std::optional<::dev_t> shm_device();
 boost::json::object to_json(const object_info& info);
 /// `key: value` lines for `pipc * info`.
 std::string to_text(const object_info& info);
-/// The `pipc ls` table.
-std::string to_table(const std::vector<object_info>& objects);
+
+/// "none" only when the holders are known to be none; "?" (or a trailing ",?") when the list is
+/// incomplete.
+std::string holders_text(const object_info& info);
+
+/// The columns `pipc ls -o` accepts, in their documented order, with a one-line description.
+struct column {
+    const char* name;
+    const char* description;
+};
+const std::vector<column>& all_columns();
+/// The default `pipc ls` columns.
+std::vector<std::string> default_columns();
+
+struct table_style {
+    bool headings = true;
+    bool raw = false; ///< One space between cells, no padding (cells never contain spaces).
+};
+/// The `pipc ls` table with the given columns (names from all_columns()).
+std::string to_table(const std::vector<object_info>& objects,
+                     const std::vector<std::string>& columns, const table_style& style);
 
 } // namespace pipc_cli

@@ -4,6 +4,7 @@
 // 1 anything else. Every failure is one line on stderr.
 #include "commands.hpp"
 #include "common.hpp"
+#include "inventory.hpp"
 
 #include <pipc/log.hpp>
 #include <pipc/version.hpp>
@@ -15,6 +16,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 
 #ifdef PIPC_HAVE_BENCH
@@ -33,6 +35,40 @@ std::string one_line(std::string s) {
         if (c == '\n') c = ' ';
     while (!s.empty() && s.back() == ' ') s.pop_back();
     return s;
+}
+
+// CLI11 says "A subcommand is required" or "arguments were not expected" for a word that names
+// no command; say which word, and what the commands are. nullopt when the words are fine.
+std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv) {
+    CLI::App* current = &app;
+    std::string path;
+    for (int i = 1; i < argc; ++i) {
+        const std::string word = argv[i];
+        if (word == "--") return std::nullopt;
+        if (!word.empty() && word[0] == '-') {
+            if (current == &app && word == "--log-level") ++i; // the only option with a value
+            continue;
+        }
+        const auto subs = current->get_subcommands({});
+        if (subs.empty()) return std::nullopt; // a leaf command: the rest are its arguments
+        path += (path.empty() ? "" : " ") + pipc_cli::escape_for_text(word);
+        CLI::App* next = nullptr;
+        for (auto* sub : subs)
+            if (sub->get_name() == word) next = sub;
+        if (next) {
+            current = next;
+            continue;
+        }
+#ifndef PIPC_HAVE_BENCH
+        if (current == &app && word == "bench")
+            return std::string("'bench' is not built into this pipc (the bench engine was not "
+                               "built: configure with -DPIPC_BUILD_BENCH=ON)");
+#endif
+        std::string names;
+        for (auto* sub : subs) names += (names.empty() ? "" : ", ") + sub->get_name();
+        return "unknown command '" + path + "' (commands: " + names + ")";
+    }
+    return std::nullopt;
 }
 
 } // namespace
@@ -59,7 +95,13 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
         ->each([log](const std::string& level) { log->set_level(spdlog::level::from_str(level)); });
 
+    app.add_flag_callback(
+        "--trust-pid-namespace", [] { set_trust_pid_namespace(true); },
+        "In a PID namespace (a container): take its processes to be all that can hold its objects "
+        "(true with a private IPC namespace and /dev/shm); without it, holders there are unknown");
+
     add_system_commands(app);
+    add_rm_command(app);
     add_mq_commands(app);
     add_sem_commands(app);
     add_shm_commands(app);
@@ -67,6 +109,10 @@ int main(int argc, char** argv) {
     pipc_bench::add_bench_command(app);
 #endif
 
+    if (const auto unknown = unknown_command(app, argc, argv)) {
+        print_error(*unknown);
+        return exit_usage;
+    }
     try {
         app.parse(argc, argv);
         return exit_ok;

@@ -193,7 +193,7 @@ double round3(double v) {
 
 namespace {
 
-/// One speed target of issues 3, 4 and 5, as read from this run.
+/// One speed target (the overhead and throughput goals in bench/README.md), as read from this run.
 struct target {
     std::string what;
     std::string goal; ///< e.g. "<= 1.05"
@@ -209,7 +209,7 @@ const cell_result* cell_at(const run_result& r, const char* pin, const char* tra
     return nullptr;
 }
 
-/// The issues' targets: same CPU, 64 B (semaphores: no payload), p50 unless said otherwise.
+/// The speed targets: same CPU, 64 B (semaphores: no payload), p50 unless said otherwise.
 std::vector<target> targets(const run_result& r) {
     std::vector<target> out;
     auto add = [&](std::string what, const cell_result* a, const cell_result* b, double goal,
@@ -337,8 +337,10 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
         }
     }
     if (!r.cells.empty() && r.cells.front().impl != "peer") {
-        std::fprintf(out, "\nSpeed targets (issues 3-5; same-cpu, 64 B, ratios from this run; "
-                          "'-' = not in this run):\n");
+        std::fprintf(
+            out, "\nSpeed targets (pipc's overhead and throughput goals; same-cpu, 64 B, ratios "
+                 "from this run; "
+                 "'-' = not in this run):\n");
         for (const auto& t : targets(r))
             std::fprintf(out, "  %-4s %-44s %7s  (goal %s)\n",
                          t.value ? (t.met ? "ok" : "MISS") : "-", t.what.c_str(),
