@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """Checks that `pipc-bench --json` output (stdin) has the shape bench/README.md documents."""
 import json
 import sys

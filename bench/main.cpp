@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc-bench: the benchmark engine's own front end; `pipc bench` takes the same options.
 #include <pipc_bench/cli.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc-microbench: single-process per-call overheads, pipc's call next to the raw syscall it
 // wraps. Nothing blocks: every pair leaves the object as it found it.
 #include <pipc/channel.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc-bench-echo: the reference peer for `pipc-bench --peer-mq` / `--peer-sem`.
 //
 // Protocol (bench/README.md): the client sends a request whose first 8 bytes are a sequence

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSL-1.0
 # Smoke test of --peer-mq / --peer-sem against the reference echo peer (bench/README.md).
 set -eu
 bench=$1

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 include(CMakePackageConfigHelpers)
 
 # Components: "dev" (library, headers, CMake and pkg-config files, license) and "tool" (the pipc

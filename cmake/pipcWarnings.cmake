@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # Warning and sanitizer flags for pipc's own targets only; consumers never inherit them.
 function(pipc_set_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion

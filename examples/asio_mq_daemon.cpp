@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // asio_mq_daemon: an event-driven daemon that serves a message queue and shuts down cleanly on
 // SIGTERM (or SIGINT) through boost::asio::signal_set.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // asio_mq_request_reply: a co_await request/reply service between two processes over two
 // POSIX message queues.
 //

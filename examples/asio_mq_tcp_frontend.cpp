@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // asio_mq_tcp_frontend: an Asio TCP front end that forwards each request line to a worker
 // process over a message queue and answers the client with the worker's reply.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // examples/asio_semaphore_lock.cpp - a named semaphore as a cross-process lock.
 //
 // Four processes (this one and three forked peers) each run eight coroutines that increment a

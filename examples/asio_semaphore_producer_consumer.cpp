@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // examples/asio_semaphore_producer_consumer.cpp - "data ready" signalling between two processes
 // through a shared-memory buffer and two named semaphores, both sides written as coroutines.
 //

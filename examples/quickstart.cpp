@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // examples/quickstart.cpp - posix_ipc's quickstart in C++: a semaphore, a shared-memory segment
 // written and read through a mapping, and a message queue round trip with a priority.
 #include <pipc/pipc.hpp>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Installs what pipc needs to build, test and benchmark on Debian 12, from Debian's packages only.
 # Idempotent and non-interactive: installs only what is missing. Needs root (or sudo).
 set -euo pipefail

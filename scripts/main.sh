@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Installs what is missing, builds pipc (Release) and runs the main job: the quickstart, then a
 # quick latency benchmark against the raw POSIX floor (when the bench is built).
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSL-1.0
 # Installs what is missing, builds pipc and runs every test:
 #   1. formatting check (clang-format) on all C++ in the repo
 #   2. RelWithDebInfo build + the whole ctest suite (unit, multi-process, tools, Python, examples,
@@ -42,8 +43,12 @@ if [ $skip_format -eq 0 ]; then
   scripts/check-spdx.sh
 fi
 
+# ccache, where installed, only makes rebuilds cheaper; nothing depends on it.
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
 step "build (RelWithDebInfo)"
-cmake -S . -B build/default -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build/default -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
 cmake --build build/default -j"$jobs"
 
 step "tests"
@@ -63,7 +68,7 @@ fi
 
 if [ $skip_sanitizers -eq 0 ]; then
   step "build + tests under AddressSanitizer and UndefinedBehaviorSanitizer"
-  cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DPIPC_SANITIZE=address,undefined \
+  cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DPIPC_SANITIZE=address,undefined "${launcher[@]}" \
         -DPIPC_BUILD_PYTHON=OFF -DPIPC_BUILD_BENCH=OFF >/dev/null
   cmake --build build/asan -j"$jobs"
   (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -71,7 +76,7 @@ if [ $skip_sanitizers -eq 0 ]; then
      ctest -j"$jobs" --output-on-failure --timeout 900 -LE package)
 
   step "build + threaded tests under ThreadSanitizer"
-  cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DPIPC_SANITIZE=thread \
+  cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=Debug -DPIPC_SANITIZE=thread "${launcher[@]}" \
         -DPIPC_BUILD_PYTHON=OFF -DPIPC_BUILD_BENCH=OFF -DPIPC_BUILD_TOOLS=OFF >/dev/null
   threaded=$(cd build/tsan && ctest -N -L threaded | sed -n 's/^ *Test *#[0-9]*: *//p')
   cmake --build build/tsan -j"$jobs" --target $threaded

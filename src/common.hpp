@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // src/common.hpp - helpers shared by the three object kinds. Internal.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // src/log_internal.hpp - pipc's own logging calls. Internal; spdlog never reaches public headers.
 #pragma once
 

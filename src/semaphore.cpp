@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include <pipc/limits.hpp>
 #include <pipc/semaphore.hpp>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The helper-thread pool behind basic_async_semaphore. See semaphore_waiter_service.hpp for the
 // contract; this file is about who may touch what when.
 //

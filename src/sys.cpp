@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #include "sys.hpp"
 
 #include <sys/mman.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // src/sys.hpp - every system call pipc makes goes through this table, so that tests can inject
 // faults (EINTR, EMFILE, EOVERFLOW, ENOSPC ...) deterministically. Internal; not installed.
 #pragma once

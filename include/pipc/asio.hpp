@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/asio.hpp - the Boost.Asio layer: message queues and semaphores as Asio I/O objects.
 // The blocking core (<pipc/pipc.hpp>) knows nothing of Asio; this layer wraps it.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/error.hpp - error codes, the posix_ipc condition classes, and typed exceptions.
 #pragma once
 
@@ -59,10 +60,10 @@ enum class errc {
     not_recoverable, ///< The robust mutex was unlocked inconsistent and can never be locked again.
     already_owner,   ///< lock: the calling thread already holds this robust mutex.
     not_owner,       ///< unlock/consistent: the calling thread does not hold the robust mutex.
-    not_a_robust_mutex, ///< The shared-memory object has no valid robust-mutex header.
-    invalid_slot_count,     ///< slot_count: must be 0 (default) or a power of two 2..65536.
-    invalid_channel_mode,   ///< mode: a value outside channel_mode::spsc and channel_mode::mpsc.
-    not_a_channel,          ///< The shared-memory object has no channel header (magic or size).
+    not_a_robust_mutex,       ///< The shared-memory object has no valid robust-mutex header.
+    invalid_slot_count,       ///< slot_count: must be 0 (default) or a power of two 2..65536.
+    invalid_channel_mode,     ///< mode: a value outside channel_mode::spsc and channel_mode::mpsc.
+    not_a_channel,            ///< The shared-memory object has no channel header (magic or size).
     channel_version_mismatch, ///< The channel's protocol version is not the one this pipc speaks.
     slot_count_mismatch,      ///< slot_count: differs from the existing channel's.
     message_size_mismatch,    ///< max_message_size: differs from the existing channel's.

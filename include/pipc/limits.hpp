@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/limits.hpp - the system's IPC limits, read at run time rather than frozen at build time.
 #pragma once
 
@@ -25,10 +26,12 @@ struct rlimit_value {
     bool hard_unlimited = false; ///< RLIM_INFINITY.
 };
 
-PIPC_API long page_size() noexcept;            ///< sysconf(_SC_PAGESIZE).
-PIPC_API long semaphore_value_max() noexcept;  ///< sysconf(_SC_SEM_VALUE_MAX), SEM_VALUE_MAX if unknown.
-PIPC_API long message_priority_max() noexcept; ///< sysconf(_SC_MQ_PRIO_MAX): priorities are 0..this-1.
-PIPC_API mqueue_limits read_mqueue_limits();   ///< Reads /proc/sys/fs/mqueue/* afresh on every call.
+PIPC_API long page_size() noexcept; ///< sysconf(_SC_PAGESIZE).
+PIPC_API long
+semaphore_value_max() noexcept; ///< sysconf(_SC_SEM_VALUE_MAX), SEM_VALUE_MAX if unknown.
+PIPC_API long
+message_priority_max() noexcept; ///< sysconf(_SC_MQ_PRIO_MAX): priorities are 0..this-1.
+PIPC_API mqueue_limits read_mqueue_limits(); ///< Reads /proc/sys/fs/mqueue/* afresh on every call.
 PIPC_API rlimit_value read_rlimit_msgqueue() noexcept; ///< getrlimit(RLIMIT_MSGQUEUE) afresh.
 
 /// Kernel hard caps (mq_overview(7), Linux >= 3.5); pipc rejects larger values before the call.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/log.hpp - opting in to pipc's diagnostics. spdlog itself stays out of this header.
 #pragma once
 

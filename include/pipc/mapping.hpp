@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/mapping.hpp - a RAII view of (part of) a shared-memory segment.
 #pragma once
 

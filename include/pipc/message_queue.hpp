@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/message_queue.hpp - a named POSIX message queue (mq_open), blocking and RAII.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/name.hpp - validation and generation of IPC object names.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/open_mode.hpp - how an open call treats an existing or missing object.
 #pragma once
 

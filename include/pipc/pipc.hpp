@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/pipc.hpp - the blocking core of pipc: semaphores, shared memory, message queues.
 // The Boost.Asio layer lives in <pipc/asio.hpp>.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/semaphore.hpp - a named POSIX semaphore (glibc's sem_open format), blocking and RAII.
 #pragma once
 

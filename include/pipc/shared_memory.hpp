@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/shared_memory.hpp - a named POSIX shared-memory segment (shm_open), blocking and RAII.
 #pragma once
 

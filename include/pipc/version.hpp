@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/version.hpp - the library version.
 #pragma once
 

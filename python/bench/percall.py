@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSL-1.0
 """Per-call overhead of the posix_ipc module found on sys.path (single process, no waiting).
 
     PYTHONPATH=<build dir> /usr/bin/python3 python/bench/percall.py [--pairs N] [--repeat R]

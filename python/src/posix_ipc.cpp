@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // posix_ipc - a drop-in replacement for Python's posix_ipc 1.3.2, built on the pipc core.
 //
 // Everything the OS is asked goes through pipc; this file only translates between posix_ipc's

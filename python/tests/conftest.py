@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """Shared fixtures for the posix_ipc tests.
 
 Every test gets a watchdog (SIGALRM, so pytest-timeout is not needed): a stuck wait is interrupted

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc_py_peer - the C++ side of the Python interop test (test_interop.py).
 //
 //   pipc_py_peer MQ_IN MQ_OUT SEMAPHORE SHM

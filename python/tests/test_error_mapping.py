@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """posix_ipc's errno -> exception table (reference §4a), row by row.
 
 Real calls provoke most rows elsewhere in the suite; this drives the module's mapping directly

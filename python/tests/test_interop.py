@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """A Python process and a C++ pipc process share a queue pair, a semaphore and a segment.
 
 The C++ side is pipc_py_peer (python/tests/peer.cpp), found through $PIPC_PY_PEER (set by ctest).

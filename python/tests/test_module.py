@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """Module-level API: constants, exceptions, unlink functions, import path."""
 import fcntl
 import mmap

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """MessageQueue.request_notification: callbacks on their own thread, signals, errors."""
 import os
 import signal

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """Errors only another user or an exhausted limit can produce, provoked in forked children.
 
 Root ignores mode bits, so the permission checks run as uid/gid 65534 (nobody) in a child.

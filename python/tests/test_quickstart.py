@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """The seed's quickstart (python/examples/quickstart.py, unchanged) runs to its end."""
 import os
 import subprocess

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """posix_ipc.Semaphore: constructor, methods, attributes, errors."""
 import os
 import pickle

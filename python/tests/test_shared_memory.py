@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """posix_ipc.SharedMemory: constructor, size semantics, fd handling, errors."""
 import mmap
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """Signals during blocking waits.
 
 posix_ipc 1.3.2 replaces whatever a Python signal handler raised with SignalError. Here the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """One object shared by several threads: nothing lost, nothing duplicated, no deadlock."""
 import threading
 

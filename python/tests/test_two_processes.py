@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 """posix_ipc's classic demo pattern between two Python processes: a segment read and written in
 turns, handed over with two semaphores, plus a queue with priorities in both directions."""
 import mmap

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Tests of pipc/asio/async_message_queue.hpp: every operation in four flavours, every completion
 // token, cancellation of every kind, both backends, across processes.
 #define BOOST_TEST_MODULE asio_async_message_queue

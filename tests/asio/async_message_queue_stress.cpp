@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Stress test of pipc/asio/async_message_queue.hpp: cancellation racing message arrival across
 // two processes, on both backends. Every receive and every send races a cancellation request
 // (terminal, partial or total, emitted at different moments); every message sent must be

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // tests/asio/async_message_queue_support.hpp - shared helpers of the async_message_queue tests:
 // the backend list, and each operation in four flavours (sync throwing, sync error_code,
 // callback, coroutine), in the manner of Boost.MySQL's netfun_maker.

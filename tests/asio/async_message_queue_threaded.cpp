@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Tests of pipc/asio/async_message_queue.hpp on a multi-threaded io_context (run under
 // ThreadSanitizer in CI): objects on strands, many coroutines, cancellation, use_future.
 #define BOOST_TEST_MODULE asio_async_message_queue_threaded

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Tests of pipc/asio/async_semaphore.hpp and the semaphore_waiter_service behind it.
 #define BOOST_TEST_MODULE asio_async_semaphore
 #include <boost/test/unit_test.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Stress test of the "nothing lost" promise of pipc/asio/async_semaphore.hpp: acquires in this
 // process race cancellations of every kind against posts from another process, and afterwards
 // the semaphore's value is exactly posts - successful acquires.

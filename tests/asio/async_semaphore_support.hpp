@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // tests/asio/async_semaphore_support.hpp - helpers shared by the async_semaphore tests.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/asio/async_semaphore.hpp on a multi-threaded io_context (runs under ThreadSanitizer).
 #define BOOST_TEST_MODULE asio_async_semaphore_threaded
 #include <boost/test/unit_test.hpp>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # Tests of include/pipc/asio/async_message_queue.hpp (both backends run every test).
 pipc_add_test(asio_async_message_queue SOURCES ${CMAKE_CURRENT_LIST_DIR}/async_message_queue.cpp)
 if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_threaded.cpp)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSL-1.0
 # Tests of pipc/asio/async_semaphore.hpp and its waiter service. The stress test forks a peer
 # and races acquires against cancellations; PIPC_STRESS_DIVISOR scales it down (set under
 # sanitizers).

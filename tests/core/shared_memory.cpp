@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 #define BOOST_TEST_MODULE pipc shared_memory
 #include <boost/test/unit_test.hpp>
 

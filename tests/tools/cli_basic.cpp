@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The `pipc` tool as a whole: help and version, logging, the exit-code classes, bad input, and the
 // system commands `limits` and `doctor`.
 #define BOOST_TEST_MODULE pipc_cli_basic

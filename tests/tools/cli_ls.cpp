@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // `pipc ls`: objects made by raw POSIX calls in this process are listed with this process as
 // holder; queues are listed whether or not /dev/mqueue is mounted.
 #define BOOST_TEST_MODULE pipc_cli_ls

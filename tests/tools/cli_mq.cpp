@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // `pipc mq ...` against raw mq_* calls in this process.
 #define BOOST_TEST_MODULE pipc_cli_mq
 #include <boost/test/unit_test.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // `pipc sem ...` against raw sem_* calls in this process.
 #define BOOST_TEST_MODULE pipc_cli_sem
 #include <boost/test/unit_test.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // `pipc shm ...` against raw shm_open/mmap in this process.
 #define BOOST_TEST_MODULE pipc_cli_shm
 #include <boost/test/unit_test.hpp>

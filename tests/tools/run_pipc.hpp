@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // tests/tools/run_pipc.hpp - runs the real `pipc` binary (path from PIPC_CLI_PATH) with fork+exec,
 // feeding stdin and capturing stdout, stderr and the exit code, killed after a timeout.
 #pragma once

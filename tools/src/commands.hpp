@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // tools/src/commands.hpp - registration of the `pipc` subcommands with CLI11.
 //
 // Every command validates all of its arguments while CLI11 parses (names, sizes, modes,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The per-kind commands: `pipc mq ...`, `pipc sem ...`, `pipc shm ...`.
 #include "commands.hpp"
 #include "common.hpp"

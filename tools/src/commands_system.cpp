@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The whole-system commands: `pipc ls`, `pipc limits`, `pipc doctor`.
 #include "commands.hpp"
 #include "common.hpp"

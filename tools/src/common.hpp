@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // tools/src/common.hpp - what every `pipc` subcommand shares: exit codes, argument parsing
 // (names, sizes, modes), error reporting, stdin/stdout, and the byte encodings used in JSON.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // tools/src/inventory.hpp - finding POSIX IPC objects and the processes that hold them.
 //
 // Shared memory and semaphores are files in /dev/shm (a semaphore "/x" is /dev/shm/sem.x);

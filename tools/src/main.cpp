@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc - see, create, use and clean up POSIX IPC objects (the tool's entry point).
 //
 // Exit codes are a contract (README, --help): 0 ok, 2 usage, 3 existential, 4 permissions, 5 busy,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // cell.hpp - what a variant implements, and the generic two-process measuring loops.
 //
 // A variant is registered as a `variant` (transport, impl, payload?, run function). Its run

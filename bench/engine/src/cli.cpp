@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The bench options, registered once for both front ends.
 #include <pipc_bench/cli.hpp>
 

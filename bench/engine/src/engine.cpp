@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The engine: plans the cells, runs each in a fresh forked runner under a watchdog, gathers
 // statistics, and hands the run to the reporters. Also the --peer-mq / --peer-sem client.
 #include "cell.hpp"

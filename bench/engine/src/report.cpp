@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // Rendering a run: the terminal table with ratios to the floors, the JSON document, the SVG
 // percentile plot (hand-written, no plotting library), and the comparison with an earlier run.
 #include "report.hpp"

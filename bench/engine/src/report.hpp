@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // report.hpp - rendering a run: terminal table, JSON, SVG, comparison with a previous run.
 #pragma once
 

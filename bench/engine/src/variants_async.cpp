@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The co_await variants: pipc-async (descriptor backend for queues, the waiter service for
 // semaphores) and pipc-async-notify (queues, notify backend). Both processes are async, each on a
 // single-threaded io_context in its pinned thread, as a real Asio service would be.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // The blocking variants: raw POSIX floors written out directly, pipc's blocking API,
 // Boost.Interprocess, and pipe/eventfd kernel wake-up baselines.
 //

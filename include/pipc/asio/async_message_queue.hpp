@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/asio/async_message_queue.hpp - a POSIX message queue as a Boost.Asio I/O object.
 #pragma once
 

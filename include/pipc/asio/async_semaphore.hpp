@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/asio/async_semaphore.hpp - a named POSIX semaphore as a Boost.Asio I/O object.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/asio/semaphore_waiter_service.hpp - the per-execution-context pool of helper threads that
 // wait on named semaphores for basic_async_semaphore.
 #pragma once

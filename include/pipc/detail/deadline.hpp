@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/detail/deadline.hpp - turning any std::chrono duration or time point into a steady deadline.
 #pragma once
 

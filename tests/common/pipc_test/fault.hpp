@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // tests/common/pipc_test/fault.hpp - swapping entries of pipc's syscall table for one scope.
 #pragma once
 

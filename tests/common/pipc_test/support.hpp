@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // tests/common/pipc_test/support.hpp - what every pipc test needs: unique names that are removed
 // on entry and exit, forked children with watchdogs, hand-over through pipes, privilege drops.
 #pragma once

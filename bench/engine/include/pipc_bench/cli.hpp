@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc_bench/cli.hpp - the command-line face of the benchmark engine, shared by `pipc-bench`
 // and `pipc bench` so both take exactly the same options.
 #pragma once

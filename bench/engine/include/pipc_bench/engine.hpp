@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc_bench/engine.hpp - the benchmark engine behind `pipc-bench` and `pipc bench`.
 //
 // A run is a matrix of cells (variant x message size x pinning). Every cell runs in a freshly

@@ -36,7 +36,8 @@
 #include <utility>
 #include <vector>
 
-namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE {
+namespace pipc::detail {
+inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 
 template <class Executor>
 struct async_mq_state {
@@ -296,4 +297,5 @@ auto bind_result(Handler&& h, const error_code& ec, op_payload<Kind>& pl) {
     }
 }
 
-} // namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE
+} // namespace PIPC_ASIO_MQ_PATH_NAMESPACE
+} // namespace pipc::detail

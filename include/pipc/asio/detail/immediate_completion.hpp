@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/asio/detail/immediate_completion.hpp - resuming a suspended coroutine directly when an
 // operation is complete at once.
 #pragma once

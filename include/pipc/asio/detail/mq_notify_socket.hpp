@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/asio/detail/mq_notify_socket.hpp - the kernel's SIGEV_THREAD protocol for mq_notify,
 // spoken directly so that a reactor can watch it: no glibc helper thread, no signal.
 #pragma once

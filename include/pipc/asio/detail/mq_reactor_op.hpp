@@ -13,7 +13,8 @@
 #include <boost/asio/detail/handler_work.hpp>
 #include <boost/asio/detail/memory.hpp>
 
-namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE {
+namespace pipc::detail {
+inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 
 template <class Executor, op_kind Kind>
 struct mq_op_common : boost::asio::detail::reactor_op {
@@ -101,4 +102,5 @@ error_code start_waiting_op(const async_mq_state_ptr<Executor>& st, const Execut
     return {};
 }
 
-} // namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE
+} // namespace PIPC_ASIO_MQ_PATH_NAMESPACE
+} // namespace pipc::detail

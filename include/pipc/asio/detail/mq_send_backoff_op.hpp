@@ -14,7 +14,8 @@
 #include <mutex>
 #include <span>
 
-namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE {
+namespace pipc::detail {
+inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 
 template <class Executor>
 struct send_backoff_op {
@@ -109,4 +110,5 @@ struct send_backoff_op {
     }
 };
 
-} // namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE
+} // namespace PIPC_ASIO_MQ_PATH_NAMESPACE
+} // namespace pipc::detail

@@ -17,7 +17,8 @@
 #include <memory>
 #include <utility>
 
-namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE {
+namespace pipc::detail {
+inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 
 // Why a parallel group and not awaitable operators: wait_for_one cancels the loser and still
 // hands back every branch's result, so a message that moved just as the timer fired is reported
@@ -84,7 +85,8 @@ void start_timed(const Executor& ex, std::chrono::steady_clock::time_point when,
                                                                  std::move(timer)));
 }
 
-} // namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE
+} // namespace PIPC_ASIO_MQ_PATH_NAMESPACE
+} // namespace pipc::detail
 
 template <template <class, class> class Associator, class Handler, class Timer,
           class DefaultCandidate>

@@ -15,7 +15,8 @@
 #include <cstdint>
 #include <mutex>
 
-namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE {
+namespace pipc::detail {
+inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 
 // How the guarantees of the reactor path are kept with public API only:
 // - Nothing lost: an operation waits with async_wait, which moves nothing, and performs the queue
@@ -161,4 +162,5 @@ private:
     bool started_ = false;
 };
 
-} // namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE
+} // namespace PIPC_ASIO_MQ_PATH_NAMESPACE
+} // namespace pipc::detail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSL-1.0
 // pipc/asio/detail/reactor_registration.hpp - one descriptor's place in the executor's reactor.
 #pragma once
 

@@ -17,7 +17,8 @@
 
 #include <mutex>
 
-namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE {
+namespace pipc::detail {
+inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 
 template <op_kind Kind>
 struct op_signature;
@@ -115,4 +116,5 @@ void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
     complete_at_once<Kind, DirectToken>(io_ex, handler, ec, payload);
 }
 
-} // namespace pipc::detail::inline PIPC_ASIO_MQ_PATH_NAMESPACE
+} // namespace PIPC_ASIO_MQ_PATH_NAMESPACE
+} // namespace pipc::detail
