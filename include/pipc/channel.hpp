@@ -2,9 +2,9 @@
 // pipc/channel.hpp - a named bounded ring of message slots in one shared-memory object.
 #pragma once
 
-#include <pipc/export.hpp>
 #include <pipc/detail/deadline.hpp>
 #include <pipc/error.hpp>
+#include <pipc/export.hpp>
 #include <pipc/open_mode.hpp>
 #include <pipc/wait_strategy.hpp>
 
@@ -29,6 +29,8 @@ enum class channel_mode : std::uint32_t {
 
 /// Options for channel::open.
 struct channel_options {
+    /// Open an existing channel, create one, or either. Opening an existing one checks it is a
+    /// channel of this protocol version (errc::not_a_channel, errc::channel_version_mismatch).
     open_mode open = open_mode::open_existing;
     /// Mode bits of a created channel, applied exactly whatever the umask (fchmod after create).
     ::mode_t permissions = 0600;
@@ -41,8 +43,11 @@ struct channel_options {
     /// Producer mode. Unset: spsc when creating, the existing one's when opening; otherwise it
     /// must match (errc::channel_mode_mismatch).
     std::optional<channel_mode> mode{};
-    /// How blocking calls wait before they sleep (per handle).
+    /// How blocking calls wait before they sleep. Copied into the handle: each handle learns
+    /// on its own, and the other processes of the channel are not affected.
     wait_strategy wait{};
+    /// What a signal interrupting a sleep does: retry with the remaining time, or report EINTR
+    /// (condition::signal). Spinning is never interrupted.
     signal_policy on_signal = signal_policy::retry;
 };
 
@@ -59,21 +64,33 @@ class channel;
 /// Must not outlive the channel handle it came from. Movable, not copyable.
 class PIPC_API channel_loan {
 public:
+    /// An invalid loan, as returned by a failed or timed-out claim.
     channel_loan() noexcept = default;
+    /// Takes over `o`'s slot; `o` is left invalid.
     channel_loan(channel_loan&& o) noexcept;
+    /// Cancels the slot this loan holds (as the destructor does), then takes over `o`'s.
     channel_loan& operator=(channel_loan&& o) noexcept;
     channel_loan(const channel_loan&) = delete;
     channel_loan& operator=(const channel_loan&) = delete;
+    /// Publishes an unpublished slot as cancelled, so the messages claimed after it can flow.
+    /// Does nothing once the handle is closed: the slot then stays claimed until this process
+    /// is gone and a consumer skips it.
     ~channel_loan();
 
+    /// True while the loan holds a slot: false when default-constructed, moved from, returned by
+    /// a claim that failed or timed out, or after a successful publish().
     bool valid() const noexcept { return owner_ != nullptr; }
     /// The writable slot, channel::max_message_size() bytes, 16-byte aligned.
     std::span<std::byte> buffer() const noexcept { return {data_, capacity_}; }
-    /// Makes the first `n` bytes visible to the consumer (a release store after the payload).
-    /// On a closed handle: errc::closed.
+    /// @{
+    /// Makes the first `n` bytes visible to the consumer (a release store after the payload)
+    /// and wakes it if it sleeps; the loan is invalid afterwards. Never blocks.
+    /// An invalid loan or a closed handle: errc::closed (condition::existential).
     /// `n` above buffer().size(): errc::message_too_long, nothing published, loan still valid.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
     void publish(std::size_t n);
     void publish(std::size_t n, error_code& ec);
+    /// @}
 
 private:
     friend class channel;
@@ -95,18 +112,28 @@ private:
 /// Must not outlive the channel handle it came from. Movable, not copyable.
 class PIPC_API channel_view {
 public:
+    /// An invalid view, as returned when no message came.
     channel_view() noexcept = default;
+    /// Takes over `o`'s slot; `o` is left invalid.
     channel_view(channel_view&& o) noexcept;
+    /// Releases the slot this view holds, then takes over `o`'s.
     channel_view& operator=(channel_view&& o) noexcept;
     channel_view(const channel_view&) = delete;
     channel_view& operator=(const channel_view&) = delete;
+    /// Releases the slot (see release()).
     ~channel_view();
 
+    /// True while the view holds a slot: false when default-constructed, moved from, returned
+    /// by a receive that failed or timed out, or after release().
     bool valid() const noexcept { return owner_ != nullptr; }
+    /// The message bytes in the shared slot; valid until release(). Its size may be 0.
     std::span<const std::byte> data() const noexcept { return {data_, size_}; }
+    /// The message size in bytes (kept after release(), but data() must no longer be read).
     std::size_t size() const noexcept { return size_; }
+    /// data() seen as characters, for text messages; the same lifetime as data().
     std::string_view text() const noexcept { return {reinterpret_cast<const char*>(data_), size_}; }
-    /// Gives the slot back to the producers. Releasing twice does nothing.
+    /// Gives the slot back to the producers (and wakes those sleeping for room); the handle may
+    /// receive again. Releasing twice, or after the handle was closed, does nothing.
     void release() noexcept;
 
 private:
@@ -148,34 +175,83 @@ private:
 /// on one channel must not overlap (a second process trying is told errc::consumer_busy while the
 /// first lives). In spsc mode the caller guarantees one producer at a time; in mpsc mode sends
 /// from any threads and processes may overlap. `open`, `close` and moves may not overlap with
-/// anything else on the same handle.
+/// anything else on the same handle, and a handle with a loan or view outstanding must not be
+/// moved (they point at it). A thread may send and another receive on one handle at once.
+///
+/// @par Errors
+/// Each throwing call throws pipc::error (a subclass by condition, see pipc::condition); its
+/// twin taking `error_code& ec` sets `ec` instead and never throws. Not being able to proceed
+/// in time (`try_*` on a full or empty ring, a `*_for`/`*_until` deadline passing) is not an
+/// error: false, an empty optional or an invalid loan or view. A closed handle reports
+/// errc::closed; bad options are reported before anything is opened, naming the field.
+///
+/// @par Exception safety
+/// A failed call changes nothing: no slot is claimed, no message consumed, an open handle keeps
+/// its channel. One exception: a receive call claims the consumer role before it looks for a
+/// message, and the role stays with the handle until close() even if that call fails.
+///
+/// The destructor closes the handle and never unlinks the name.
 class PIPC_API channel {
 public:
+    /// The options type, for `channel::options{...}`.
     using options = channel_options;
 
     /// The protocol version written into the header and checked on open.
     static constexpr std::uint32_t protocol_version = 1;
+    /// Largest channel_options::slot_count.
     static constexpr std::uint32_t max_slot_count = 65536;
+    /// Largest channel_options::max_message_size (256 MiB): bounds the mapping a wrong
+    /// option can ask for.
     static constexpr std::uint32_t max_message_size_limit = 256U * 1024 * 1024;
 
+    /// A closed handle; open it with open() or by move-assignment.
     channel() noexcept = default;
+    /// Opens or creates `name` as `opts` says (see open()). @throws pipc::error
     explicit channel(std::string_view name, const options& opts = {});
+    /// Takes over `other`'s mapping and consumer role; `other` is left closed. `other` must have
+    /// no loan or view outstanding.
     channel(channel&& other) noexcept;
+    /// Closes this handle, then takes over `other`'s; `other` is left closed. Neither may have a
+    /// loan or view outstanding.
     channel& operator=(channel&& other) noexcept;
     channel(const channel&) = delete;
     channel& operator=(const channel&) = delete;
+    /// Closes the handle (see close()); never unlinks.
     ~channel();
 
+    /// @{
+    /// Opens or creates the channel `name` (a shm_open name) as `opts` says. A created channel
+    /// appears under its name complete or not at all; an existing one is checked before it is
+    /// used: errc::not_a_channel, errc::channel_version_mismatch, and errc::slot_count_mismatch,
+    /// errc::message_size_mismatch, errc::channel_mode_mismatch for geometry the options ask for.
+    /// Bad options: errc::invalid_slot_count, errc::invalid_max_message_size,
+    /// errc::invalid_channel_mode, errc::invalid_open_mode, errc::invalid_permissions, and the
+    /// name errors. A full /dev/shm at creation: errc::no_space. An open handle lets go of its
+    /// channel only once the new one is open, so a failed open leaves it as it was (a channel
+    /// this call created stays, complete, if mapping it fails afterwards).
+    /// Never waits for other processes.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
     void open(std::string_view name, const options& opts);
     void open(std::string_view name, const options& opts, error_code& ec);
+    /// @}
 
+    /// True between a successful open and close.
     bool is_open() const noexcept { return base_ != nullptr; }
+    /// The name it was opened with (kept after close(), so unlink() still works).
     const std::string& name() const noexcept { return name_; }
+    /// True when the last open() created the channel rather than opening an existing one.
     bool created() const noexcept { return created_; }
+    /// The mode bits: those requested when this handle created the channel, otherwise those of
+    /// the existing object as open() found them.
     ::mode_t permissions() const noexcept { return permissions_; }
+    /// The channel's slot count, read from its header at open (it never changes).
     std::uint32_t slot_count() const noexcept { return slot_count_; }
+    /// The channel's largest message in bytes, read from its header at open.
     std::uint32_t max_message_size() const noexcept { return max_message_size_; }
+    /// The channel's producer mode, read from its header at open.
     channel_mode mode() const noexcept { return mode_; }
+    /// This handle's wait strategy, to read what `adaptive` learned or to replace it. Replace it
+    /// only while no call on this handle waits: the configuration is not atomic.
     wait_strategy& strategy() noexcept { return wait_; }
     /// Messages published or being written and not yet released: a snapshot (0 when closed).
     std::uint64_t fill() const noexcept;
@@ -186,15 +262,29 @@ public:
     bool took_over() const noexcept { return took_over_; }
 
     // --- send ------------------------------------------------------------------------------
-    /// Copies `msg` into the next slot, waiting while the ring is full. Longer than
-    /// max_message_size(): errc::message_too_long, nothing sent.
+    /// @{
+    /// Copies `msg` into the next slot, waiting while the ring is full: first spinning as the
+    /// wait strategy allows, then sleeping until the consumer releases a slot, for as long as it
+    /// takes. Longer than max_message_size(): errc::message_too_long, nothing sent. A signal
+    /// under signal_policy::report: EINTR (condition::signal), nothing sent. No system call
+    /// unless the ring is full or the consumer sleeps. Empty messages are delivered.
+    /// @throws pipc::error (the `ec` forms set `ec` instead).
     void send(std::span<const std::byte> msg);
     void send(std::span<const std::byte> msg, error_code& ec);
     void send(std::string_view msg);
     void send(std::string_view msg, error_code& ec);
-    /// Sends only if a slot is free now; false when the ring is full.
+    /// @}
+    /// @{
+    /// Sends only if a slot is free now; never sleeps (in mpsc mode it may briefly spin while
+    /// another producer is between the two steps of its claim). @return false when the ring is
+    /// full (not an error). Errors: errc::closed, errc::message_too_long.
     bool try_send(std::span<const std::byte> msg);
     bool try_send(std::span<const std::byte> msg, error_code& ec);
+    /// @}
+    /// @{
+    /// Sends, waiting at most `d` for a free slot. A non-positive `d` makes one try; a huge or
+    /// infinite one waits forever; NaN is errc::invalid_timeout. @return false on timeout (not
+    /// an error). Errors as send().
     template <class Rep, class Period>
     bool send_for(std::span<const std::byte> msg, std::chrono::duration<Rep, Period> d,
                   error_code& ec) {
@@ -208,6 +298,10 @@ public:
         if (ec) throw_error(ec, "channel::send_for \"" + name_ + "\"");
         return sent;
     }
+    /// @}
+    /// Sends, waiting for a free slot at most until `tp` of any clock (turned into the remaining
+    /// time when the call starts, then measured on the monotonic clock). @return false on
+    /// timeout. The rules of send_for apply.
     template <class Clock, class Duration>
     bool send_until(std::span<const std::byte> msg, std::chrono::time_point<Clock, Duration> tp,
                     error_code& ec) {
@@ -215,11 +309,19 @@ public:
         return !ec && send_until_deadline(msg, dl, ec);
     }
 
-    /// Claims the next slot for writing in place, waiting while the ring is full.
+    /// @{
+    /// Claims the next slot for writing in place, waiting while the ring is full as send() does.
+    /// Keep the loan short: every message claimed after it waits for it. Errors: errc::closed,
+    /// EINTR under signal_policy::report; an invalid loan with them.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
     channel_loan loan();
     channel_loan loan(error_code& ec);
-    /// Claims a slot only if one is free now; an invalid loan when the ring is full.
+    /// @}
+    /// Claims a slot only if one is free now, never blocking; an invalid loan (no error) when the
+    /// ring is full. Errors: errc::closed.
     channel_loan try_loan(error_code& ec);
+    /// Claims a slot, waiting at most `d`; an invalid loan (no error) on timeout. Timeouts follow
+    /// send_for's rules, errors loan()'s.
     template <class Rep, class Period>
     channel_loan loan_for(std::chrono::duration<Rep, Period> d, error_code& ec) {
         const auto dl = detail::deadline_after(d, ec);
@@ -228,15 +330,37 @@ public:
     }
 
     // --- receive -----------------------------------------------------------------------------
-    /// Copies the next message into `buffer` and releases its slot; returns its size. A buffer
-    /// shorter than the message: errc::buffer_too_small and the message stays in the ring.
+    /// @{
+    /// Copies the next message into `buffer` and releases its slot; returns its size. Waits for
+    /// a message as long as it takes: spinning as the wait strategy allows, then sleeping until
+    /// a producer publishes (waking every 10 ms while a slot is claimed but unpublished, to
+    /// skip it if its producer died). The first receive on a handle claims the consumer role.
+    /// Errors: errc::closed; errc::consumer_busy (condition::busy) while another live process
+    /// is the consumer; errc::view_outstanding while this handle holds a view; a buffer shorter
+    /// than the message: errc::buffer_too_small, and the message stays in the ring; EINTR
+    /// under signal_policy::report. The `ec` form returns 0 on error.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
     std::size_t receive(std::span<std::byte> buffer);
     std::size_t receive(std::span<std::byte> buffer, error_code& ec);
-    /// Receives into a fresh vector holding exactly the message.
+    /// @}
+    /// @{
+    /// Receives, waiting as the buffer form does, into a fresh vector holding exactly the
+    /// message (so never errc::buffer_too_small); empty on error, and for an empty message.
+    /// @throws pipc::error (the `ec` form sets `ec` instead); std::bad_alloc from both forms.
     std::vector<std::byte> receive();
     std::vector<std::byte> receive(error_code& ec);
+    /// @}
+    /// @{
+    /// Receives only if a message is there now, never blocking. A slot whose producer died
+    /// before publishing is skipped at once. @return the size, or an empty optional when there
+    /// is no message (not an error). Errors as receive(), except EINTR: it never sleeps.
     std::optional<std::size_t> try_receive(std::span<std::byte> buffer);
     std::optional<std::size_t> try_receive(std::span<std::byte> buffer, error_code& ec);
+    /// @}
+    /// @{
+    /// Receives, waiting at most `d` for a message. A non-positive `d` makes one try; a huge or
+    /// infinite one waits forever; NaN is errc::invalid_timeout. @return the size, or an empty
+    /// optional on timeout (not an error). Errors as receive().
     template <class Rep, class Period>
     std::optional<std::size_t> receive_for(std::span<std::byte> buffer,
                                            std::chrono::duration<Rep, Period> d, error_code& ec) {
@@ -252,6 +376,10 @@ public:
         if (ec) throw_error(ec, "channel::receive_for \"" + name_ + "\"");
         return r;
     }
+    /// @}
+    /// Receives, waiting at most until `tp` of any clock (turned into the remaining time when
+    /// the call starts). @return the size, or an empty optional on timeout. The rules of
+    /// receive_for apply.
     template <class Clock, class Duration>
     std::optional<std::size_t> receive_until(std::span<std::byte> buffer,
                                              std::chrono::time_point<Clock, Duration> tp,
@@ -261,12 +389,20 @@ public:
         return receive_until_deadline(buffer, dl, ec);
     }
 
-    /// The next message in place, waiting for one. One view at a time per handle: receiving
-    /// while a view is held is errc::view_outstanding.
+    /// @{
+    /// The next message in place, waiting for one as receive() does. The slot stays taken until
+    /// the view is released, so hold it briefly when the ring is small. One view at a time per
+    /// handle: receiving while a view is held is errc::view_outstanding. Errors as receive()
+    /// (never errc::buffer_too_small); an invalid view with them.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
     channel_view receive_view();
     channel_view receive_view(error_code& ec);
-    /// A view only if a message is there now; an invalid view otherwise.
+    /// @}
+    /// A view only if a message is there now, never blocking; an invalid view (no error)
+    /// otherwise. Errors as receive_view(), except EINTR: it never sleeps.
     channel_view try_receive_view(error_code& ec);
+    /// A view of the next message, waiting at most `d`; an invalid view (no error) on timeout.
+    /// Timeouts follow receive_for's rules, errors receive_view()'s.
     template <class Rep, class Period>
     channel_view receive_view_for(std::chrono::duration<Rep, Period> d, error_code& ec) {
         const auto dl = detail::deadline_after(d, ec);
@@ -274,14 +410,24 @@ public:
         return view_until_deadline(dl, ec);
     }
 
-    /// Closes the handle (unmaps; gives up the consumer role). Closing twice does nothing.
-    /// Loans and views of this handle must be gone.
+    /// Closes the handle (unmaps; gives up the consumer role so another process may take it
+    /// without waiting for this one to die). Closing twice does nothing. Loans and views of this
+    /// handle must be gone: a loan still held stays claimed until this process exits.
     void close() noexcept;
-    /// Removes the name (shm_unlink); works before or after close().
+    /// @{
+    /// Removes the name (shm_unlink); works before or after close(). Open handles, here and in
+    /// other processes, keep working on the unnamed channel. Never opened: errc::closed.
+    /// Missing name: condition::existential.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
     void unlink();
     void unlink(error_code& ec);
+    /// @}
+    /// @{
+    /// Removes the shared-memory object `name` (shm_unlink), as unlink_channel(). It does not
+    /// check that the object is a channel.
     static void unlink(std::string_view name);
     static void unlink(std::string_view name, error_code& ec);
+    /// @}
 
 private:
     friend class channel_loan;
@@ -330,7 +476,11 @@ private:
     signal_policy on_signal_ = signal_policy::retry;
 };
 
+/// @{
+/// Removes a channel by name; the same as channel::unlink(name). Missing name:
+/// condition::existential. @throws pipc::error (the `ec` form sets `ec` instead).
 PIPC_API void unlink_channel(std::string_view name);
 PIPC_API void unlink_channel(std::string_view name, error_code& ec);
+/// @}
 
 } // namespace pipc

@@ -2,10 +2,10 @@
 // pipc/wait_strategy.hpp - how a blocking call waits: block at once, spin then block, or adapt.
 #pragma once
 
-#include <pipc/export.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <pipc/export.hpp>
 
 namespace pipc {
 
@@ -46,7 +46,12 @@ inline void cpu_relax() noexcept {
 /// are safe and only make the estimate noisier. Copies copy the configuration and the state seen.
 class PIPC_API wait_strategy {
 public:
-    enum class kind { block, spin, adaptive };
+    /// Which of the three strategies this is (type()).
+    enum class kind {
+        block,   ///< Sleep at once.
+        spin,    ///< Spin for a fixed budget, then sleep.
+        adaptive ///< Spin for a learned budget, then sleep.
+    };
 
     /// Consecutive unrewarded spins after which `adaptive` stops spinning.
     static constexpr unsigned collapse_after = 4;
@@ -56,6 +61,8 @@ public:
     /// Sleep at once (no spinning). This is what every object did before strategies existed.
     constexpr wait_strategy() noexcept = default;
 
+    /// Sleep at once: the right choice when CPUs are shared or scarce, as spinning then only
+    /// steals time from the peer it waits for.
     static wait_strategy block() noexcept { return {}; }
     /// Spin for up to `budget` (negative counts as zero), then block.
     static wait_strategy spin(std::chrono::nanoseconds budget = std::chrono::microseconds(20)) {
@@ -81,11 +88,15 @@ public:
         return s;
     }
 
+    /// Copies the configuration and the learned state as seen now (field by field: a copy made
+    /// while `o` is in use may mix two moments, which only makes the estimate noisier).
     wait_strategy(const wait_strategy& o) noexcept
         : kind_(o.kind_), single_cpu_(o.single_cpu_), max_budget_ns_(o.max_budget_ns_),
           estimate_ns_(o.estimate_ns_.load(std::memory_order_relaxed)),
           misses_(o.misses_.load(std::memory_order_relaxed)),
           waits_(o.waits_.load(std::memory_order_relaxed)) {}
+    /// Replaces configuration and learned state with `o`'s. The configuration is not atomic:
+    /// no wait may use this object meanwhile.
     wait_strategy& operator=(const wait_strategy& o) noexcept {
         kind_ = o.kind_;
         single_cpu_ = o.single_cpu_;
@@ -97,6 +108,7 @@ public:
         return *this;
     }
 
+    /// Which strategy this is.
     kind type() const noexcept { return kind_; }
     /// The configured budget (`spin`, `adaptive`); zero for `block`.
     std::chrono::nanoseconds max_budget() const noexcept {
