@@ -82,23 +82,30 @@ class basic_async_message_queue {
     using state = detail::async_mq_state<Executor>;
 
 public:
+    /// The type of the executor the object's operations complete on by default.
     using executor_type = Executor;
+    /// The native handle: the queue's message queue descriptor.
     using native_handle_type = ::mqd_t;
 
     /// Rebinds the queue type to another executor (`use_awaitable_t<>::as_default_on_t<...>`).
     template <class Executor1>
     struct rebind_executor {
-        using other = basic_async_message_queue<Executor1>;
+        using other = basic_async_message_queue<Executor1>; ///< The rebound type.
     };
 
-    /// A closed queue; open() or assign() it later.
+    /// @{
+    /// A closed queue on `ex` (or on `ctx`'s executor); open() or assign() it later.
     explicit basic_async_message_queue(const executor_type& ex) : ex_(ex) {}
 
     template <class ExecutionContext>
     requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
     explicit basic_async_message_queue(ExecutionContext& ctx) : ex_(ctx.get_executor()) {}
+    /// @}
 
-    /// Opens or creates the queue `name` as `opts` says (throws pipc::error).
+    /// @{
+    /// Opens or creates the queue `name` as `opts` says and waits on it with `backend`, as
+    /// open() does. @throws pipc::error (a subclass per condition); a queue this call created is
+    /// unlinked again when the backend cannot be attached, so a failure leaves nothing behind.
     basic_async_message_queue(const executor_type& ex, std::string_view name,
                               const message_queue::options& opts = {},
                               mq_backend backend = mq_backend::descriptor)
@@ -114,8 +121,11 @@ public:
         : ex_(ctx.get_executor()) {
         open(name, opts, backend);
     }
+    /// @}
 
-    /// Creates a queue with a generated, unused name (see name()).
+    /// @{
+    /// Creates a queue with a generated, unused name (core().name() tells it).
+    /// @throws pipc::error; on failure no queue is left behind.
     basic_async_message_queue(const executor_type& ex, unique_name_t,
                               const message_queue::options& opts = {},
                               mq_backend backend = mq_backend::descriptor)
@@ -134,9 +144,12 @@ public:
                               mq_backend backend = mq_backend::descriptor)
         : basic_async_message_queue(executor_type(ctx.get_executor()), unique_name, opts, backend) {
     }
+    /// @}
 
-    /// Takes over an open core queue (its notification registration, if any, must be free
-    /// for the notify backend to use it).
+    /// @{
+    /// Takes over an open core queue, as assign() does (its notification registration, if any,
+    /// must be free for the notify backend to use it). @throws pipc::error (errc::closed for a
+    /// closed `queue`); on failure `queue` is closed, never unlinked.
     basic_async_message_queue(const executor_type& ex, message_queue&& queue,
                               mq_backend backend = mq_backend::descriptor)
         : ex_(ex) {
@@ -150,11 +163,16 @@ public:
         : ex_(ctx.get_executor()) {
         assign(std::move(queue), backend);
     }
+    /// @}
 
-    /// Pending operations keep running and complete on the new object's state.
+    /// Takes over `other`'s queue and pending operations, which keep running and complete as
+    /// if started on this object; `other` is left closed.
     basic_async_message_queue(basic_async_message_queue&& other) noexcept
         : ex_(other.ex_), state_(std::move(other.state_)) {}
 
+    /// Closes this object (its pending operations complete with operation_aborted, having moved
+    /// no message), then takes over `other`'s queue and pending operations; `other` is left
+    /// closed. A close error on the old queue is ignored: the move cannot fail.
     basic_async_message_queue& operator=(basic_async_message_queue&& other) noexcept {
         if (this != &other) {
             error_code ignored;
@@ -165,7 +183,10 @@ public:
         return *this;
     }
 
-    /// Converting move. The source must have no pending operations.
+    /// Converting move from a queue on another (convertible) executor: takes over the open
+    /// queue with release() and assign(), so the source must have no pending operations (they
+    /// would complete with operation_aborted). @throws pipc::error when attaching the queue
+    /// to this object fails (the queue is then closed).
     template <class Executor1>
     requires std::is_convertible_v<Executor1, Executor>
     basic_async_message_queue(basic_async_message_queue<Executor1>&& other)
@@ -176,6 +197,9 @@ public:
         }
     }
 
+    /// Converting move-assignment: closes this object, then takes over `other`'s open queue as
+    /// the converting move does (so `other` must have no pending operations).
+    /// @throws pipc::error when closing this object's queue or attaching the new one fails.
     template <class Executor1>
     requires std::is_convertible_v<Executor1, Executor> basic_async_message_queue&
     operator=(basic_async_message_queue<Executor1>&& other) {
@@ -197,6 +221,7 @@ public:
         close(ignored);
     }
 
+    /// The executor the object's operations complete on by default.
     executor_type get_executor() const noexcept { return ex_; }
 
     // --- open / close ----------------------------------------------------------------------
@@ -246,7 +271,12 @@ public:
         if (ec) throw_error(ec, "async_message_queue::open (unique name)");
     }
 
-    /// Adopts an open core queue; an open object is closed first. On failure `queue` is closed.
+    /// @{
+    /// Adopts an open core queue and waits on it with `backend`; an open object is closed
+    /// first (its pending operations complete with operation_aborted). A closed `queue` gives
+    /// errc::closed; the notify backend reports EBUSY when another process holds the queue's
+    /// notification registration. On failure `queue` is closed (never unlinked) and this object
+    /// is left closed. @throws pipc::error (the `ec` form sets `ec` instead).
     void assign(message_queue&& queue, mq_backend backend, error_code& ec) {
         close(ec);
         ec = {};
@@ -266,8 +296,11 @@ public:
         assign(std::move(queue), backend, ec);
         if (ec) throw_error(ec, "async_message_queue::assign \"" + name + "\"");
     }
+    /// @}
 
+    /// True between a successful open or assign and close, release or a move away.
     bool is_open() const noexcept { return state_ && state_->queue.is_open(); }
+    /// The backend the object waits with (mq_backend::descriptor when closed).
     mq_backend backend() const noexcept {
         return state_ ? state_->backend : mq_backend::descriptor;
     }
@@ -282,7 +315,11 @@ public:
     /// undefined behaviour.
     const message_queue& core() const noexcept { return state_ ? state_->queue : closed_core(); }
 
-    /// Makes every pending operation complete with operation_aborted; none moves a message.
+    /// @{
+    /// Makes every pending operation complete with operation_aborted; none of them moves a
+    /// message (one that already moved its message completes with success). Operations started
+    /// afterwards are not affected and the object stays usable. A closed object reports
+    /// errc::closed. @throws pipc::error (the `ec` form sets `ec` instead).
     void cancel(error_code& ec) {
         ec = {};
         if (!state_) {
@@ -296,9 +333,13 @@ public:
         cancel(ec);
         if (ec) throw_error(ec, "async_message_queue::cancel");
     }
+    /// @}
 
-    /// Cancels pending operations and closes the descriptor (never unlinks). Closing a closed
-    /// object does nothing.
+    /// @{
+    /// Cancels pending operations (operation_aborted, no message moved) and closes the
+    /// descriptor; never unlinks. Closing a closed object does nothing. The object is closed
+    /// afterwards even when mq_close reports an error. @throws pipc::error (the `ec` form sets
+    /// `ec` instead).
     void close(error_code& ec) {
         ec = {};
         if (!state_) return;
@@ -312,6 +353,7 @@ public:
         close(ec);
         if (ec) throw_error(ec, "async_message_queue::close \"" + name + "\"");
     }
+    /// @}
 
     /// Cancels pending operations and hands back the open core queue; the object is closed.
     message_queue release() {
@@ -321,62 +363,78 @@ public:
         return st->take_queue();
     }
 
-    // --- blocking calls (forwarded to pipc::message_queue, same overloads and errors) -------
+    /// @name Blocking calls
+    /// Forwarded to pipc::message_queue with the same overloads (throwing and `error_code&`),
+    /// rules and errors; a closed object reports errc::closed (or throws it). They block the
+    /// calling thread, not the executor's, and do not queue behind pending async operations.
+    /// @{
 
+    /// pipc::message_queue::send.
     template <class... Args>
     auto send(Args&&... args)
         -> decltype(std::declval<message_queue&>().send(std::forward<Args>(args)...)) {
         return core_ref().send(std::forward<Args>(args)...);
     }
+    /// pipc::message_queue::try_send.
     template <class... Args>
     auto try_send(Args&&... args)
         -> decltype(std::declval<message_queue&>().try_send(std::forward<Args>(args)...)) {
         return core_ref().try_send(std::forward<Args>(args)...);
     }
+    /// pipc::message_queue::send_for.
     template <class... Args>
     auto send_for(Args&&... args)
         -> decltype(std::declval<message_queue&>().send_for(std::forward<Args>(args)...)) {
         return core_ref().send_for(std::forward<Args>(args)...);
     }
+    /// pipc::message_queue::send_until.
     template <class... Args>
     auto send_until(Args&&... args)
         -> decltype(std::declval<message_queue&>().send_until(std::forward<Args>(args)...)) {
         return core_ref().send_until(std::forward<Args>(args)...);
     }
+    /// pipc::message_queue::receive.
     template <class... Args>
     auto receive(Args&&... args)
         -> decltype(std::declval<message_queue&>().receive(std::forward<Args>(args)...)) {
         return core_ref().receive(std::forward<Args>(args)...);
     }
+    /// pipc::message_queue::try_receive.
     template <class... Args>
     auto try_receive(Args&&... args)
         -> decltype(std::declval<message_queue&>().try_receive(std::forward<Args>(args)...)) {
         return core_ref().try_receive(std::forward<Args>(args)...);
     }
+    /// pipc::message_queue::receive_for.
     template <class... Args>
     auto receive_for(Args&&... args)
         -> decltype(std::declval<message_queue&>().receive_for(std::forward<Args>(args)...)) {
         return core_ref().receive_for(std::forward<Args>(args)...);
     }
+    /// pipc::message_queue::receive_until.
     template <class... Args>
     auto receive_until(Args&&... args)
         -> decltype(std::declval<message_queue&>().receive_until(std::forward<Args>(args)...)) {
         return core_ref().receive_until(std::forward<Args>(args)...);
     }
+    /// pipc::message_queue::attributes.
     template <class... Args>
     auto attributes(Args&&... args) const
         -> decltype(std::declval<const message_queue&>().attributes(std::forward<Args>(args)...)) {
         return core().attributes(std::forward<Args>(args)...);
     }
+    /// pipc::message_queue::current_messages.
     template <class... Args>
     auto current_messages(Args&&... args) const
         -> decltype(std::declval<const message_queue&>().current_messages(
             std::forward<Args>(args)...)) {
         return core().current_messages(std::forward<Args>(args)...);
     }
-    /// Removes the queue's name (mq_unlink); the object stays usable.
+    /// Removes the queue's name (mq_unlink); the object and other openers keep the queue.
     void unlink() { core_ref().unlink(); }
+    /// Removes the queue's name (mq_unlink); the object and other openers keep the queue.
     void unlink(error_code& ec) { core_ref().unlink(ec); }
+    /// @}
 
     // --- asynchronous operations -----------------------------------------------------------
 
@@ -389,15 +447,27 @@ public:
     /// @param msg The bytes of the message, at most core().max_message_size(). They must stay
     /// valid until the handler is called.
     /// @param priority Below message_priority_max(); higher priorities are received first.
+    /// @param token The completion token (a callback, use_awaitable, deferred, use_future,
+    /// as_tuple(...), ...); the default is the executor's default token.
     ///
     /// @par Completion Signature
     /// @code void(pipc::error_code ec) @endcode
-    /// Errors: operation_aborted; pipc::errc::closed, not_writable, message_too_long,
-    /// invalid_priority; system errors from mq_timedsend.
+    ///
+    /// @par Errors
+    /// `ec` is empty when the message was queued. Otherwise it was not, and `ec` is
+    /// boost::asio::error::operation_aborted (cancelled, or the object closed or destroyed
+    /// meanwhile); pipc::errc::closed, not_writable, message_too_long, invalid_priority; or a
+    /// system error from mq_timedsend.
     ///
     /// @par Per-Operation Cancellation
     /// Supports terminal, partial and total cancellation. `operation_aborted` means the message
-    /// was not queued; a message already queued completes with success.
+    /// was not queued; a message already queued completes with success. Coroutines
+    /// (use_awaitable) pass only terminal cancellation unless their filter is reset.
+    ///
+    /// @par Thread safety
+    /// Not concurrently with any other call on this object (run one object's operations on one
+    /// thread or a strand); sends and receives of one object may be pending at the same time,
+    /// and pending operations of one direction are served in the order they were started.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
                   CompletionToken = boost::asio::default_completion_token_t<executor_type>>
     auto
@@ -407,7 +477,12 @@ public:
             initiate_send<detail::direct_resumption_token<CompletionToken>>{this}, token, msg,
             priority);
     }
-    /// async_send with priority 0.
+    /// async_send with priority 0; same completion signature, errors, cancellation and thread
+    /// safety.
+    ///
+    /// @param msg As for async_send.
+    /// @param token The completion token (a callback, use_awaitable, deferred, use_future,
+    /// as_tuple(...), ...); the default is the executor's default token.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code)) CompletionToken>
     requires(!std::is_convertible_v<CompletionToken, unsigned>) auto async_send(
         boost::asio::const_buffer msg, CompletionToken&& token) {
@@ -425,16 +500,29 @@ public:
     ///
     /// @param buffer At least core().max_message_size() bytes (the kernel's rule); valid until
     /// the handler is called.
+    /// @param token The completion token (a callback, use_awaitable, deferred, use_future,
+    /// as_tuple(...), ...); the default is the executor's default token.
     ///
     /// @par Completion Signature
     /// @code void(pipc::error_code ec, std::size_t size, unsigned priority) @endcode
-    /// Errors: operation_aborted; pipc::errc::closed, not_readable, buffer_too_small;
-    /// EBUSY (condition::busy) on the notify backend when another process holds the queue's
-    /// notification registration; system errors from mq_timedreceive.
+    /// `size` bytes of `buffer` hold the message, sent with `priority`; both are 0 on error.
+    ///
+    /// @par Errors
+    /// `ec` is empty when a message was taken. Otherwise none was consumed, and `ec` is
+    /// boost::asio::error::operation_aborted (cancelled, or the object closed or destroyed
+    /// meanwhile); pipc::errc::closed, not_readable, buffer_too_small; EBUSY
+    /// (condition::busy) on the notify backend when another process holds the queue's
+    /// notification registration; or a system error from mq_timedreceive.
     ///
     /// @par Per-Operation Cancellation
     /// Supports terminal, partial and total cancellation. `operation_aborted` means no message
-    /// was consumed; a message already taken completes with success.
+    /// was consumed; a message already taken completes with success. Coroutines
+    /// (use_awaitable) pass only terminal cancellation unless their filter is reset.
+    ///
+    /// @par Thread safety
+    /// Not concurrently with any other call on this object (run one object's operations on one
+    /// thread or a strand); sends and receives of one object may be pending at the same time,
+    /// and pending operations of one direction are served in the order they were started.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, std::size_t, unsigned))
                   CompletionToken = boost::asio::default_completion_token_t<executor_type>>
     auto async_receive(
@@ -446,14 +534,24 @@ public:
             buffer);
     }
 
-    /// Receives one message into a buffer it allocates (max_message_size() bytes, trimmed).
+    /// Receives one message into a buffer it allocates (max_message_size() bytes, trimmed to
+    /// the message), for callers that do not keep a buffer of their own.
+    ///
+    /// @param token The completion token (a callback, use_awaitable, deferred, use_future,
+    /// as_tuple(...), ...); the default is the executor's default token.
     ///
     /// @par Completion Signature
     /// @code void(pipc::error_code ec, pipc::message msg) @endcode
-    /// On error `msg` is empty. Errors as async_receive, except buffer_too_small.
+    ///
+    /// @par Errors
+    /// As async_receive, except buffer_too_small (the buffer always fits). On error `msg` is
+    /// empty and no message was consumed.
     ///
     /// @par Per-Operation Cancellation
     /// Supports terminal, partial and total cancellation, with the guarantees of async_receive.
+    ///
+    /// @par Thread safety
+    /// As async_receive.
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, message))
                   CompletionToken = boost::asio::default_completion_token_t<executor_type>>
     auto async_receive_message(
@@ -474,9 +572,17 @@ public:
     /// `wait_for_one`); the first to finish cancels the other, and the results of both are kept,
     /// so a message that was queued just as the timer fired completes with success.
     ///
+    /// @param msg As for async_send.
+    /// @param priority As for async_send.
+    /// @param d The longest wait; any std::chrono duration.
+    /// @param token The completion token (a callback, use_awaitable, deferred, use_future,
+    /// as_tuple(...), ...); the default is the executor's default token.
+    ///
     /// @par Completion Signature
     /// @code void(pipc::error_code ec) @endcode
-    /// Errors: those of async_send, plus ETIMEDOUT (`condition::busy`) and errc::invalid_timeout.
+    ///
+    /// @par Errors
+    /// Those of async_send, plus ETIMEDOUT (`condition::busy`) and errc::invalid_timeout.
     /// On ETIMEDOUT or operation_aborted the message was not queued.
     ///
     /// @par Per-Operation Cancellation
@@ -496,7 +602,25 @@ public:
             initiate_timed_send{this}, token, dl, ec, msg, priority);
     }
     /// async_send_for with an absolute deadline on any clock (measured once, now, against the
-    /// steady clock). Same completion signature, errors and cancellation.
+    /// steady clock).
+    ///
+    /// @param msg As for async_send.
+    /// @param priority As for async_send.
+    /// @param tp The deadline; a time point of any clock. A past one makes a single try.
+    /// @param token The completion token (a callback, use_awaitable, deferred, use_future,
+    /// as_tuple(...), ...); the default is the executor's default token.
+    ///
+    /// @par Completion Signature
+    /// @code void(pipc::error_code ec) @endcode
+    ///
+    /// @par Errors
+    /// As async_send_for.
+    ///
+    /// @par Per-Operation Cancellation
+    /// As async_send.
+    ///
+    /// @par Thread safety
+    /// As async_send.
     template <class Clock, class Duration,
               BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
                   CompletionToken = boost::asio::default_completion_token_t<executor_type>>
@@ -515,10 +639,17 @@ public:
     /// duration makes a single try; NaN completes with errc::invalid_timeout. Raced against a
     /// timer as async_send_for is, so a message taken just as the timer fired is reported.
     ///
+    /// @param buffer As for async_receive.
+    /// @param d The longest wait; any std::chrono duration.
+    /// @param token The completion token (a callback, use_awaitable, deferred, use_future,
+    /// as_tuple(...), ...); the default is the executor's default token.
+    ///
     /// @par Completion Signature
     /// @code void(pipc::error_code ec, std::size_t size, unsigned priority) @endcode
-    /// Errors: those of async_receive, plus ETIMEDOUT (`condition::busy`) and
-    /// errc::invalid_timeout. On ETIMEDOUT or operation_aborted no message was consumed.
+    ///
+    /// @par Errors
+    /// Those of async_receive, plus ETIMEDOUT (`condition::busy`) and errc::invalid_timeout.
+    /// On ETIMEDOUT or operation_aborted no message was consumed.
     ///
     /// @par Per-Operation Cancellation
     /// Supports terminal, partial and total cancellation, with async_receive's guarantee.
@@ -538,7 +669,24 @@ public:
             initiate_timed_receive{this}, token, dl, ec, buffer);
     }
     /// async_receive_for with an absolute deadline on any clock (measured once, now, against
-    /// the steady clock). Same completion signature, errors and cancellation.
+    /// the steady clock).
+    ///
+    /// @param buffer As for async_receive.
+    /// @param tp The deadline; a time point of any clock. A past one makes a single try.
+    /// @param token The completion token (a callback, use_awaitable, deferred, use_future,
+    /// as_tuple(...), ...); the default is the executor's default token.
+    ///
+    /// @par Completion Signature
+    /// @code void(pipc::error_code ec, std::size_t size, unsigned priority) @endcode
+    ///
+    /// @par Errors
+    /// As async_receive_for.
+    ///
+    /// @par Per-Operation Cancellation
+    /// As async_receive.
+    ///
+    /// @par Thread safety
+    /// As async_receive.
     template <class Clock, class Duration,
               BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, std::size_t, unsigned))
                   CompletionToken = boost::asio::default_completion_token_t<executor_type>>

@@ -45,33 +45,46 @@ inline constexpr long pidfd_open_syscall = 434; // the same number on every Linu
 /// Distinct objects: safe. Shared object: unsafe, as for any Asio I/O object (use a strand).
 ///
 /// @par Exception safety
-/// `watch` has an `error_code&` twin; a failed watch leaves the object as it was.
+/// `watch` and `exited` have `error_code&` twins. A watch that fails for a bad or missing PID
+/// (or any pidfd_open error) leaves the object as it was; only a failure to register the new
+/// pidfd with the reactor, after the old one was closed, leaves the object closed.
 template <class Executor = boost::asio::any_io_executor>
 class basic_process_watcher {
 public:
+    /// The type of the executor the object's waits complete on by default.
     using executor_type = Executor;
 
+    /// Rebinds the watcher type to another executor (for `as_default_on` and friends).
     template <class Executor1>
     struct rebind_executor {
-        using other = basic_process_watcher<Executor1>;
+        using other = basic_process_watcher<Executor1>; ///< The rebound type.
     };
 
-    /// A watcher of no process yet; call watch().
+    /// @{
+    /// A watcher of no process yet on `ex` (or on `ctx`'s executor); call watch().
     explicit basic_process_watcher(const executor_type& ex) : descriptor_(ex) {}
     template <class ExecutionContext>
     requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
     explicit basic_process_watcher(ExecutionContext& ctx) : descriptor_(ctx) {}
+    /// @}
 
-    /// Watches `pid`. @throws pipc::error (ESRCH: existential) as watch() does.
+    /// @{
+    /// Watches `pid` from the start. @throws pipc::error as watch() fails: EINVAL for
+    /// pid <= 0, ESRCH (condition::existential) when no such process exists.
     basic_process_watcher(const executor_type& ex, ::pid_t pid) : descriptor_(ex) { watch(pid); }
     template <class ExecutionContext>
     requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
     basic_process_watcher(ExecutionContext& ctx, ::pid_t pid) : descriptor_(ctx) {
         watch(pid);
     }
+    /// @}
 
+    /// Takes over `other`'s pidfd and pending waits (they still complete); `other` watches
+    /// nothing afterwards.
     basic_process_watcher(basic_process_watcher&& other) noexcept
         : descriptor_(std::move(other.descriptor_)), pid_(std::exchange(other.pid_, -1)) {}
+    /// Closes this watcher's pidfd (its pending waits complete with operation_aborted), then
+    /// takes over `other`'s pidfd and pending waits; `other` watches nothing afterwards.
     basic_process_watcher& operator=(basic_process_watcher&& other) noexcept {
         if (this != &other) {
             descriptor_ = std::move(other.descriptor_);
@@ -84,15 +97,22 @@ public:
     /// Pending waits complete with operation_aborted.
     ~basic_process_watcher() = default;
 
+    /// The executor the object's waits complete on by default.
     executor_type get_executor() noexcept { return descriptor_.get_executor(); }
+    /// True while a process is watched (between a successful watch and close or a move away);
+    /// stays true after the process exited, so the exit can still be waited for.
     bool is_open() const noexcept { return descriptor_.is_open(); }
     /// The watched PID, or -1.
     ::pid_t pid() const noexcept { return pid_; }
     /// The pidfd, or -1.
     int native_handle() noexcept { return is_open() ? descriptor_.native_handle() : -1; }
 
-    /// Starts watching `pid` instead of the current process (pending waits are aborted).
-    /// Fails with EINVAL for pid <= 0 (nothing changes) and ESRCH when no such process exists.
+    /// @{
+    /// Starts watching `pid` instead of the process watched so far, whose pending waits
+    /// complete with operation_aborted. The pidfd is opened before anything else changes, so
+    /// EINVAL (pid <= 0), ESRCH (condition::existential: no such process) and the other
+    /// pidfd_open errors (ENOSYS before Linux 5.3, EMFILE, ...) leave the object as it was.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
     void watch(::pid_t pid, error_code& ec) {
         ec = {};
         if (pid <= 0) {
@@ -119,8 +139,12 @@ public:
         watch(pid, ec);
         if (ec) throw_error(ec, "process_watcher::watch " + std::to_string(pid));
     }
+    /// @}
 
-    /// True when the watched process has exited (a non-blocking check).
+    /// @{
+    /// True when the watched process has exited: a non-blocking poll of the pidfd, for a
+    /// check before or without waiting. Watching nothing is errc::closed; a failed poll its
+    /// errno (false in the `ec` form). @throws pipc::error (the `ec` form sets `ec` instead).
     bool exited(error_code& ec) {
         ec = {};
         if (!is_open()) {
@@ -143,9 +167,14 @@ public:
         if (ec) throw_error(ec, "process_watcher::exited " + std::to_string(pid_));
         return e;
     }
+    /// @}
 
-    /// Waits until the watched process has exited. Completes at once if it already has. Any
-    /// number of waits may be pending; all complete.
+    /// Waits until the watched process has exited. Completes at once if it already has (as
+    /// Asio's descriptor waits do: never inside this call, through the reactor). Any number of
+    /// waits may be pending; all complete.
+    ///
+    /// @param token The completion token (a callback, use_awaitable, deferred, use_future,
+    /// as_tuple(...), ...); the default is the executor's default token.
     ///
     /// @par Completion Signature
     /// @code void(pipc::error_code ec) @endcode
@@ -156,6 +185,10 @@ public:
     /// @par Per-Operation Cancellation
     /// Supports @c terminal, @c partial and @c total (the reactor's wait): a cancelled wait
     /// completes with operation_aborted and has no effect on the process or the watcher.
+    /// Coroutines (use_awaitable) pass only terminal cancellation unless their filter is reset.
+    ///
+    /// @par Thread safety
+    /// Not concurrently with any other call on this object (use a strand).
     template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code))
                   Token = boost::asio::default_completion_token_t<executor_type>>
     auto async_wait(Token&& token = Token()) {
@@ -163,12 +196,13 @@ public:
                                       std::forward<Token>(token));
     }
 
-    /// Aborts every pending wait (operation_aborted).
+    /// Aborts every pending wait (operation_aborted); the process stays watched. Never fails.
     void cancel() {
         error_code ignored;
         descriptor_.cancel(ignored);
     }
-    /// Aborts pending waits and closes the pidfd.
+    /// Aborts pending waits (operation_aborted) and closes the pidfd; pid() becomes -1. The
+    /// watched process is not affected. Never fails; closing a closed watcher does nothing.
     void close() {
         error_code ignored;
         descriptor_.close(ignored);
@@ -180,6 +214,7 @@ private:
     ::pid_t pid_ = -1;
 };
 
+/// basic_process_watcher on boost::asio::any_io_executor.
 using process_watcher = basic_process_watcher<>;
 
 } // namespace pipc

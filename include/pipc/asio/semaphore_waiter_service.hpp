@@ -70,9 +70,10 @@ struct async_semaphore_state {
 /// Two ways, chosen once per service (see docs/asio-semaphore.md):
 ///
 /// - **futex_waitv** (Linux >= 5.16 with glibc's sem_t layout, checked at start-up): one helper
-///   waits on up to `per_thread` (127) semaphores at once, registered as a waiter in each sem_t
-///   the way sem_wait is, so sem_post wakes it. Units are taken with sem_trywait under the
-///   service's lock; cancellation, deadlines, shutdown and fork wake the helper at once.
+///   waits on up to `per_thread` (32 by default, at most 127) semaphores at once, registered as a
+///   waiter in each sem_t the way sem_wait is, so sem_post wakes it. Units are taken with
+///   sem_trywait under the service's lock; cancellation, deadlines, shutdown and fork wake the
+///   helper at once.
 /// - **fallback** (older kernels, another libc, or `PIPC_SEMAPHORE_WAITV=0` in the environment):
 ///   one helper per object, sleeping in `sem_clockwait(CLOCK_MONOTONIC)` for at most one *slice*
 ///   at a time, so it notices cancellation, late timeouts, shutdown and fork within one slice.
@@ -92,8 +93,11 @@ struct async_semaphore_state {
 /// All member functions may be called concurrently.
 class PIPC_API semaphore_waiter_service : public boost::asio::execution_context::service {
 public:
+    /// Tuning of the helpers, read with configuration() and changed with configure(). The
+    /// defaults suit a handful of semaphores with waiters; the fields trade threads and CPU
+    /// against reaction time.
     struct config {
-        /// Upper bound on helper threads for this execution context.
+        /// Upper bound on helper threads for this execution context (at least 1).
         std::size_t max_threads = 64;
         /// Longest single sem_clockwait; bounds cancellation of a lone waiter (partial/total),
         /// late-added timeouts, fork_prepare and shutdown. Clamped to at least 1 ms.
@@ -108,14 +112,23 @@ public:
         std::size_t per_thread = 32;
     };
 
+    /// The service's key for `boost::asio::use_service`.
     static boost::asio::execution_context::id id;
 
+    /// Created by `use_service` on first use; chooses futex_waitv or the fallback here, once
+    /// (see uses_futex_waitv()). Starts no thread: helpers start with the first acquire that
+    /// has to wait.
     explicit semaphore_waiter_service(boost::asio::execution_context& ctx);
+    /// Stops and joins every helper. Acquires still pending were already destroyed without
+    /// being invoked, and holding no unit, when the execution context shut down (as Asio does).
     ~semaphore_waiter_service() override;
 
     /// Changes the configuration; helpers pick it up at their next slice. Lowering max_threads
     /// does not stop helpers that are busy.
+    /// Out-of-range fields are clamped (slice to at least 1 ms, max_threads to at least 1,
+    /// per_thread to 1..127).
     void configure(const config& c);
+    /// The configuration in force, after clamping.
     config configuration() const;
     /// Helpers currently alive (busy or parked); for tests and monitoring.
     std::size_t thread_count() const;
