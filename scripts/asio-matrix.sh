@@ -63,7 +63,7 @@ for c in "${configs[@]}"; do
   selected "$name" || continue
   dir=build/asio-matrix/$name
   printf '\n---- Asio matrix: %s (%s) (%s)\n' "$name" "$flags" "$(date +%H:%M:%S)"
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug "${launcher[@]}" \
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=None "${launcher[@]}" \
         "-DCMAKE_CXX_FLAGS=$flags" "-DCMAKE_CXX_STANDARD_LIBRARIES=$libs" \
         -DPIPC_BUILD_PYTHON=OFF -DPIPC_BUILD_BENCH=OFF -DPIPC_BUILD_TOOLS=OFF >/dev/null
   # A "_fallback" test reruns its namesake's executable with the fallback path forced.

@@ -45,7 +45,10 @@ fi
 
 # ccache, where installed, only makes rebuilds cheaper; nothing depends on it.
 launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR=$root # relative paths: a fresh clone elsewhere reuses the cache
+fi
 
 step "build (RelWithDebInfo)"
 cmake -S . -B build/default -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
