@@ -108,7 +108,8 @@ PIPC_TEST_HOOK sys_table& sys() noexcept;
 /// The real system calls.
 PIPC_TEST_HOOK const sys_table& real_sys() noexcept;
 
-#define PIPC_SYS_COUNT_ONE(call, errnos) +1
+// Expands to "+1" per entry inside the sum below, so it cannot be parenthesised.
+#define PIPC_SYS_COUNT_ONE(call, errnos) +1 // NOLINT(bugprone-macro-parentheses)
 /// A call added to sys_table but not to PIPC_SYS_CALLS would escape the sweep.
 static_assert(sizeof(sys_table) == (0 PIPC_SYS_CALLS(PIPC_SYS_COUNT_ONE)) * sizeof(void (*)()),
               "every sys_table entry must be listed in PIPC_SYS_CALLS");

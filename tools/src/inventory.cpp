@@ -685,6 +685,7 @@ std::string to_table(const std::vector<object_info>& objects,
     std::vector<std::vector<std::string>> rows;
     if (style.headings) {
         std::vector<std::string> head;
+        head.reserve(columns.size());
         for (const auto& c : columns) {
             std::string h = c;
             for (char& ch : h) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
@@ -694,6 +695,7 @@ std::string to_table(const std::vector<object_info>& objects,
     }
     for (const auto& o : objects) {
         std::vector<std::string> r;
+        r.reserve(columns.size());
         for (const auto& c : columns) r.push_back(cell(o, c));
         rows.push_back(std::move(r));
     }

@@ -66,8 +66,16 @@ std::optional<std::string> unknown_command(CLI::App& app, int argc, char** argv)
                                "built: configure with -DPIPC_BUILD_BENCH=ON)");
 #endif
         std::string names;
-        for (auto* sub : subs) names += (names.empty() ? "" : ", ") + sub->get_name();
-        return "unknown command '" + path + "' (commands: " + names + ")";
+        for (auto* sub : subs) {
+            if (!names.empty()) names += ", ";
+            names += sub->get_name();
+        }
+        std::string message = "unknown command '";
+        message += path;
+        message += "' (commands: ";
+        message += names;
+        message += ")";
+        return message;
     }
     return std::nullopt;
 }
