@@ -180,4 +180,9 @@ struct stream_is_pingpong {
     void tput_begin_peer() {}
 };
 
+/// The CPUs this process may run on (sched_getaffinity), in order; empty if unknown.
+std::vector<int> allowed_cpus();
+/// The current UTC time as ISO 8601 ("2026-12-01T06:40:00Z"), for reports.
+std::string utc_now();
+
 } // namespace pipc_bench::detail

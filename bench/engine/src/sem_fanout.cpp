@@ -242,25 +242,6 @@ fanout_result run_in_child(int n, int cpu_runner, int cpu_poster, long posts, lo
     return r;
 }
 
-std::vector<int> allowed() {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    std::vector<int> v;
-    if (::sched_getaffinity(0, sizeof set, &set) != 0) return v;
-    for (int c = 0; c < CPU_SETSIZE; ++c)
-        if (CPU_ISSET(c, &set)) v.push_back(c);
-    return v;
-}
-
-std::string utc_now() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 /// p50 and p99 of the largest N against N = 1 in the same run and pinning (the speed goal).
 void ratios(const std::vector<fanout_cell>& cells, const std::string& pin, double& p50r,
             double& p99r) {
@@ -365,7 +346,7 @@ int run_sem_fanout(const options& o_in, const std::string& command_line) {
     const long posts = o.round_trips > 0 ? long(o.round_trips) : (o.quick ? 1000 : 2000);
     const long warmup = o.warmup >= 0 ? long(o.warmup) : std::max(100L, posts / 10);
     const long gap_us = o.gap_us;
-    const auto cpus_allowed = allowed();
+    const auto cpus_allowed = allowed_cpus();
     std::vector<int> cpus = o.cpus;
     if (cpus.empty()) {
         if (cpus_allowed.empty()) throw std::runtime_error("sched_getaffinity failed");
