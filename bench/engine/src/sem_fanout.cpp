@@ -420,8 +420,9 @@ std::string svg(const std::vector<fanout_cell>& cells, const std::vector<std::st
               << "\" y2=\"" << ly << "\" stroke=\"" << col << "\" stroke-width=\"2.2\"" << dash
               << "/>\n";
             char label[96];
-            std::snprintf(label, sizeof label, "%s %s (N=%d: %.1f us)", pin.c_str(),
-                          p99 ? "p99" : "p50",
+            std::snprintf(label, sizeof label,
+                          last < 100 ? "%s %s (N=%d: %.1f us)" : "%s %s (N=%d: %.0f us)",
+                          pin.c_str(), p99 ? "p99" : "p50",
                           ns.empty() ? 0 : *std::max_element(ns.begin(), ns.end()), last);
             s << "<text x=\"" << L + pw + 42 << "\" y=\"" << ly + 4 << "\">" << svg_escape(label)
               << "</text>\n";
