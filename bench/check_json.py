@@ -5,6 +5,25 @@ import json
 import sys
 
 doc = json.load(sys.stdin)
+if doc.get("scenario") == "sem-fanout":
+    # `--scenario sem-fanout --json`: one cell per (pin, N), and the largest-N ratios per pin.
+    cells = doc["cells"]
+    assert cells, "no cells"
+    assert isinstance(doc["command_line"], str) and isinstance(doc["started_utc"], str), "header"
+    for c in cells:
+        assert c["pin"] in {"same-cpu", "cross-cpu", "none"}, c
+        assert isinstance(c["n"], int) and c["n"] >= 1, c
+        assert c["ok"] is True, ("cell failed", c)
+        assert c["backend"] in {"futex_waitv", "fallback"}, c
+        p = [c[k] for k in ("p50_us", "p90_us", "p99_us", "max_us")]
+        assert all(isinstance(x, (int, float)) and x > 0 for x in p), c
+        assert p == sorted(p), ("percentiles not monotonic", c)
+        for k in ("samples", "helper_threads", "process_threads", "rss_kib", "vm_kib"):
+            assert isinstance(c[k], int) and c[k] > 0, (k, c)
+    for pin, r in doc["ratios"].items():
+        assert r["p50_largest_vs_1"] >= 0 and r["p99_largest_vs_1"] >= 0, (pin, r)
+    print(f"ok: sem-fanout, {len(cells)} cells")
+    sys.exit(0)
 assert isinstance(doc["version"], str) and doc["version"], "version"
 assert isinstance(doc["machine"], dict) and doc["machine"], "machine"
 results = doc["results"]

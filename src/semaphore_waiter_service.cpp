@@ -626,10 +626,13 @@ void semaphore_waiter_service::run_multi_worker(semaphore_worker* w) {
                 post_all(done);
                 // As the fallback helpers do: give the CPU to the I/O thread until the handler
                 // has acquired again (or the linger is over), so that on a shared CPU the
-                // handler runs before we rebuild the wait set.
-                do ::sched_yield();
+                // handler runs before we rebuild the wait set. Only while it has not: the I/O
+                // thread usually preempted us at the post and is done already, and a yield then
+                // hands the CPU to the other process instead (a whole extra context switch per
+                // hand-out: 3.9x the raw ping-pong instead of 2.7x, same-cpu).
                 while (linger && st.queued.load(std::memory_order_acquire) == 0 &&
-                       clock::now() < linger_until);
+                       clock::now() < linger_until)
+                    ::sched_yield();
                 lk.lock();
             }
             continue;

@@ -56,7 +56,7 @@ void add_bench_options(CLI::App& app, const std::shared_ptr<options>& o) {
     app.add_option("--scenario", o->scenario,
                    "matrix (default): the variants; sem-fanout: async semaphore wake-up latency "
                    "against the number of semaphores with waiters (uses --fanout, --pins, -n, "
-                   "--warmup, --gap-us, --cpus, --json, --json-file, --markdown)")
+                   "--warmup, --gap-us, --cpus, --json, --json-file, --markdown, --svg)")
         ->check(CLI::IsMember({"matrix", "sem-fanout"}));
     app.add_option("--fanout", o->fanout,
                    "sem-fanout: numbers of semaphores with waiters (default 1,16,64,256,1024)")

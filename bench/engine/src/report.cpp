@@ -537,8 +537,9 @@ namespace {
 const char* const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
                                "#000000", "#aec7e8", "#ffbb78", "#98df8a"};
+} // namespace
 
-std::string esc(const std::string& s) {
+std::string svg_escape(const std::string& s) {
     std::string o;
     for (char c : s) {
         if (c == '<')
@@ -552,7 +553,60 @@ std::string esc(const std::string& s) {
     }
     return o;
 }
-} // namespace
+
+const char* svg_colour(std::size_t i) {
+    return palette[i % (sizeof palette / sizeof *palette)];
+}
+
+log_axis::log_axis(double vmin, double vmax, double pixel_lo, double pixel_hi, bool whole_decades)
+    : p0(pixel_lo), p1(pixel_hi) {
+    vmin = std::max(vmin, 0.01);
+    vmax = std::max(vmax, vmin);
+    if (whole_decades) {
+        vmax = std::max(vmax, vmin * 10);
+        lo = std::floor(std::log10(vmin));
+        hi = std::ceil(std::log10(vmax));
+    } else {
+        const double pad = vmax > vmin ? 0.06 * (std::log10(vmax) - std::log10(vmin)) : 0.5;
+        lo = std::log10(vmin) - pad;
+        hi = std::log10(vmax) + pad;
+    }
+}
+
+double log_axis::operator()(double v) const {
+    return p0 + (p1 - p0) * (std::log10(std::max(v, 1e-3)) - lo) / (hi - lo);
+}
+
+void svg_log_grid_y(std::ostream& s, const log_axis& y, double x0, double x1) {
+    for (int decade = static_cast<int>(std::floor(y.lo)); decade <= static_cast<int>(y.hi);
+         ++decade)
+        for (double m : {1.0, 2.0, 5.0}) {
+            const double e = decade;
+            const double v = m * std::pow(10.0, e);
+            if (std::log10(v) > y.hi + 1e-9 || std::log10(v) < y.lo - 1e-9) continue;
+            const double py = y(v);
+            s << "<line x1=\"" << x0 << "\" x2=\"" << x1 << "\" y1=\"" << py << "\" y2=\"" << py
+              << "\" stroke=\"" << (m == 1.0 ? "#bbb" : "#e4e4e4") << "\"/>\n";
+            s << "<text x=\"" << x0 - 6 << "\" y=\"" << py + 4 << "\" text-anchor=\"end\">"
+              << fmt(v < 1 ? "%.2g" : "%.0f", v) << "</text>\n";
+        }
+}
+
+void svg_begin(std::ostream& s, double width, double height, const std::string& title) {
+    s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+      << "\" viewBox=\"0 0 " << width << " " << height
+      << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+    s << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    s << "<text x=\"70\" y=\"24\" font-size=\"15\" font-weight=\"bold\">pipc-bench "
+      << pipc::version_string << ": " << svg_escape(title) << " (" << svg_escape(cpu_model())
+      << ")</text>\n";
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+    std::ofstream f(path);
+    f << text;
+    if (!f) throw std::runtime_error("cannot write " + path);
+}
 
 void write_svg(const run_result& r, const std::string& path) {
     // Panels: one per (pin, size); payload-less variants join the smallest size of their pin.
@@ -582,20 +636,13 @@ void write_svg(const run_result& r, const std::string& path) {
     std::map<std::string, std::string> colour;
     std::size_t next = 0;
     for (const auto& c : r.cells)
-        if (!colour.count(variant_key(c)))
-            colour[variant_key(c)] = palette[next++ % (sizeof palette / sizeof *palette)];
+        if (!colour.count(variant_key(c))) colour[variant_key(c)] = svg_colour(next++);
 
     const double W = 980, H = 380, L = 70, R = 250, T = 46, B = 52;
     const double pw = W - L - R, ph = H - T - B;
     std::ostringstream s;
     const double total_h = 40 + H * double(panels.size());
-    s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << total_h
-      << "\" viewBox=\"0 0 " << W << " " << total_h
-      << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
-    s << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-    s << "<text x=\"" << L << "\" y=\"24\" font-size=\"15\" font-weight=\"bold\">pipc-bench "
-      << pipc::version_string << ": round-trip latency by percentile (" << esc(r.started_utc)
-      << ", " << esc(cpu_model()) << ")</text>\n";
+    svg_begin(s, W, total_h, "round-trip latency by percentile (" + r.started_utc + ")");
 
     for (std::size_t pi = 0; pi < panels.size(); ++pi) {
         const auto& p = panels[pi];
@@ -607,31 +654,15 @@ void write_svg(const run_result& r, const std::string& path) {
                 ymax = std::max(ymax, y);
                 xmax = std::max(xmax, x);
             }
-        ymin = std::max(ymin, 0.01);
-        ymax = std::max(ymax, ymin * 10);
-        const double lo = std::floor(std::log10(ymin)), hi = std::ceil(std::log10(ymax));
         auto X = [&](double x) { return L + pw * x / xmax; };
-        auto Y = [&](double y) {
-            return oy + T + ph * (1.0 - (std::log10(std::max(y, 1e-3)) - lo) / (hi - lo));
-        };
+        const log_axis Y(ymin, ymax, oy + T + ph, oy + T);
         s << "<g>\n<text x=\"" << L << "\" y=\"" << oy + T - 14 << "\" font-size=\"13\">pin "
-          << esc(p.pin) << " (" << esc(pin_description(r, p.pin)) << "), "
+          << svg_escape(p.pin) << " (" << svg_escape(pin_description(r, p.pin)) << "), "
           << (p.size ? std::to_string(p.size) + " B messages" : std::string("no payload"))
           << "</text>\n";
         s << "<rect x=\"" << L << "\" y=\"" << oy + T << "\" width=\"" << pw << "\" height=\"" << ph
           << "\" fill=\"none\" stroke=\"#444\"/>\n";
-        // Y grid: 1, 2, 5 per decade.
-        for (int decade = static_cast<int>(lo); decade <= static_cast<int>(hi); ++decade)
-            for (double m : {1.0, 2.0, 5.0}) {
-                const double e = decade;
-                const double v = m * std::pow(10.0, e);
-                if (std::log10(v) > hi + 1e-9) continue;
-                const double y = Y(v);
-                s << "<line x1=\"" << L << "\" x2=\"" << L + pw << "\" y1=\"" << y << "\" y2=\""
-                  << y << "\" stroke=\"" << (m == 1.0 ? "#bbb" : "#e4e4e4") << "\"/>\n";
-                s << "<text x=\"" << L - 6 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">"
-                  << fmt(v < 1 ? "%.2g" : "%.0f", v) << "</text>\n";
-            }
+        svg_log_grid_y(s, Y, L, L + pw); // 1, 2, 5 per decade
         s << "<text transform=\"translate(" << L - 48 << "," << oy + T + ph / 2
           << ") rotate(-90)\" text-anchor=\"middle\">round trip (us, log scale)</text>\n";
         // X grid: percentiles.
@@ -662,16 +693,14 @@ void write_svg(const run_result& r, const std::string& path) {
             s << "<line x1=\"" << L + pw + 12 << "\" x2=\"" << L + pw + 36 << "\" y1=\"" << ly
               << "\" y2=\"" << ly << "\" stroke=\"" << col << "\" stroke-width=\"2.2\""
               << (floor ? " stroke-dasharray=\"6,3\"" : "") << "/>\n";
-            s << "<text x=\"" << L + pw + 42 << "\" y=\"" << ly + 4 << "\">" << esc(variant_key(*c))
-              << " p50 " << fmt("%.2f", c->stats.p50) << "</text>\n";
+            s << "<text x=\"" << L + pw + 42 << "\" y=\"" << ly + 4 << "\">"
+              << svg_escape(variant_key(*c)) << " p50 " << fmt("%.2f", c->stats.p50) << "</text>\n";
             ly += 17;
         }
         s << "</g>\n";
     }
     s << "</svg>\n";
-    std::ofstream f(path);
-    f << s.str();
-    if (!f) throw std::runtime_error("cannot write " + path);
+    write_text_file(path, s.str());
 }
 
 // ---- comparison ---------------------------------------------------------------------------

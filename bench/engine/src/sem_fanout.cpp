@@ -8,11 +8,14 @@
 #include "sem_fanout.hpp"
 
 #include "cell.hpp"
+#include "report.hpp"
 
 #include <pipc/asio/async_semaphore.hpp>
 #include <pipc/name.hpp>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -296,13 +299,18 @@ std::string table(const std::vector<fanout_cell>& cells, const std::vector<std::
     return os.str();
 }
 
+/// A JSON string literal (the command line may hold quotes and backslashes).
+std::string quoted(const std::string& s) {
+    return boost::json::serialize(boost::json::string(s));
+}
+
 std::string json(const std::vector<fanout_cell>& cells, const std::vector<std::string>& pins,
                  long posts, long warmup, long gap_us, const std::string& started,
                  const std::string& command_line) {
     std::ostringstream os;
-    os << "{\"scenario\":\"sem-fanout\",\"started_utc\":\"" << started << "\",\"command_line\":\""
-       << command_line << "\",\"posts\":" << posts << ",\"warmup\":" << warmup
-       << ",\"gap_us\":" << gap_us << ",\"cells\":[";
+    os << "{\"scenario\":\"sem-fanout\",\"started_utc\":" << quoted(started)
+       << ",\"command_line\":" << quoted(command_line) << ",\"posts\":" << posts
+       << ",\"warmup\":" << warmup << ",\"gap_us\":" << gap_us << ",\"cells\":[";
     bool first = true;
     for (const auto& c : cells) {
         os << (first ? "" : ",") << "{\"pin\":\"" << c.pin << "\",\"n\":" << c.n << ",\"cpus\":[";
@@ -316,7 +324,7 @@ std::string json(const std::vector<fanout_cell>& cells, const std::vector<std::s
                << ",\"helper_threads\":" << c.r.helpers << ",\"process_threads\":" << c.r.threads
                << ",\"rss_kib\":" << c.r.rss_kib << ",\"vm_kib\":" << c.r.vm_kib;
         else
-            os << ",\"error\":\"" << c.r.error << "\"";
+            os << ",\"error\":" << quoted(c.r.error);
         os << "}";
         first = false;
     }
@@ -331,6 +339,107 @@ std::string json(const std::vector<fanout_cell>& cells, const std::vector<std::s
     }
     os << "}}";
     return os.str();
+}
+
+/// p50 and p99 wake-up latency against N, both axes logarithmic; one colour per pinning, p99
+/// dashed. Under each N: the helper threads and the runner's RSS of the first pinning.
+std::string svg(const std::vector<fanout_cell>& cells, const std::vector<std::string>& pins,
+                long posts, long gap_us, const std::string& started) {
+    const double W = 980, H = 460, L = 70, R = 250, T = 70, B = 78;
+    const double pw = W - L - R, ph = H - T - B;
+    double nmin = 1e300, nmax = 0, ymin = 1e300, ymax = 0;
+    for (const auto& c : cells) {
+        if (!c.r.ok) continue;
+        nmin = std::min(nmin, double(c.n));
+        nmax = std::max(nmax, double(c.n));
+        ymin = std::min(ymin, c.r.p50);
+        ymax = std::max(ymax, c.r.p99);
+    }
+    std::ostringstream s;
+    svg_begin(s, W, H, "sem-fanout, async semaphore wake-up latency");
+    s << "<text x=\"" << L << "\" y=\"" << T - 16 << "\" font-size=\"13\">" << svg_escape(started)
+      << ": post in another process -&gt; async_acquire handler; " << posts << " posts per point, "
+      << gap_us << " us apart, one io_context</text>\n";
+    s << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << pw << "\" height=\"" << ph
+      << "\" fill=\"none\" stroke=\"#444\"/>\n";
+    if (nmax <= 0) { // every cell failed: an empty frame says so
+        s << "<text x=\"" << L + pw / 2 << "\" y=\"" << T + ph / 2
+          << "\" text-anchor=\"middle\">no successful cell</text>\n</svg>\n";
+        return s.str();
+    }
+    const log_axis X(nmin, nmax, L, L + pw, false);
+    const log_axis Y(ymin, ymax, T + ph, T);
+    svg_log_grid_y(s, Y, L, L + pw);
+    s << "<text transform=\"translate(" << L - 48 << "," << T + ph / 2
+      << ") rotate(-90)\" text-anchor=\"middle\">wake-up latency (us, log scale)</text>\n";
+    std::vector<int> ns;
+    for (const auto& c : cells)
+        if (c.r.ok && std::find(ns.begin(), ns.end(), c.n) == ns.end()) ns.push_back(c.n);
+    for (int n : ns) {
+        const double x = X(n);
+        s << "<line x1=\"" << x << "\" x2=\"" << x << "\" y1=\"" << T << "\" y2=\"" << T + ph
+          << "\" stroke=\"#ddd\"/>\n";
+        s << "<text x=\"" << x << "\" y=\"" << T + ph + 16 << "\" text-anchor=\"middle\">" << n
+          << "</text>\n";
+        for (const auto& c : cells)
+            if (c.r.ok && c.n == n && c.pin == pins.front()) {
+                char extra[64];
+                std::snprintf(extra, sizeof extra, "%ld thr, %.1f MiB", c.r.threads,
+                              double(c.r.rss_kib) / 1024.0);
+                s << "<text x=\"" << x << "\" y=\"" << T + ph + 31
+                  << "\" text-anchor=\"middle\" font-size=\"10\" fill=\"#555\">" << extra
+                  << "</text>\n";
+                break;
+            }
+    }
+    s << "<text x=\"" << L + pw / 2 << "\" y=\"" << T + ph + 52
+      << "\" text-anchor=\"middle\">N: semaphores with a pending async_acquire (log scale); under"
+      << " it the runner's threads and RSS (" << svg_escape(pins.front()) << ")</text>\n";
+    double ly = T + 6;
+    std::size_t colour = 0;
+    for (const auto& pin : pins) {
+        const char* col = svg_colour(colour++);
+        for (const bool p99 : {false, true}) {
+            std::ostringstream pts;
+            int count = 0;
+            double last = 0;
+            for (const auto& c : cells) {
+                if (!c.r.ok || c.pin != pin) continue;
+                const double v = p99 ? c.r.p99 : c.r.p50;
+                pts << X(c.n) << "," << Y(v) << " ";
+                s << "<circle cx=\"" << X(c.n) << "\" cy=\"" << Y(v) << "\" r=\"3\" fill=\"" << col
+                  << "\"/>\n";
+                ++count;
+                last = v;
+            }
+            if (count == 0) continue;
+            const char* dash = p99 ? " stroke-dasharray=\"6,3\"" : "";
+            s << "<polyline fill=\"none\" stroke=\"" << col << "\" stroke-width=\"1.8\"" << dash
+              << " points=\"" << pts.str() << "\"/>\n";
+            s << "<line x1=\"" << L + pw + 12 << "\" x2=\"" << L + pw + 36 << "\" y1=\"" << ly
+              << "\" y2=\"" << ly << "\" stroke=\"" << col << "\" stroke-width=\"2.2\"" << dash
+              << "/>\n";
+            char label[96];
+            std::snprintf(label, sizeof label,
+                          last < 100 ? "%s %s (N=%d: %.1f us)" : "%s %s (N=%d: %.0f us)",
+                          pin.c_str(), p99 ? "p99" : "p50",
+                          ns.empty() ? 0 : *std::max_element(ns.begin(), ns.end()), last);
+            s << "<text x=\"" << L + pw + 42 << "\" y=\"" << ly + 4 << "\">" << svg_escape(label)
+              << "</text>\n";
+            ly += 17;
+        }
+        double a = 0, b = 0;
+        ratios(cells, pin, a, b);
+        if (a > 0) {
+            char line[96];
+            std::snprintf(line, sizeof line, "largest N / N=1: p50 %.2fx, p99 %.2fx", a, b);
+            s << "<text x=\"" << L + pw + 12 << "\" y=\"" << ly + 4 << "\" font-size=\"11\">"
+              << line << "</text>\n";
+            ly += 23;
+        }
+    }
+    s << "</svg>\n";
+    return s.str();
 }
 
 } // namespace
@@ -388,6 +497,7 @@ int run_sem_fanout(const options& o_in, const std::string& command_line) {
         f << js << "\n";
         if (!f) throw std::runtime_error("cannot write " + o.json_file);
     }
+    if (!o.svg_file.empty()) write_text_file(o.svg_file, svg(cells, pins, posts, gap_us, started));
     if (!o.markdown_file.empty()) {
         std::ofstream f(o.markdown_file);
         f << "`" << command_line << "` (" << started << ")\n\n```\n" << tb << "```\n";
