@@ -550,6 +550,12 @@ channel_loan channel::loan() {
 channel_loan channel::try_loan(error_code& ec) {
     return loan_until_deadline({std::chrono::steady_clock::time_point{}, false}, ec);
 }
+channel_loan channel::try_loan() {
+    error_code ec;
+    auto l = try_loan(ec);
+    if (ec) throw_error(ec, describe("channel::try_loan", name_));
+    return l;
+}
 
 channel_loan::channel_loan(channel_loan&& o) noexcept
     : owner_(std::exchange(o.owner_, nullptr)), pos_(o.pos_), data_(o.data_),
@@ -759,6 +765,12 @@ channel_view channel::receive_view() {
 }
 channel_view channel::try_receive_view(error_code& ec) {
     return view_until_deadline({std::chrono::steady_clock::time_point{}, false}, ec);
+}
+channel_view channel::try_receive_view() {
+    error_code ec;
+    auto v = try_receive_view(ec);
+    if (ec) throw_error(ec, describe("channel::try_receive_view", name_));
+    return v;
 }
 
 channel_view::channel_view(channel_view&& o) noexcept

@@ -302,12 +302,21 @@ public:
     /// Sends, waiting for a free slot at most until `tp` of any clock (turned into the remaining
     /// time when the call starts, then measured on the monotonic clock). @return false on
     /// timeout. The rules of send_for apply.
+    /// @{
     template <class Clock, class Duration>
     bool send_until(std::span<const std::byte> msg, std::chrono::time_point<Clock, Duration> tp,
                     error_code& ec) {
         const auto dl = detail::deadline_at(tp, ec);
         return !ec && send_until_deadline(msg, dl, ec);
     }
+    template <class Clock, class Duration>
+    bool send_until(std::span<const std::byte> msg, std::chrono::time_point<Clock, Duration> tp) {
+        error_code ec;
+        const bool sent = send_until(msg, tp, ec);
+        if (ec) throw_error(ec, "channel::send_until \"" + name_ + "\"");
+        return sent;
+    }
+    /// @}
 
     /// @{
     /// Claims the next slot for writing in place, waiting while the ring is full as send() does.
@@ -317,17 +326,31 @@ public:
     channel_loan loan();
     channel_loan loan(error_code& ec);
     /// @}
+    /// @{
     /// Claims a slot only if one is free now, never blocking; an invalid loan (no error) when the
     /// ring is full. Errors: errc::closed.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
+    channel_loan try_loan();
     channel_loan try_loan(error_code& ec);
+    /// @}
+    /// @{
     /// Claims a slot, waiting at most `d`; an invalid loan (no error) on timeout. Timeouts follow
     /// send_for's rules, errors loan()'s.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
     template <class Rep, class Period>
     channel_loan loan_for(std::chrono::duration<Rep, Period> d, error_code& ec) {
         const auto dl = detail::deadline_after(d, ec);
         if (ec) return {};
         return loan_until_deadline(dl, ec);
     }
+    template <class Rep, class Period>
+    channel_loan loan_for(std::chrono::duration<Rep, Period> d) {
+        error_code ec;
+        auto l = loan_for(d, ec);
+        if (ec) throw_error(ec, "channel::loan_for \"" + name_ + "\"");
+        return l;
+    }
+    /// @}
 
     // --- receive -----------------------------------------------------------------------------
     /// @{
@@ -380,6 +403,7 @@ public:
     /// Receives, waiting at most until `tp` of any clock (turned into the remaining time when
     /// the call starts). @return the size, or an empty optional on timeout. The rules of
     /// receive_for apply.
+    /// @{
     template <class Clock, class Duration>
     std::optional<std::size_t> receive_until(std::span<std::byte> buffer,
                                              std::chrono::time_point<Clock, Duration> tp,
@@ -388,6 +412,15 @@ public:
         if (ec) return std::nullopt;
         return receive_until_deadline(buffer, dl, ec);
     }
+    template <class Clock, class Duration>
+    std::optional<std::size_t> receive_until(std::span<std::byte> buffer,
+                                             std::chrono::time_point<Clock, Duration> tp) {
+        error_code ec;
+        auto r = receive_until(buffer, tp, ec);
+        if (ec) throw_error(ec, "channel::receive_until \"" + name_ + "\"");
+        return r;
+    }
+    /// @}
 
     /// @{
     /// The next message in place, waiting for one as receive() does. The slot stays taken until
@@ -398,17 +431,31 @@ public:
     channel_view receive_view();
     channel_view receive_view(error_code& ec);
     /// @}
+    /// @{
     /// A view only if a message is there now, never blocking; an invalid view (no error)
     /// otherwise. Errors as receive_view(), except EINTR: it never sleeps.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
+    channel_view try_receive_view();
     channel_view try_receive_view(error_code& ec);
+    /// @}
+    /// @{
     /// A view of the next message, waiting at most `d`; an invalid view (no error) on timeout.
     /// Timeouts follow receive_for's rules, errors receive_view()'s.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
     template <class Rep, class Period>
     channel_view receive_view_for(std::chrono::duration<Rep, Period> d, error_code& ec) {
         const auto dl = detail::deadline_after(d, ec);
         if (ec) return {};
         return view_until_deadline(dl, ec);
     }
+    template <class Rep, class Period>
+    channel_view receive_view_for(std::chrono::duration<Rep, Period> d) {
+        error_code ec;
+        auto v = receive_view_for(d, ec);
+        if (ec) throw_error(ec, "channel::receive_view_for \"" + name_ + "\"");
+        return v;
+    }
+    /// @}
 
     /// Closes the handle (unmaps; gives up the consumer role so another process may take it
     /// without waiting for this one to die). Closing twice does nothing. Loans and views of this

@@ -312,6 +312,55 @@ BOOST_AUTO_TEST_CASE(loan_and_view_work_in_place) {
     BOOST_TEST(c.fill() == 0U);
 }
 
+BOOST_AUTO_TEST_CASE(every_timed_and_try_call_has_a_throwing_twin) {
+    named name(kind);
+    channel c(name, create(2, 16));
+    BOOST_TEST(c.send_until(bytes_of("a"), std::chrono::steady_clock::now() + 1s));
+    BOOST_TEST(c.send_until(bytes_of("a"), std::chrono::system_clock::now() + 1s));
+    BOOST_TEST(!c.send_until(bytes_of("b"), std::chrono::system_clock::now() + 5ms)); // full
+    BOOST_TEST(!c.try_loan().valid());
+    BOOST_TEST(!c.loan_for(5ms).valid());
+    std::array<std::byte, 16> buf{};
+    BOOST_TEST(c.receive_until(buf, std::chrono::steady_clock::now() + 1s).value_or(99) == 1U);
+    BOOST_TEST(c.receive_until(buf, std::chrono::system_clock::now() + 1s).value_or(99) == 1U);
+    BOOST_TEST(!c.receive_until(buf, std::chrono::steady_clock::now() + 5ms).has_value());
+    BOOST_TEST(!c.try_receive_view().valid());
+    BOOST_TEST(!c.receive_view_for(5ms).valid());
+    {
+        auto loan = c.try_loan();
+        BOOST_TEST(loan.valid());
+        std::memcpy(loan.buffer().data(), "zc", 2);
+        loan.publish(2);
+    }
+    BOOST_TEST(c.try_receive_view().text() == "zc");
+    c.send("again");
+    BOOST_TEST(c.receive_view_for(1s).text() == "again");
+    auto l = c.loan_for(1s);
+    BOOST_TEST(l.valid());
+    l.publish(0);
+    BOOST_TEST(c.receive_for(buf, 1s).value_or(99) == 0U);
+
+    // The throwing twins throw what the ec forms report, naming the call.
+    BOOST_CHECK_THROW(c.loan_for(std::chrono::duration<double>(std::nan(""))), pipc::error);
+    channel closed;
+    const auto names_the_call = [](const char* call) {
+        return [call](const pipc::error& e) {
+            return e.code() == pipc::make_error_code(errc::closed) &&
+                   std::string_view(e.what()).find(call) != std::string_view::npos;
+        };
+    };
+    BOOST_CHECK_EXCEPTION(closed.try_loan(), pipc::error, names_the_call("try_loan"));
+    BOOST_CHECK_EXCEPTION(closed.loan_for(1ms), pipc::error, names_the_call("loan_for"));
+    BOOST_CHECK_EXCEPTION(closed.try_receive_view(), pipc::error,
+                          names_the_call("try_receive_view"));
+    BOOST_CHECK_EXCEPTION(closed.receive_view_for(1ms), pipc::error,
+                          names_the_call("receive_view_for"));
+    BOOST_CHECK_EXCEPTION(closed.send_until(bytes_of("x"), std::chrono::steady_clock::now()),
+                          pipc::error, names_the_call("send_until"));
+    BOOST_CHECK_EXCEPTION(closed.receive_until(buf, std::chrono::steady_clock::now()), pipc::error,
+                          names_the_call("receive_until"));
+}
+
 BOOST_AUTO_TEST_CASE(loan_and_view_after_close_do_nothing) {
     named name(kind);
     channel c(name, create(4, 64));
