@@ -60,6 +60,8 @@ void register_async_variants(std::vector<variant>& out);
 /// Adds pipc-async-public: the descriptor backend on the public-API wait path
 /// (PIPC_ASIO_PUBLIC_REACTOR_PATH), compiled from variants_async.cpp a second time.
 void register_async_public_variants(std::vector<variant>& out);
+/// Adds transport "lock": the robust-mutex hand-off ring (variants_lock.cpp).
+void register_lock_variants(std::vector<variant>& out);
 
 /// Context switches (voluntary + involuntary) of the whole calling process so far: every thread,
 /// so helper threads of an async variant count too.

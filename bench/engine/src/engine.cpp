@@ -173,8 +173,8 @@ void run_pair(const cell_spec& spec, const std::function<void(pair_sync&)>& peer
 
 namespace {
 int transport_rank(const std::string& t) {
-    static const char* order[] = {"mq", "sem", "shm", "pipe", "eventfd"};
-    for (int i = 0; i < 5; ++i)
+    static const char* order[] = {"mq", "sem", "shm", "pipe", "eventfd", "lock"};
+    for (int i = 0; i < 6; ++i)
         if (t == order[i]) return i;
     return 99;
 }
@@ -198,6 +198,7 @@ const std::vector<variant>& registry() {
         register_blocking_variants(v);
         register_async_variants(v);
         register_async_public_variants(v);
+        register_lock_variants(v);
         std::stable_sort(v.begin(), v.end(), [](const variant& a, const variant& b) {
             return std::pair(transport_rank(a.transport), impl_rank(a.impl)) <
                    std::pair(transport_rank(b.transport), impl_rank(b.impl));
