@@ -220,7 +220,11 @@ bool release_undelivered_locked(const std::shared_ptr<robust_lock_state>& sp) {
 
 void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
     auto& st = *sp;
-    std::vector<std::pair<op_ptr, std::pair<error_code, lock_result>>> done;
+    struct failed {
+        op_ptr op;
+        error_code ec;
+    };
+    std::vector<failed> done;
     std::unique_lock lk(st.m);
     for (;;) {
         while (!st.commands.empty()) {
@@ -300,7 +304,7 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
             if (locked && !release_undelivered_locked(sp)) return;
             if (!op->done) {
                 op->done = true;
-                done.push_back({std::move(op), {asio::error::operation_aborted, {}}});
+                done.push_back(failed{std::move(op), asio::error::operation_aborted});
             }
         } else if (locked) {
             op->done = true;
@@ -314,11 +318,11 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
             continue;
         } else {
             op->done = true;
-            done.push_back({std::move(op), {expired ? timed_out() : ec, {}}});
+            done.push_back(failed{std::move(op), expired ? timed_out() : ec});
         }
         if (!done.empty()) {
             lk.unlock();
-            for (auto& [o, r] : done) post_completion(std::move(o), r.first, r.second, false);
+            for (auto& f : done) post_completion(std::move(f.op), f.ec, {}, false);
             done.clear();
             lk.lock();
         }
