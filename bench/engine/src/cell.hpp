@@ -108,7 +108,7 @@ struct pair_sync {
 void run_pair(const cell_spec& spec, const std::function<void(pair_sync&)>& peer,
               const std::function<void(pair_sync&)>& initiator);
 
-/// Unlinks `name` as every kind of object (mq, sem, shm); missing names are fine.
+/// Unlinks `name` as every kind of object (mq, sem, shm, robust mutex); missing names are fine.
 void unlink_everything(const std::string& name) noexcept;
 
 /// The generic loops for a blocking endpoint E with

@@ -9,6 +9,7 @@
 
 #include <pipc/message_queue.hpp>
 #include <pipc/name.hpp>
+#include <pipc/robust_mutex.hpp>
 #include <pipc/semaphore.hpp>
 
 #include <fcntl.h>
@@ -69,6 +70,8 @@ void unlink_everything(const std::string& name) noexcept {
     ::mq_unlink(name.c_str());
     ::sem_unlink(name.c_str());
     ::shm_unlink(name.c_str());
+    pipc::error_code ignored; // the lock variants' robust mutexes ("/pipc-robust-mutex.<name>")
+    pipc::unlink_robust_mutex(name, ignored);
 }
 
 namespace {
