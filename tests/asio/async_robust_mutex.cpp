@@ -244,6 +244,31 @@ BOOST_AUTO_TEST_CASE(a_second_lock_of_the_same_object_waits_for_the_unlock) {
     check_free(n.str());
 }
 
+// A move takes the holder thread, the owned lock and pending locks along.
+BOOST_AUTO_TEST_CASE(moves_keep_the_lock_and_pending_locks) {
+    asio::io_context ctx;
+    async_robust_mutex a(ctx, pipc::unique_name, create_opts());
+    const std::string name = a.core().name();
+    lock_outcome first, second;
+    a.async_lock(first.handler());
+    a.async_lock(second.handler());
+    run_until(ctx, [&] { return first.done; });
+    BOOST_REQUIRE(!first.ec);
+    async_robust_mutex b(std::move(a));
+    BOOST_TEST(!a.is_open());
+    BOOST_TEST(b.owns_lock());
+    async_robust_mutex c(ctx);
+    c = std::move(b);
+    c.unlock(); // the second pending lock is served next, through the moved object
+    run_until(ctx, [&] { return second.done; });
+    BOOST_TEST(!second.ec);
+    BOOST_TEST(c.owns_lock());
+    c.unlock();
+    check_free(name);
+    c.unlink();
+    BOOST_CHECK_THROW(c.unlink(), pipc::error);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(tokens, watchdog)
