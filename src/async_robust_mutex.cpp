@@ -42,6 +42,10 @@
 #include <utility>
 #include <vector>
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 namespace pipc::detail {
 
 namespace asio = boost::asio;
@@ -186,10 +190,21 @@ const error_code& timed_out() {
 
 void run_holder(const std::shared_ptr<robust_lock_state>& sp);
 
+/// The holder thread is about to end holding the lock: glibc and the kernel hand it on as
+/// owner-dead. ThreadSanitizer does not model that (and may reuse the thread's id), so it is
+/// told the lock was released here, or the next lock would be reported as a double lock.
+void announce_release_at_exit([[maybe_unused]] const robust_mutex& m) noexcept {
+#if defined(__SANITIZE_THREAD__)
+    __tsan_mutex_pre_unlock(m.native_handle(), 0);
+    __tsan_mutex_post_unlock(m.native_handle(), 0);
+#endif
+}
+
 /// The holder owns an owner-dead lock nobody will repair: it ends holding it (the kernel marks
 /// it owner-dead again for the next locker) and a successor serves what is left. st.m held.
 void abandon_locked(const std::shared_ptr<robust_lock_state>& sp) {
     auto& st = *sp;
+    announce_release_at_exit(st.mtx);
     st.holder_holds = false;
     st.holder_owner_dead = false;
     st.grant = grant_state::none;
@@ -255,9 +270,12 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
                     // close() never unlocks the user's lock: this thread ends holding it, so the
                     // next locker sees owner_dead, as if the holding process had died.
                     log_debug("async robust mutex \"{}\" closed while held", st.mtx.name());
+                    announce_release_at_exit(st.mtx);
                 } else if (!st.holder_owner_dead) {
                     error_code ec;
                     st.mtx.unlock(ec);
+                } else {
+                    announce_release_at_exit(st.mtx); // abandoned: stays owner-dead
                 }
                 st.holder_holds = false;
             }
