@@ -173,8 +173,10 @@ public:
 
     /// Waits until this object owns the mutex, without blocking the calling thread.
     ///
-    /// The handler is never called inside this call. The lock is taken by the object's holder
-    /// thread (started by the first lock), which posts the result to the executor.
+    /// The handler is not called inside this call, unless an immediate error (closed object,
+    /// NaN timeout) goes to its associated immediate executor (Boost >= 1.82) that runs it there.
+    /// The lock is taken by the object's holder thread (started by the first lock), which posts
+    /// the result to the executor.
     ///
     /// @param token The completion token (a callback, use_awaitable, deferred, use_future,
     /// as_tuple(...), ...); the default is the executor's default token.
