@@ -224,7 +224,7 @@ struct lock_async {
         : mx_{pipc::async_robust_mutex(ctx, s.names[0]), pipc::async_robust_mutex(ctx, s.names[1]),
               pipc::async_robust_mutex(ctx, s.names[2])} {}
     asio::awaitable<void> lock(int i) {
-        // Not inside the if: GCC 12 miscompiles a co_await in a condition (SIGILL).
+        // Not inside the if: GCC 12 compiled a co_await in this condition into a trap (SIGILL).
         const pipc::lock_result r = co_await mx_[i].async_lock(asio::use_awaitable);
         if (r != pipc::lock_result::acquired) fail("async_robust_mutex::async_lock: owner dead");
     }
