@@ -2,7 +2,10 @@
 // examples/robust_mutex_supervisor.cpp - workers increment a shared counter under a robust mutex;
 // one of them is killed with SIGKILL in the middle of an update. The supervisor learns of the
 // death through a process_watcher, whoever takes the lock next learns of it through owner_dead
-// and repairs the counter from its undo record, and the final count is exact.
+// and repairs the counter from its undo record, and the final count is exact. The supervisor
+// audits the record as soon as it sees the death, with an async_robust_mutex on its io_context,
+// so its event loop never blocks on the lock while the surviving workers hold it.
+#include <pipc/asio/async_robust_mutex.hpp>
 #include <pipc/asio/process_watcher.hpp>
 #include <pipc/robust_mutex.hpp>
 #include <pipc/shared_memory.hpp>
@@ -36,13 +39,18 @@ struct record {
 constexpr int increments = 3000;
 constexpr int victim_dies_after = 1000;
 
+/// Rolls back the update a dead owner left half done; called by whoever got owner_dead.
+void repair(volatile record& r) {
+    if (r.dirty != 0) r.counter = r.undo;
+    r.dirty = 0;
+    r.repairs = r.repairs + 1;
+    r.repaired_by = ::getpid();
+}
+
 /// Locks, repairing the record first if the previous owner died holding the lock.
 void lock_and_repair(pipc::robust_mutex& m, volatile record& r) {
     if (m.lock() == pipc::lock_result::owner_dead) {
-        if (r.dirty != 0) r.counter = r.undo; // roll back the half-done update
-        r.dirty = 0;
-        r.repairs = r.repairs + 1;
-        r.repaired_by = ::getpid();
+        repair(r);
         m.consistent();
     }
 }
@@ -111,9 +119,15 @@ int main() {
     const pid_t victim = workers[0];
 
     boost::asio::io_context io;
+    // The supervisor's own lock, taken without blocking its event loop.
+    pipc::async_robust_mutex audit_lock(io, mutex.name());
+    bool audited = false;
     std::vector<pipc::process_watcher> watchers;
     int exited = 0;
     bool victim_seen = false;
+    auto maybe_stop = [&] {
+        if (exited == static_cast<int>(workers.size()) && audited) io.stop();
+    };
     for (const pid_t pid : workers) {
         watchers.emplace_back(io, pid);
         watchers.back().async_wait([&, pid](pipc::error_code ec) {
@@ -126,11 +140,27 @@ int main() {
                 std::cout << "supervisor: worker " << pid << " died (signal "
                           << (WIFSIGNALED(status) ? WTERMSIG(status) : 0)
                           << ") while holding the lock\n";
+                // Audit the record now: the lock comes back as owner_dead unless a worker took
+                // it (and repaired) first.
+                audit_lock.async_lock([&](pipc::error_code lec, pipc::lock_result res) {
+                    if (lec) return;
+                    if (res == pipc::lock_result::owner_dead) {
+                        repair(r);
+                        audit_lock.consistent();
+                    }
+                    std::cout << "supervisor: audited the record ("
+                              << (res == pipc::lock_result::owner_dead ? "repaired it"
+                                                                       : "a worker repaired it")
+                              << ")\n";
+                    audit_lock.unlock();
+                    audited = true;
+                    maybe_stop();
+                });
             } else {
                 std::cout << "supervisor: worker " << pid << " finished, status "
                           << WEXITSTATUS(status) << '\n';
             }
-            if (exited == static_cast<int>(workers.size())) io.stop();
+            maybe_stop();
         });
     }
     boost::asio::steady_timer watchdog(io, std::chrono::seconds(60));
@@ -155,7 +185,7 @@ int main() {
     std::cout << "counter " << r.counter << " (expected " << expected << "), repairs " << r.repairs
               << " by " << (r.repaired_by == ::getpid() ? "the supervisor" : "a worker") << " ("
               << r.repaired_by << ")\n";
-    const bool ok = exact && victim_seen && exited == 3 && r.repairs == 1;
+    const bool ok = exact && victim_seen && audited && exited == 3 && r.repairs == 1;
     mutex.unlock();
     mutex.unlink();
     shm.unlink();

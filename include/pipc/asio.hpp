@@ -4,6 +4,7 @@
 #pragma once
 
 #include <pipc/asio/async_message_queue.hpp>
+#include <pipc/asio/async_robust_mutex.hpp>
 #include <pipc/asio/async_semaphore.hpp>
 #include <pipc/asio/process_watcher.hpp>
 #include <pipc/asio/semaphore_waiter_service.hpp>

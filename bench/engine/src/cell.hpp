@@ -60,6 +60,8 @@ void register_async_variants(std::vector<variant>& out);
 /// Adds pipc-async-public: the descriptor backend on the public-API wait path
 /// (PIPC_ASIO_PUBLIC_REACTOR_PATH), compiled from variants_async.cpp a second time.
 void register_async_public_variants(std::vector<variant>& out);
+/// Adds transport "lock": the robust-mutex hand-off ring (variants_lock.cpp).
+void register_lock_variants(std::vector<variant>& out);
 
 /// Context switches (voluntary + involuntary) of the whole calling process so far: every thread,
 /// so helper threads of an async variant count too.
@@ -106,7 +108,7 @@ struct pair_sync {
 void run_pair(const cell_spec& spec, const std::function<void(pair_sync&)>& peer,
               const std::function<void(pair_sync&)>& initiator);
 
-/// Unlinks `name` as every kind of object (mq, sem, shm); missing names are fine.
+/// Unlinks `name` as every kind of object (mq, sem, shm, robust mutex); missing names are fine.
 void unlink_everything(const std::string& name) noexcept;
 
 /// The generic loops for a blocking endpoint E with

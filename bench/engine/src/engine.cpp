@@ -9,6 +9,7 @@
 
 #include <pipc/message_queue.hpp>
 #include <pipc/name.hpp>
+#include <pipc/robust_mutex.hpp>
 #include <pipc/semaphore.hpp>
 
 #include <fcntl.h>
@@ -69,6 +70,8 @@ void unlink_everything(const std::string& name) noexcept {
     ::mq_unlink(name.c_str());
     ::sem_unlink(name.c_str());
     ::shm_unlink(name.c_str());
+    pipc::error_code ignored; // the lock variants' robust mutexes ("/pipc-robust-mutex.<name>")
+    pipc::unlink_robust_mutex(name, ignored);
 }
 
 namespace {
@@ -173,8 +176,8 @@ void run_pair(const cell_spec& spec, const std::function<void(pair_sync&)>& peer
 
 namespace {
 int transport_rank(const std::string& t) {
-    static const char* order[] = {"mq", "sem", "shm", "pipe", "eventfd"};
-    for (int i = 0; i < 5; ++i)
+    static const char* order[] = {"mq", "sem", "shm", "pipe", "eventfd", "lock"};
+    for (int i = 0; i < 6; ++i)
         if (t == order[i]) return i;
     return 99;
 }
@@ -198,6 +201,7 @@ const std::vector<variant>& registry() {
         register_blocking_variants(v);
         register_async_variants(v);
         register_async_public_variants(v);
+        register_lock_variants(v);
         std::stable_sort(v.begin(), v.end(), [](const variant& a, const variant& b) {
             return std::pair(transport_rank(a.transport), impl_rank(a.impl)) <
                    std::pair(transport_rank(b.transport), impl_rank(b.impl));

@@ -245,6 +245,11 @@ std::vector<target> targets(const run_result& r) {
     add("mq pipc-async / mq raw, msgs/s", mq_async, mq_raw, 0.9, false, tput);
     add("sem pipc-blocking / sem raw, p50", sem_pipc, sem_raw, 1.05, true, p50);
     add("sem pipc-async / sem raw, p50", sem_async, sem_raw, 3.0, true, p50);
+    const auto* lock_raw = cell_at(r, s, "lock", "raw", 0);
+    add("lock pipc-blocking / lock raw, p50", cell_at(r, s, "lock", "pipc-blocking", 0), lock_raw,
+        1.10, true, p50);
+    add("lock pipc-async / lock raw, p50", cell_at(r, s, "lock", "pipc-async", 0), lock_raw, 3.0,
+        true, p50);
     if (r.instrument.ns_per_sample > 0) {
         target t;
         t.what = "instrument cost per sample, ns";
@@ -264,6 +269,7 @@ std::string floor_of(const cell_result& c) {
     if (c.transport == "sem") return c.impl == "raw" ? "" : "sem/raw";
     if (c.transport == "shm") return "sem/raw";
     if (c.transport == "pipe" || c.transport == "eventfd") return "mq/raw";
+    if (c.transport == "lock") return c.impl == "raw" ? "" : "lock/raw";
     return "";
 }
 

@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: BSL-1.0
+// The holder thread behind basic_async_robust_mutex (pipc/asio/async_robust_mutex.hpp).
+//
+// A robust pthread mutex belongs to the thread that locked it: glibc records it on that thread's
+// robust list (which is what lets the kernel report owner death), and pthread_mutex_unlock and
+// pthread_mutex_consistent from any other thread fail or corrupt the owner field. So every lock
+// of one async mutex is taken, held and released by one dedicated thread, the holder; the
+// io_context side only sends it requests. The holder waits in pthread_mutex_clocklock one slice
+// at a time so that cancellation and shutdown are noticed without signals.
+//
+// Locking: one std::mutex per async mutex guards the request queue, the commands, the grant
+// state and the stop flag. No handler runs and no handler is destroyed under it (a destroyed
+// coroutine frame may destroy the I/O object, which takes the lock again): completions are
+// posted after it is released.
+//
+// Grant states: a lock the holder took for an op is `pending` until its completion runs on the
+// io side (then `delivered`: the user owns it and must unlock()). If the completion is destroyed
+// without running (the execution context shut down), or close() comes first, it is `revoked`
+// and the holder releases it by itself. Releasing a lock taken with owner_dead without a repair
+// would make the mutex unrecoverable for everybody, so the holder *abandons* such a lock
+// instead: the thread ends while holding it, the kernel marks it owner-dead again for the next
+// locker, and a successor thread takes over the remaining requests.
+
+#include <pipc/asio/detail/robust_lock_holder.hpp>
+
+#include "log_internal.hpp"
+
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace pipc::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+
+enum class command { unlock, consistent, drop };
+enum class grant_state { none, pending, delivered, revoked };
+
+} // namespace
+
+struct robust_lock_op {
+    std::shared_ptr<robust_lock_state> st;
+    robust_lock_holder::handler_type handler;
+    /// Keeps the I/O executor's context busy (run() does not return while the lock is pending).
+    asio::any_io_executor io_work;
+    asio::cancellation_slot slot;
+    deadline dl;
+    bool done = false; ///< Guarded by st->m: the outcome is decided (a completion is posted).
+};
+
+struct robust_lock_state {
+    explicit robust_lock_state(robust_mutex&& handle) : mtx(std::move(handle)) {}
+
+    robust_mutex mtx;
+    std::mutex m;
+    std::condition_variable cv;
+    std::deque<std::shared_ptr<robust_lock_op>> queue;
+    std::deque<command> commands;
+    std::shared_ptr<robust_lock_op> active; ///< The op the holder is locking for right now.
+    std::thread thread;
+    bool stop = false;
+    bool holder_holds = false;      ///< The holder thread owns the pthread lock.
+    bool holder_owner_dead = false; ///< ... taken with owner_dead and not yet consistent().
+    grant_state grant = grant_state::none;
+    // The io side's view (read without the lock by owns_lock() and inconsistent()).
+    std::atomic<bool> owns{false};
+    std::atomic<bool> inconsistent{false};
+};
+
+namespace {
+
+using op_ptr = std::shared_ptr<robust_lock_op>;
+
+struct completion {
+    op_ptr op;
+    error_code ec;
+    lock_result result = lock_result::acquired;
+    bool granted = false;
+    bool on_handler_executor = false;
+
+    completion(op_ptr o, const error_code& e, lock_result r, bool g) noexcept
+        : op(std::move(o)), ec(e), result(r), granted(g) {}
+    completion(completion&& other) noexcept
+        : op(std::move(other.op)), ec(other.ec), result(other.result), granted(other.granted),
+          on_handler_executor(other.on_handler_executor) {}
+    completion& operator=(completion&&) = delete;
+    completion(const completion&) = delete;
+    completion& operator=(const completion&) = delete;
+
+    ~completion() {
+        if (!op) return;
+        // Destroyed without running (the context shut down): a lock taken for it goes back.
+        if (op->slot.is_connected()) op->slot.clear();
+        if (granted) {
+            auto& st = *op->st;
+            std::lock_guard lk(st.m);
+            if (st.grant == grant_state::pending) {
+                st.grant = grant_state::revoked;
+                st.commands.push_back(command::drop);
+                st.cv.notify_one();
+            }
+        }
+        robust_lock_holder::handler_type h = std::move(op->handler);
+        op.reset(); // the handler (and whatever it owns) goes last, outside every lock
+    }
+
+    void operator()() {
+        if (!on_handler_executor) {
+            on_handler_executor = true;
+            const auto ex = asio::get_associated_executor(op->handler, op->io_work);
+            asio::dispatch(ex, std::move(*this));
+            return;
+        }
+        op_ptr o = std::move(op);
+        if (o->slot.is_connected()) o->slot.clear();
+        if (granted) {
+            auto& st = *o->st;
+            std::lock_guard lk(st.m);
+            if (st.grant == grant_state::pending) {
+                st.grant = grant_state::delivered;
+                st.inconsistent.store(result == lock_result::owner_dead);
+                st.owns.store(true);
+            } else {
+                // close() came first and the holder lets go of it: not ours.
+                ec = asio::error::operation_aborted;
+                result = lock_result::acquired;
+            }
+        }
+        robust_lock_holder::handler_type h = std::move(o->handler);
+        o.reset();
+        std::move(h)(ec, result);
+    }
+};
+
+void post_completion(op_ptr op, const error_code& ec, lock_result r, bool granted) {
+    const asio::any_io_executor ex = op->io_work;
+    asio::post(ex, completion(std::move(op), ec, r, granted));
+}
+
+/// Decides `op` as aborted unless already decided; call with st.m held. Returns whether it did.
+bool abort_locked(robust_lock_state& st, const op_ptr& op) {
+    if (op->done) return false;
+    op->done = true;
+    const auto it = std::find(st.queue.begin(), st.queue.end(), op);
+    if (it != st.queue.end()) st.queue.erase(it);
+    return true;
+}
+
+struct cancel_handler {
+    std::weak_ptr<robust_lock_op> weak;
+    void operator()(asio::cancellation_type_t type) const {
+        if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) ==
+            asio::cancellation_type::none)
+            return;
+        op_ptr op = weak.lock();
+        if (!op) return;
+        bool aborted = false;
+        {
+            std::lock_guard lk(op->st->m);
+            aborted = abort_locked(*op->st, op);
+        }
+        // The holder stops trying within one slice; a lock it takes meanwhile goes back.
+        if (aborted) post_completion(std::move(op), asio::error::operation_aborted, {}, false);
+    }
+};
+
+const error_code& timed_out() {
+    static const error_code ec(ETIMEDOUT, boost::system::system_category());
+    return ec;
+}
+
+void run_holder(const std::shared_ptr<robust_lock_state>& sp);
+
+/// The holder thread is about to end holding the lock: glibc and the kernel hand it on as
+/// owner-dead. ThreadSanitizer does not model that (and may reuse the thread's id), so it is
+/// told the lock was released here, or the next lock would be reported as a double lock.
+void announce_release_at_exit([[maybe_unused]] const robust_mutex& m) noexcept {
+#if defined(__SANITIZE_THREAD__)
+    __tsan_mutex_pre_unlock(m.native_handle(), 0);
+    __tsan_mutex_post_unlock(m.native_handle(), 0);
+#endif
+}
+
+/// The holder owns an owner-dead lock nobody will repair: it ends holding it (the kernel marks
+/// it owner-dead again for the next locker) and a successor serves what is left. st.m held.
+void abandon_locked(const std::shared_ptr<robust_lock_state>& sp) {
+    auto& st = *sp;
+    announce_release_at_exit(st.mtx);
+    st.holder_holds = false;
+    st.holder_owner_dead = false;
+    st.grant = grant_state::none;
+    log_debug("async robust mutex \"{}\": abandoning an unrepaired owner-dead lock", st.mtx.name());
+    if (st.stop) return; // close() joins this thread
+    std::thread self = std::move(st.thread);
+    st.thread = std::thread([sp, self = std::move(self)]() mutable {
+        self.join(); // the predecessor's robust list is processed before this one starts
+        run_holder(sp);
+    });
+}
+
+/// Releases a lock nobody was given: unlock, or abandon when it is unrepaired. st.m held.
+/// Returns false when the thread must end (abandoned).
+bool release_undelivered_locked(const std::shared_ptr<robust_lock_state>& sp) {
+    auto& st = *sp;
+    if (st.holder_owner_dead) {
+        abandon_locked(sp);
+        return false;
+    }
+    error_code ec;
+    st.mtx.unlock(ec);
+    if (ec) log_debug("async robust mutex: unlock failed: {}", ec.message());
+    st.holder_holds = false;
+    st.grant = grant_state::none;
+    return true;
+}
+
+void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
+    auto& st = *sp;
+    struct failed {
+        op_ptr op;
+        error_code ec;
+    };
+    std::vector<failed> done;
+    std::unique_lock lk(st.m);
+    for (;;) {
+        while (!st.commands.empty()) {
+            const command c = st.commands.front();
+            st.commands.pop_front();
+            if (!st.holder_holds) continue; // nothing to act on (cannot happen through the API)
+            error_code ec;
+            switch (c) {
+            case command::unlock:
+                st.mtx.unlock(ec);
+                st.holder_holds = false;
+                st.holder_owner_dead = false;
+                st.grant = grant_state::none;
+                break;
+            case command::consistent:
+                st.mtx.consistent(ec);
+                if (!ec) st.holder_owner_dead = false;
+                break;
+            case command::drop:
+                if (!release_undelivered_locked(sp)) return;
+                break;
+            }
+            if (ec) log_debug("async robust mutex: {} failed: {}", int(c), ec.message());
+        }
+        if (st.stop) {
+            if (st.holder_holds) {
+                if (st.grant == grant_state::delivered) {
+                    // close() never unlocks the user's lock: this thread ends holding it, so the
+                    // next locker sees owner_dead, as if the holding process had died.
+                    log_debug("async robust mutex \"{}\" closed while held", st.mtx.name());
+                    announce_release_at_exit(st.mtx);
+                } else if (!st.holder_owner_dead) {
+                    error_code ec;
+                    st.mtx.unlock(ec);
+                } else {
+                    announce_release_at_exit(st.mtx); // abandoned: stays owner-dead
+                }
+                st.holder_holds = false;
+            }
+            return;
+        }
+        if (st.holder_holds || st.queue.empty()) {
+            st.cv.wait(lk);
+            continue;
+        }
+        op_ptr op = std::move(st.queue.front());
+        st.queue.pop_front();
+        if (op->done) continue;
+        st.active = op;
+        lk.unlock();
+        error_code ec;
+        bool locked = false;
+        bool expired = false;
+        for (;;) {
+            auto until = std::chrono::steady_clock::now() + robust_lock_holder::slice;
+            bool last = false;
+            if (!op->dl.infinite && op->dl.when <= until) {
+                until = op->dl.when;
+                last = true;
+            }
+            locked = st.mtx.try_lock_until(until, ec);
+            if (locked || ec) break;
+            if (last) {
+                expired = true;
+                break;
+            }
+            std::lock_guard g(st.m);
+            if (op->done || st.stop) break;
+        }
+        lk.lock();
+        st.active.reset();
+        const bool owner_dead = locked && ec == errc::owner_dead;
+        if (locked) {
+            st.holder_holds = true;
+            st.holder_owner_dead = owner_dead;
+        }
+        if (op->done || (st.stop && !locked)) {
+            // Cancelled (or closing) meanwhile: its completion is already posted, or close()
+            // posts it. A lock taken for it goes back at once.
+            if (locked && !release_undelivered_locked(sp)) return;
+            if (!op->done) {
+                op->done = true;
+                done.push_back(failed{std::move(op), asio::error::operation_aborted});
+            }
+        } else if (locked) {
+            op->done = true;
+            st.grant = grant_state::pending;
+            lk.unlock();
+            // Owner death is in the result, not in ec: the lock is held, and use_awaitable or
+            // use_future would turn a non-empty ec into an exception that leaks it.
+            post_completion(std::move(op), {},
+                            owner_dead ? lock_result::owner_dead : lock_result::acquired, true);
+            lk.lock();
+            continue;
+        } else {
+            op->done = true;
+            done.push_back(failed{std::move(op), expired ? timed_out() : ec});
+        }
+        if (!done.empty()) {
+            lk.unlock();
+            for (auto& f : done) post_completion(std::move(f.op), f.ec, {}, false);
+            done.clear();
+            lk.lock();
+        }
+    }
+}
+
+} // namespace
+
+robust_lock_holder::robust_lock_holder(robust_mutex&& m)
+    : st_(std::make_shared<robust_lock_state>(std::move(m))) {}
+
+robust_lock_holder::~robust_lock_holder() {
+    close();
+}
+
+void robust_lock_holder::async_lock(asio::any_io_executor io_ex, handler_type handler,
+                                    deadline dl) {
+    auto op = std::make_shared<robust_lock_op>();
+    op->st = st_;
+    op->io_work = asio::prefer(io_ex, asio::execution::outstanding_work.tracked);
+    op->dl = dl;
+    // swap, not move assignment: Boost 1.81's any_completion_handler::operator=(&&) recurses.
+    op->handler.swap(handler);
+    op->slot = asio::get_associated_cancellation_slot(op->handler);
+    if (op->slot.is_connected()) op->slot.template emplace<cancel_handler>(cancel_handler{op});
+    bool closed = false;
+    {
+        std::lock_guard lk(st_->m);
+        if (st_->stop) {
+            closed = true;
+            op->done = true;
+        } else {
+            st_->queue.push_back(op);
+            if (!st_->thread.joinable())
+                st_->thread = std::thread([sp = st_] { run_holder(sp); });
+            else
+                st_->cv.notify_one();
+        }
+    }
+    if (closed) post_completion(std::move(op), asio::error::operation_aborted, {}, false);
+}
+
+void robust_lock_holder::unlock(error_code& ec) {
+    std::lock_guard lk(st_->m);
+    if (st_->grant != grant_state::delivered || !st_->owns.load()) {
+        ec = make_error_code(errc::not_owner);
+        return;
+    }
+    ec = {};
+    st_->owns.store(false);
+    st_->inconsistent.store(false);
+    st_->grant = grant_state::none;
+    st_->commands.push_back(command::unlock);
+    st_->cv.notify_one();
+}
+
+void robust_lock_holder::consistent(error_code& ec) {
+    std::lock_guard lk(st_->m);
+    if (st_->grant != grant_state::delivered || !st_->inconsistent.load()) {
+        ec = make_error_code(errc::not_owner);
+        return;
+    }
+    ec = {};
+    st_->inconsistent.store(false);
+    st_->commands.push_back(command::consistent);
+    st_->cv.notify_one();
+}
+
+void robust_lock_holder::cancel() {
+    std::vector<op_ptr> aborted;
+    {
+        std::lock_guard lk(st_->m);
+        for (auto& op : st_->queue) {
+            op->done = true;
+            aborted.push_back(std::move(op));
+        }
+        st_->queue.clear();
+        // The op the holder is locking for: decided here, the holder gives up within a slice.
+        if (st_->active && !st_->active->done) {
+            st_->active->done = true;
+            aborted.push_back(st_->active);
+        }
+    }
+    for (auto& op : aborted)
+        post_completion(std::move(op), asio::error::operation_aborted, {}, false);
+}
+
+void robust_lock_holder::close() noexcept {
+    if (!st_) return;
+    std::vector<op_ptr> aborted;
+    std::thread t;
+    {
+        std::lock_guard lk(st_->m);
+        st_->stop = true;
+        for (auto& op : st_->queue) {
+            op->done = true;
+            aborted.push_back(std::move(op));
+        }
+        st_->queue.clear();
+        if (st_->active && !st_->active->done) {
+            st_->active->done = true;
+            aborted.push_back(st_->active);
+        }
+        if (st_->grant == grant_state::pending) st_->grant = grant_state::revoked;
+        st_->owns.store(false);
+        st_->inconsistent.store(false);
+        t = std::move(st_->thread);
+        st_->cv.notify_one();
+    }
+    for (auto& op : aborted)
+        post_completion(std::move(op), asio::error::operation_aborted, {}, false);
+    if (t.joinable()) t.join();
+}
+
+bool robust_lock_holder::owns_lock() const noexcept {
+    return st_->owns.load();
+}
+bool robust_lock_holder::inconsistent() const noexcept {
+    return st_->inconsistent.load();
+}
+const robust_mutex& robust_lock_holder::core() const noexcept {
+    return st_->mtx;
+}
+bool robust_lock_holder::has_thread() const noexcept {
+    std::lock_guard lk(st_->m);
+    return st_->thread.joinable();
+}
+
+} // namespace pipc::detail

@@ -1,0 +1,648 @@
+// SPDX-License-Identifier: BSL-1.0
+// Tests of pipc/asio/async_robust_mutex.hpp: locking through the holder thread, contention and
+// owner death across processes, every completion token, cancellation races, timeouts, closing
+// and destruction with locks pending or held.
+#define BOOST_TEST_MODULE async_robust_mutex
+#include <boost/test/unit_test.hpp>
+
+#include <pipc/asio/async_robust_mutex.hpp>
+
+#include <pipc_test/support.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+
+using namespace std::chrono_literals;
+using pipc::async_robust_mutex;
+using pipc::errc;
+using pipc::error_code;
+using pipc::lock_result;
+using pipc::robust_mutex;
+namespace asio = boost::asio;
+
+namespace {
+
+/// A unique robust-mutex name, unlinked on entry and exit.
+class mutex_name {
+public:
+    explicit mutex_name(const char* tag = "arm") : name_(pipc_test::unique_name(tag)) {
+        error_code ignored;
+        pipc::unlink_robust_mutex(name_, ignored);
+    }
+    ~mutex_name() {
+        error_code ignored;
+        pipc::unlink_robust_mutex(name_, ignored);
+    }
+    mutex_name(const mutex_name&) = delete;
+    mutex_name& operator=(const mutex_name&) = delete;
+    operator std::string_view() const noexcept { return name_; } // NOLINT: used as a name
+    const std::string& str() const noexcept { return name_; }
+
+private:
+    std::string name_;
+};
+
+robust_mutex::options create_opts() {
+    robust_mutex::options o;
+    o.open = pipc::open_mode::create_exclusive;
+    return o;
+}
+
+/// Runs handlers until `done()` holds; fails (instead of hanging) after 20 s.
+void run_until(asio::io_context& ctx, const std::function<bool()>& done) {
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    ctx.restart();
+    while (!done()) {
+        BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < until, "run_until: timed out");
+        ctx.run_one_for(100ms);
+    }
+}
+
+/// The mutex is free: a blocking handle on this (non-holder) thread gets it, normally.
+void check_free(const std::string& name) {
+    robust_mutex probe(name);
+    error_code ec;
+    BOOST_REQUIRE(probe.try_lock_for(10s, ec));
+    BOOST_TEST(!ec);
+    probe.unlock();
+}
+
+/// Anonymous shared memory inherited across fork.
+template <class T>
+class shared_anon {
+public:
+    shared_anon() {
+        void* p =
+            ::mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::runtime_error("mmap failed");
+        ptr_ = new (p) T{};
+    }
+    ~shared_anon() { ::munmap(ptr_, sizeof(T)); }
+    shared_anon(const shared_anon&) = delete;
+    shared_anon& operator=(const shared_anon&) = delete;
+    T* operator->() const noexcept { return ptr_; }
+    T* get() const noexcept { return ptr_; }
+
+private:
+    T* ptr_ = nullptr;
+};
+
+/// A child that takes the lock with a blocking handle, says so ('L'), and releases it when told
+/// (any byte on `release`), or never when `release` is null (it waits to be killed).
+pid_t fork_blocking_holder(const std::string& name, const pipc_test::handshake& locked,
+                           const pipc_test::handshake* release,
+                           std::atomic<int>* in_critical = nullptr) {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::alarm(30);
+        try {
+            robust_mutex m(name);
+            m.lock();
+            if (in_critical) in_critical->store(1);
+            locked.signal('L');
+            if (!release) {
+                for (;;) ::pause();
+            }
+            release->wait();
+            if (in_critical) in_critical->store(2);
+            m.unlock();
+            ::_exit(0);
+        } catch (...) {
+        }
+        ::_exit(2);
+    }
+    return pid;
+}
+
+int reap(pid_t pid) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return status;
+}
+
+struct watchdog {
+    watchdog() { ::alarm(120); }
+    ~watchdog() { ::alarm(0); }
+    watchdog(const watchdog&) = delete;
+    watchdog& operator=(const watchdog&) = delete;
+};
+
+struct lock_outcome {
+    bool done = false;
+    error_code ec;
+    lock_result result = lock_result::acquired;
+    auto handler() {
+        return [this](error_code e, lock_result r) {
+            done = true;
+            ec = e;
+            result = r;
+        };
+    }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(basics, watchdog)
+
+BOOST_AUTO_TEST_CASE(lock_and_unlock_with_a_callback) {
+    mutex_name n;
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n, create_opts());
+    BOOST_TEST(m.is_open());
+    BOOST_TEST(m.core().name() == n.str());
+    lock_outcome out;
+    m.async_lock(out.handler());
+    BOOST_TEST(!out.done); // never inside the initiating call
+    run_until(ctx, [&] { return out.done; });
+    BOOST_TEST(!out.ec);
+    BOOST_TEST((out.result == lock_result::acquired));
+    BOOST_TEST(m.owns_lock());
+    {
+        // Held: a blocking handle on another thread of this process cannot take it.
+        robust_mutex probe(n);
+        BOOST_TEST(!probe.try_lock());
+    }
+    m.unlock();
+    BOOST_TEST(!m.owns_lock());
+    check_free(n.str());
+    // Exactly once: a second unlock is refused.
+    error_code ec;
+    m.unlock(ec);
+    BOOST_TEST((ec == errc::not_owner));
+}
+
+BOOST_AUTO_TEST_CASE(closed_object_and_misuse_are_errors) {
+    asio::io_context ctx;
+    async_robust_mutex m(ctx);
+    BOOST_TEST(!m.is_open());
+    lock_outcome out;
+    m.async_lock(out.handler());
+    run_until(ctx, [&] { return out.done; });
+    BOOST_TEST((out.ec == errc::closed));
+    error_code ec;
+    m.unlock(ec);
+    BOOST_TEST((ec == errc::closed));
+    m.consistent(ec);
+    BOOST_TEST((ec == errc::closed));
+
+    mutex_name n;
+    m.open(n, create_opts());
+    m.unlock(ec);
+    BOOST_TEST((ec == errc::not_owner)); // nothing delivered yet
+    m.consistent(ec);
+    BOOST_TEST((ec == errc::not_owner));
+    BOOST_CHECK_THROW(m.unlock(), pipc::error);
+
+    lock_outcome nan;
+    m.async_lock_for(std::chrono::duration<double>(std::nan("")), nan.handler());
+    run_until(ctx, [&] { return nan.done; });
+    BOOST_TEST((nan.ec == errc::invalid_timeout));
+    BOOST_TEST(!m.owns_lock());
+}
+
+BOOST_AUTO_TEST_CASE(a_second_lock_of_the_same_object_waits_for_the_unlock) {
+    mutex_name n;
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n, create_opts());
+    lock_outcome first, second;
+    m.async_lock(first.handler());
+    m.async_lock(second.handler());
+    run_until(ctx, [&] { return first.done; });
+    BOOST_TEST(!first.ec);
+    // The second cannot be granted while the first is held; it is served after unlock().
+    ctx.restart();
+    ctx.poll();
+    BOOST_TEST(!second.done);
+    m.unlock();
+    run_until(ctx, [&] { return second.done; });
+    BOOST_TEST(!second.ec);
+    BOOST_TEST(m.owns_lock());
+    m.unlock();
+    check_free(n.str());
+}
+
+// A move takes the holder thread, the owned lock and pending locks along.
+BOOST_AUTO_TEST_CASE(moves_keep_the_lock_and_pending_locks) {
+    asio::io_context ctx;
+    async_robust_mutex a(ctx, pipc::unique_name, create_opts());
+    const std::string name = a.core().name();
+    lock_outcome first, second;
+    a.async_lock(first.handler());
+    a.async_lock(second.handler());
+    run_until(ctx, [&] { return first.done; });
+    BOOST_REQUIRE(!first.ec);
+    async_robust_mutex b(std::move(a));
+    BOOST_TEST(!a.is_open());
+    BOOST_TEST(b.owns_lock());
+    async_robust_mutex c(ctx);
+    c = std::move(b);
+    c.unlock(); // the second pending lock is served next, through the moved object
+    run_until(ctx, [&] { return second.done; });
+    BOOST_TEST(!second.ec);
+    BOOST_TEST(c.owns_lock());
+    c.unlock();
+    check_free(name);
+    c.unlink();
+    BOOST_CHECK_THROW(c.unlink(), pipc::error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(tokens, watchdog)
+
+BOOST_AUTO_TEST_CASE(use_awaitable_as_tuple_and_deferred) {
+    mutex_name n;
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n, create_opts());
+    int steps = 0;
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+            const lock_result r = co_await m.async_lock(asio::use_awaitable);
+            BOOST_TEST((r == lock_result::acquired));
+            m.unlock();
+            ++steps;
+            auto [ec, r2] = co_await m.async_lock_for(5s, asio::as_tuple(asio::use_awaitable));
+            BOOST_TEST(!ec);
+            BOOST_TEST((r2 == lock_result::acquired));
+            m.unlock();
+            ++steps;
+            auto op = m.async_lock(asio::deferred);
+            const lock_result r3 = co_await std::move(op)(asio::use_awaitable);
+            BOOST_TEST((r3 == lock_result::acquired));
+            m.unlock();
+            ++steps;
+        },
+        [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+        });
+    run_until(ctx, [&] { return steps == 3; });
+    check_free(n.str());
+}
+
+BOOST_AUTO_TEST_CASE(use_future_and_deferred_with_a_callback) {
+    mutex_name n;
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n, create_opts());
+    auto work = asio::make_work_guard(ctx);
+    std::thread runner([&] { ctx.run(); });
+    std::future<lock_result> f =
+        m.async_lock_until(std::chrono::system_clock::now() + 10s, asio::use_future);
+    BOOST_REQUIRE((f.wait_for(20s) == std::future_status::ready));
+    BOOST_TEST((f.get() == lock_result::acquired));
+    m.unlock();
+    std::promise<error_code> p;
+    m.async_lock(asio::deferred)([&](error_code ec, lock_result) { p.set_value(ec); });
+    auto pf = p.get_future();
+    BOOST_REQUIRE((pf.wait_for(20s) == std::future_status::ready));
+    BOOST_TEST(!pf.get());
+    m.unlock();
+    work.reset();
+    runner.join();
+    check_free(n.str());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(processes, watchdog)
+
+// A blocking locker in another process holds the mutex; ours is granted only after it released.
+BOOST_AUTO_TEST_CASE(contention_with_a_blocking_locker_in_another_process) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    shared_anon<std::atomic<int>> state;
+    pipc_test::handshake locked, release;
+    const pid_t pid = fork_blocking_holder(n.str(), locked, &release, state.get());
+    BOOST_REQUIRE(locked.wait() == 'L');
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n);
+    int seen = -1;
+    lock_outcome out;
+    m.async_lock([&](error_code ec, lock_result r) {
+        seen = state->load(); // the holder marks 2 just before it unlocks
+        out.handler()(ec, r);
+    });
+    ctx.poll();
+    BOOST_TEST(!out.done);
+    release.signal();
+    run_until(ctx, [&] { return out.done; });
+    BOOST_TEST(!out.ec);
+    BOOST_TEST((out.result == lock_result::acquired));
+    BOOST_TEST(seen == 2);
+    m.unlock();
+    const int status = reap(pid);
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    check_free(n.str());
+}
+
+// The holder process is killed holding the lock: the async lock reports owner_dead (in the
+// result, with an empty ec), repairs, and the mutex is normal again for everyone.
+BOOST_AUTO_TEST_CASE(owner_dead_after_a_sigkilled_holder) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    pipc_test::handshake locked;
+    const pid_t pid = fork_blocking_holder(n.str(), locked, nullptr);
+    BOOST_REQUIRE(locked.wait() == 'L');
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n);
+    lock_outcome out;
+    m.async_lock(out.handler());
+    ::kill(pid, SIGKILL);
+    reap(pid);
+    run_until(ctx, [&] { return out.done; });
+    BOOST_TEST(!out.ec);
+    BOOST_TEST((out.result == lock_result::owner_dead));
+    BOOST_TEST(m.owns_lock());
+    BOOST_TEST(m.inconsistent());
+    m.consistent();
+    BOOST_TEST(!m.inconsistent());
+    error_code ec;
+    m.consistent(ec);
+    BOOST_TEST((ec == errc::not_owner)); // nothing left to repair
+    m.unlock();
+    check_free(n.str()); // acquired, not owner_dead, not not_recoverable
+}
+
+// The other direction: a process holding the lock through an async mutex is killed; a blocking
+// locker sees owner_dead. The holder thread's robust list is what the kernel walks.
+BOOST_AUTO_TEST_CASE(a_sigkilled_async_holder_gives_owner_dead_to_a_blocking_locker) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    pipc_test::handshake locked;
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::alarm(30);
+        try {
+            asio::io_context ctx;
+            async_robust_mutex m(ctx, n);
+            m.async_lock([&](error_code ec, lock_result) {
+                if (!ec) locked.signal('L');
+            });
+            ctx.run();
+            for (;;) ::pause();
+        } catch (...) {
+        }
+        ::_exit(2);
+    }
+    BOOST_REQUIRE(locked.wait() == 'L');
+    ::kill(pid, SIGKILL);
+    reap(pid);
+    error_code ec;
+    BOOST_TEST(creator.try_lock_for(10s, ec));
+    BOOST_TEST((ec == errc::owner_dead));
+    creator.consistent();
+    creator.unlock();
+}
+
+BOOST_AUTO_TEST_CASE(timeouts) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    pipc_test::handshake locked, release;
+    const pid_t pid = fork_blocking_holder(n.str(), locked, &release);
+    BOOST_REQUIRE(locked.wait() == 'L');
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n);
+    lock_outcome timed, zero;
+    const auto t0 = std::chrono::steady_clock::now();
+    m.async_lock_for(30ms, timed.handler());
+    run_until(ctx, [&] { return timed.done; });
+    BOOST_TEST((timed.ec == pipc::condition::busy));
+    BOOST_TEST((timed.ec == boost::system::errc::timed_out));
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 30ms));
+    BOOST_TEST(!m.owns_lock());
+    m.async_lock_for(0s, zero.handler());
+    run_until(ctx, [&] { return zero.done; });
+    BOOST_TEST((zero.ec == pipc::condition::busy));
+    release.signal();
+    BOOST_TEST(WIFEXITED(reap(pid)));
+    lock_outcome free;
+    m.async_lock_for(0s, free.handler()); // a single try on a free mutex succeeds
+    run_until(ctx, [&] { return free.done; });
+    BOOST_TEST(!free.ec);
+    m.unlock();
+    check_free(n.str());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(cancellation_and_shutdown, watchdog)
+
+// Cancel vs grant, many rounds: another thread releases the lock while this one emits a terminal
+// (or partial) cancellation. Whatever wins, afterwards the mutex is either ours (unlocked exactly
+// once) or free, never left held.
+BOOST_AUTO_TEST_CASE(cancel_versus_grant_races) {
+    mutex_name n;
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n, create_opts());
+    robust_mutex contender(n);
+    std::mt19937 rng(12345);
+    int granted = 0, aborted = 0;
+    const int rounds = 300;
+    for (int round = 0; round < rounds; ++round) {
+        // The contender (on a helper thread, which owns the lock) holds it while we start.
+        pipc_test::handshake held, go;
+        std::thread t([&] {
+            contender.lock();
+            held.signal();
+            go.wait();
+            contender.unlock();
+        });
+        held.wait();
+        asio::cancellation_signal sig;
+        lock_outcome out;
+        m.async_lock(asio::bind_cancellation_slot(sig.slot(), out.handler()));
+        const auto spin = rng() % 200;
+        go.signal();
+        for (unsigned i = 0; i < spin; ++i) std::atomic_signal_fence(std::memory_order_seq_cst);
+        sig.emit(round % 2 ? asio::cancellation_type::terminal : asio::cancellation_type::partial);
+        t.join();
+        run_until(ctx, [&] { return out.done; });
+        if (!out.ec) {
+            ++granted;
+            BOOST_REQUIRE(m.owns_lock());
+            m.unlock();
+        } else {
+            ++aborted;
+            BOOST_REQUIRE((out.ec == asio::error::operation_aborted));
+            BOOST_REQUIRE(!m.owns_lock());
+        }
+        error_code ec;
+        m.unlock(ec);
+        BOOST_REQUIRE((ec == errc::not_owner)); // never a second unlock
+        check_free(n.str());
+    }
+    BOOST_TEST_MESSAGE("cancel vs grant: " << granted << " granted, " << aborted << " aborted");
+    BOOST_TEST(aborted > 0);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_aborts_every_pending_lock) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    pipc_test::handshake locked, release;
+    const pid_t pid = fork_blocking_holder(n.str(), locked, &release);
+    BOOST_REQUIRE(locked.wait() == 'L');
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n);
+    lock_outcome a, b;
+    m.async_lock(a.handler());
+    m.async_lock(b.handler());
+    m.cancel();
+    run_until(ctx, [&] { return a.done && b.done; });
+    BOOST_TEST((a.ec == asio::error::operation_aborted));
+    BOOST_TEST((b.ec == asio::error::operation_aborted));
+    release.signal();
+    reap(pid);
+    check_free(n.str());
+}
+
+// Destroying the object with a lock pending completes it with operation_aborted, joins the
+// holder thread and never leaves the mutex held.
+BOOST_AUTO_TEST_CASE(destruction_with_a_pending_lock) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    pipc_test::handshake locked, release;
+    const pid_t pid = fork_blocking_holder(n.str(), locked, &release);
+    BOOST_REQUIRE(locked.wait() == 'L');
+    asio::io_context ctx;
+    lock_outcome out;
+    {
+        async_robust_mutex m(ctx, n);
+        m.async_lock(out.handler());
+        ctx.poll();
+    }
+    run_until(ctx, [&] { return out.done; });
+    BOOST_TEST((out.ec == asio::error::operation_aborted));
+    release.signal();
+    reap(pid);
+    check_free(n.str());
+}
+
+// Closing before the granted completion ran (or before the holder even locked): the lock goes
+// back by itself, cleanly (the next locker sees acquired, not owner_dead).
+BOOST_AUTO_TEST_CASE(close_before_the_grant_is_delivered) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    for (int round = 0; round < 50; ++round) {
+        asio::io_context ctx;
+        lock_outcome out;
+        async_robust_mutex m(ctx, n);
+        m.async_lock(out.handler());
+        for (int i = 0; i < round % 7; ++i) std::this_thread::yield(); // vary who is first
+        m.close();
+        run_until(ctx, [&] { return out.done; });
+        BOOST_REQUIRE((out.ec == asio::error::operation_aborted));
+        check_free(n.str());
+    }
+}
+
+// The completion of a granted lock destroyed without running: the handler is bound to a second
+// context that is destroyed while the completion waits in its queue. The holder releases the
+// lock by itself, cleanly.
+BOOST_AUTO_TEST_CASE(granted_completion_destroyed_without_running) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n);
+    for (int round = 0; round < 20; ++round) {
+        bool called = false;
+        {
+            asio::io_context other;
+            m.async_lock(
+                asio::bind_executor(other, [&](error_code, lock_result) { called = true; }));
+            // The completion runs on ctx first, which hands it to `other`.
+            const auto until = std::chrono::steady_clock::now() + 20s;
+            ctx.restart();
+            while (ctx.run_one_for(100ms) == 0)
+                BOOST_REQUIRE(std::chrono::steady_clock::now() < until);
+        } // `other` is destroyed with the completion queued
+        BOOST_TEST(!called);
+        BOOST_TEST(!m.owns_lock());
+        check_free(n.str());
+    }
+}
+
+// close() never unlocks a delivered lock: the holder thread ends holding it, and the next locker
+// (here in this process) sees owner_dead.
+BOOST_AUTO_TEST_CASE(close_while_owned_leaves_owner_dead) {
+    mutex_name n;
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n, create_opts());
+    lock_outcome out;
+    m.async_lock(out.handler());
+    run_until(ctx, [&] { return out.done; });
+    BOOST_REQUIRE(!out.ec);
+    m.close();
+    BOOST_TEST(!m.owns_lock());
+    robust_mutex probe(n);
+    error_code ec;
+    BOOST_TEST(probe.try_lock_for(10s, ec));
+    BOOST_TEST((ec == errc::owner_dead));
+    probe.consistent();
+    probe.unlock();
+}
+
+// A lock taken with owner_dead that is cancelled is not released (that would make the mutex
+// unrecoverable) but left owner-dead for the next locker; the object keeps working.
+BOOST_AUTO_TEST_CASE(an_undelivered_owner_dead_lock_stays_owner_dead) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n);
+    for (int round = 0; round < 20; ++round) {
+        pipc_test::handshake locked;
+        const pid_t pid = fork_blocking_holder(n.str(), locked, nullptr);
+        BOOST_REQUIRE(locked.wait() == 'L');
+        ::kill(pid, SIGKILL);
+        reap(pid);
+        // The mutex is owner-dead now. Lock and cancel at once: whoever wins, nobody may see it
+        // consistent before it is repaired.
+        asio::cancellation_signal sig;
+        lock_outcome out;
+        m.async_lock(asio::bind_cancellation_slot(sig.slot(), out.handler()));
+        sig.emit(asio::cancellation_type::terminal);
+        run_until(ctx, [&] { return out.done; });
+        if (!out.ec) {
+            BOOST_REQUIRE((out.result == lock_result::owner_dead));
+            m.consistent();
+            m.unlock();
+            check_free(n.str());
+        } else {
+            // Next locker: owner_dead still, from a lock of ours again (through a successor
+            // holder when the first one abandoned it).
+            lock_outcome again;
+            m.async_lock(again.handler());
+            run_until(ctx, [&] { return again.done; });
+            BOOST_REQUIRE(!again.ec);
+            BOOST_REQUIRE((again.result == lock_result::owner_dead));
+            m.consistent();
+            m.unlock();
+            check_free(n.str());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
