@@ -486,12 +486,12 @@ void check_locks_and_channels(const inventory& inv, std::vector<finding>& findin
                                         "consistent()"});
             } else if (l.status == pipc::robust_mutex_status::not_recoverable) {
                 ++bad_locks;
-                findings.push_back({"robust_mutex", status::warn,
-                                    "robust mutex " + name +
-                                        " is not recoverable (unlocked after an owner died "
-                                        "without consistent()): every lock fails; recreate it "
-                                        "(pipc lock rm " +
-                                        name + ")"});
+                std::string message = "robust mutex " + name;
+                message += " is not recoverable (unlocked after an owner died without "
+                           "consistent()): every lock fails; recreate it (pipc lock rm ";
+                message += name;
+                message += ")";
+                findings.push_back({"robust_mutex", status::warn, message});
             } else if (l.owner_gone) {
                 ++bad_locks;
                 findings.push_back({"robust_mutex", status::warn,
