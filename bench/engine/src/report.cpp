@@ -247,7 +247,7 @@ std::vector<target> targets(const run_result& r) {
     // carrying the same size (msgs/s of equal sizes: the ratio of bytes/s).
     const auto* ch_copy = cell_at(r, s, "channel", "pipc-blocking", 64);
     const auto* ch_zc = cell_at(r, s, "channel", "pipc-blocking-zc", 64);
-    constexpr std::size_t mib = 1024 * 1024;
+    constexpr std::size_t mib = std::size_t{1024} * 1024;
     add("channel pipc-blocking / mq raw, p50", ch_copy, mq_raw, 1.0, true, p50);
     add("channel pipc-blocking-zc / mq raw, p50", ch_zc, mq_raw, 1.0, true, p50);
     add("channel pipc-blocking / mq raw, msgs/s", ch_copy, mq_raw, 10.0, false, tput);
