@@ -26,7 +26,7 @@ enum class robust_mutex_status {
 
 /// A snapshot of a robust mutex, as inspect_robust_mutex() reads it.
 struct robust_mutex_state {
-    robust_mutex_status status = robust_mutex_status::free;
+    robust_mutex_status status = robust_mutex_status::free; ///< What the lock word says.
     /// The owning thread's id (in the PID namespace of the process that locked it) while held
     /// or recovering; 0 otherwise.
     ::pid_t owner_tid = 0;
@@ -60,13 +60,13 @@ struct channel_dead_claim {
 
 /// A snapshot of a channel's header, as inspect_channel() reads it.
 struct channel_info {
-    std::uint32_t slot_count = 0;       ///< Number of slots.
-    std::uint32_t max_message_size = 0; ///< Largest message in bytes.
-    channel_mode mode = channel_mode::spsc;
-    std::uint64_t size = 0;      ///< Size of the shared-memory object in bytes.
-    std::uint64_t head = 0;      ///< Oldest position not yet released by the consumer.
-    std::uint64_t tail = 0;      ///< Next position a producer will claim.
-    std::uint64_t fill = 0;      ///< Slots claimed and not yet released (tail - head).
+    std::uint32_t slot_count = 0;           ///< Number of slots.
+    std::uint32_t max_message_size = 0;     ///< Largest message in bytes.
+    channel_mode mode = channel_mode::spsc; ///< Producer mode.
+    std::uint64_t size = 0;                 ///< Size of the shared-memory object in bytes.
+    std::uint64_t head = 0;                 ///< Oldest position not yet released by the consumer.
+    std::uint64_t tail = 0;                 ///< Next position a producer will claim.
+    std::uint64_t fill = 0;                 ///< Slots claimed and not yet released (tail - head).
     std::uint64_t ready = 0;     ///< Of those, published messages at the front, ready to receive.
     std::uint64_t abandoned = 0; ///< Slots skipped so far because their producer died.
     /// The process holding the consumer role, 0 when none.
