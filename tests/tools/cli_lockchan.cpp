@@ -12,7 +12,9 @@
 #include <pipc/robust_mutex.hpp>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <array>
@@ -87,6 +89,22 @@ bool doctor_warns_about(const std::string& check, const std::string& name,
 
 bool root() {
     return ::geteuid() == 0;
+}
+
+// In the child before exec: a new PID namespace (with its own /proc) in which pipc is alone, so
+// every process it sees is inspectable (as in cli_holders).
+bool alone_in_a_pid_namespace() {
+    if (::unshare(CLONE_NEWPID | CLONE_NEWNS) != 0) return false;
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+    const pid_t pid = ::fork();
+    if (pid < 0) return false;
+    if (pid > 0) {
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 125);
+    }
+    return ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0;
 }
 
 run_options as_nobody() {
@@ -301,6 +319,13 @@ BOOST_AUTO_TEST_CASE(channel_commands) {
     BOOST_TEST(empty.exit_code == 5);
     BOOST_TEST(one_line(empty.err));
 
+    // A full channel: --timeout 0 gives up at once (exit 5) and sends nothing.
+    for (int i = 0; i < 4; ++i) BOOST_TEST(run({"channel", "send", n.str(), "f"}).exit_code == 0);
+    const auto full = run({"channel", "send", n.str(), "--timeout", "0", "extra"});
+    BOOST_TEST(full.exit_code == 5);
+    BOOST_TEST(full.err.find("still full") != std::string::npos, full.err);
+    BOOST_TEST(run({"channel", "recv", n.str(), "-n", "4"}).out == "f\nf\nf\nf\n");
+
     BOOST_TEST(run({"channel", "send", n.str(), "x"}).exit_code == 0);
     const auto js = json_lines(run({"channel", "recv", n.str(), "--json"}).out);
     BOOST_REQUIRE_EQUAL(js.size(), 1U);
@@ -386,6 +411,11 @@ BOOST_AUTO_TEST_CASE(channel_with_dead_consumer_and_producer) {
         BOOST_TEST(listed);
     }
 
+    // Another live consumer: recv is told so (exit 5) and takes nothing.
+    const auto busy = run({"channel", "recv", n.str(), "--timeout", "0"});
+    BOOST_TEST(busy.exit_code == 5);
+    BOOST_TEST(busy.err.find("consumer") != std::string::npos, busy.err);
+
     ::kill(child.pid(), SIGKILL);
     BOOST_TEST(!child.succeeded());
     const auto dead = json(run({"channel", "info", n.str(), "--json"}).out).as_object();
@@ -431,4 +461,40 @@ BOOST_AUTO_TEST_CASE(rm_and_ls_know_locks_and_channels) {
     const auto rc = run({"rm", "--kind", "channel", c.str()});
     BOOST_TEST(rc.exit_code == 0, rc.err);
     BOOST_TEST(rc.out == "removed channel " + c.str() + "\n");
+}
+
+BOOST_AUTO_TEST_CASE(rm_unused_removes_an_unused_lock_under_its_object_name) {
+    if (!root()) {
+        BOOST_TEST_MESSAGE("skipped: needs root for a PID namespace");
+        return;
+    }
+    lock_name l;
+    {
+        pipc::robust_mutex::options o;
+        o.open = pipc::open_mode::create_exclusive;
+        pipc::robust_mutex m(l.name, o);
+    }
+    // A plain segment of the same name: must survive the lock's removal.
+    const std::string twin_name = l.name;
+    struct unlink_twin {
+        const std::string& name;
+        ~unlink_twin() {
+            pipc::error_code ignored;
+            pipc::unlink_shared_memory(name, ignored);
+        }
+    } const twin_guard{twin_name};
+    const int fd = ::shm_open(twin_name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    BOOST_REQUIRE(fd >= 0);
+    ::close(fd);
+    run_options alone;
+    alone.in_child = alone_in_a_pid_namespace;
+    const auto r = run(
+        {"--trust-pid-namespace", "rm", "--unused", "--kind", "lock", "--match", l.name, "--json"},
+        alone);
+    BOOST_TEST(r.exit_code == 0, r.err);
+    const auto j = json(r.out);
+    BOOST_REQUIRE_EQUAL(j.at("removed").as_array().size(), 1U);
+    BOOST_TEST(j.at("removed").as_array()[0].at("kind").as_string() == "lock");
+    BOOST_TEST(!file_exists(l.path()));
+    BOOST_TEST(file_exists("/dev/shm/" + twin_name.substr(1)));
 }
