@@ -691,11 +691,15 @@ int run(const options& o_in, const std::string& command_line) {
                     s.depth = o.queue_depth;
                     s.cpu_initiator = pin == "none" ? -1 : cpu_a;
                     s.cpu_peer = pin == "none" ? -1 : (pin == "same-cpu" ? cpu_a : cpu_b);
-                    // Generous: 1 ms per round trip and 0.5 ms per streamed message, plus slack.
-                    s.timeout_s = o.cell_timeout_s > 0
-                                      ? unsigned(o.cell_timeout_s)
-                                      : unsigned(30 + (s.warmup + s.round_trips) / 1000 +
-                                                 (s.tput_msgs + s.tput_warmup) / 2000);
+                    // Generous: 1 ms per round trip and 0.5 ms per streamed message, plus slack,
+                    // plus the bytes at 100 MB/s (1 MiB messages through a pipe need it).
+                    const std::uint64_t bytes =
+                        (2 * (s.warmup + s.round_trips) + s.tput_msgs + s.tput_warmup) * s.size;
+                    s.timeout_s =
+                        o.cell_timeout_s > 0
+                            ? unsigned(o.cell_timeout_s)
+                            : unsigned(30 + (s.warmup + s.round_trips) / 1000 +
+                                       (s.tput_msgs + s.tput_warmup) / 2000 + bytes / 100'000'000);
                     plan.push_back({v, std::move(s)});
                 }
         }
