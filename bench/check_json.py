@@ -28,8 +28,8 @@ assert isinstance(doc["version"], str) and doc["version"], "version"
 assert isinstance(doc["machine"], dict) and doc["machine"], "machine"
 results = doc["results"]
 assert results, "no results"
-transports = {"mq", "sem", "shm", "pipe", "eventfd"}
-impls = {"raw", "raw-epoll", "pipc-blocking", "pipc-async", "pipc-async-public", "pipc-async-notify",
+transports = {"mq", "channel", "sem", "shm", "pipe", "eventfd"}
+impls = {"raw", "raw-epoll", "pipc-blocking", "pipc-blocking-zc", "pipc-async", "pipc-async-public", "pipc-async-notify",
          "boost-interprocess"}
 pins = {"same-cpu", "cross-cpu", "none"}
 want = set(sys.argv[1].split(",")) if len(sys.argv) > 1 else set()

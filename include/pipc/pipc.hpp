@@ -5,6 +5,7 @@
 
 #include <pipc/channel.hpp>
 #include <pipc/error.hpp>
+#include <pipc/inspect.hpp>
 #include <pipc/limits.hpp>
 #include <pipc/log.hpp>
 #include <pipc/mapping.hpp>

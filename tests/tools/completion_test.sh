@@ -19,10 +19,13 @@ expect() { # expected actual
 }
 expect "mq " "$(complete_words pipc m)"
 expect "doctor " "$(complete_words pipc d)"
-expect "limits ls " "$(complete_words pipc l)"
+expect "limits lock ls " "$(complete_words pipc l)"
 expect "--help create info recv rm send " "$(complete_words pipc mq '')" 
 expect "--unused " "$(complete_words pipc rm --un)"
-expect "mq sem shm " "$(complete_words pipc rm --kind '')"
+expect "channel lock mq sem shm " "$(complete_words pipc rm --kind '')"
+expect "--help info rm " "$(complete_words pipc lock '')"
+expect "--max-size --mode --mpsc " "$(complete_words pipc channel create /c --m)"
+expect "channel " "$(complete_words pipc ch)"
 expect "--noheadings " "$(complete_words pipc ls --nohe)"
 expect "--null " "$(complete_words pipc mq recv /q --nu)"
 [[ "$(complete -p pipc)" == *"_pipc"* ]] || { echo "pipc has no completion"; fail=1; }

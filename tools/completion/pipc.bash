@@ -17,7 +17,7 @@ _pipc() {
         *)
             if [[ -z $cmd ]]; then
                 cmd=$w
-            elif [[ -z $sub && $cmd =~ ^(mq|sem|shm)$ ]]; then
+            elif [[ -z $sub && $cmd =~ ^(mq|sem|shm|lock|channel)$ ]]; then
                 sub=$w
             fi
             ;;
@@ -29,28 +29,31 @@ _pipc() {
         COMPREPLY=($(compgen -W "trace debug info warn error critical off" -- "$cur"))
         return ;;
     --kind)
-        COMPREPLY=($(compgen -W "mq sem shm" -- "$cur"))
+        COMPREPLY=($(compgen -W "mq sem shm lock channel" -- "$cur"))
         return ;;
     -o | --output)
-        COMPREPLY=($(compgen -W "kind name mode owner uid group gid size value messages msgsize qsize details holders nholders created modified changed" -- "$cur"))
+        COMPREPLY=($(compgen -W "kind name mode owner uid group gid size value messages msgsize qsize state fill details holders nholders created modified changed" -- "$cur"))
         return ;;
     --size | --message-size | --offset | --length | --max-messages | --value | --mode | \
-        -t | --timeout | -n | --count | -p | --priority | --match | --older-than)
+        -t | --timeout | -n | --count | -p | --priority | --match | --older-than | --slots | \
+        --max-size)
         return ;;
     esac
 
     local words=""
     case $cmd in
-    "") words="ls limits doctor rm mq sem shm bench --help --version --log-level --trust-pid-namespace" ;;
+    "") words="ls limits doctor rm mq sem shm lock channel bench --help --version --log-level --trust-pid-namespace" ;;
     ls) words="--kind -o --output -n --noheadings -r --raw --json --help" ;;
     limits) words="--json --help" ;;
     doctor) words="--json --help" ;;
     rm)
         words="--kind --unused --match --older-than --dry-run -f --force --json --help"
         [[ $cur != -* ]] && words="$words $(_pipc_names)" ;;
-    mq | sem | shm)
+    mq | sem | shm | lock | channel)
         if [[ -z $sub ]]; then
             case $cmd in
+            lock) words="info rm --help" ;;
+            channel) words="create send recv info rm --help" ;;
             mq) words="create send recv info rm --help" ;;
             sem) words="create post wait info rm --help" ;;
             shm) words="create write read resize info rm --help" ;;
@@ -67,6 +70,10 @@ _pipc() {
             shm/write) words="--offset" ;;
             shm/read) words="--offset --length" ;;
             shm/resize) words="--size" ;;
+            channel/create) words="--slots --max-size --mpsc --mode --exclusive" ;;
+            channel/send) words="-t --timeout" ;;
+            channel/recv) words="-t --timeout -n --count --json -z --null" ;;
+            lock/rm) words="-f --force" ;;
             */info) words="--json" ;;
             */rm) words="-f --force" ;;
             esac

@@ -20,7 +20,9 @@ CLI::App* add_command(CLI::App& parent, const std::string& name, const std::stri
 void add_mq_commands(CLI::App& app);
 void add_sem_commands(CLI::App& app);
 void add_shm_commands(CLI::App& app);
-void add_system_commands(CLI::App& app); ///< ls, limits, doctor
-void add_rm_command(CLI::App& app);      ///< rm (any kind, by name or --unused)
+void add_lock_commands(CLI::App& app);    ///< lock info|rm (robust mutexes)
+void add_channel_commands(CLI::App& app); ///< channel create|send|recv|info|rm
+void add_system_commands(CLI::App& app);  ///< ls, limits, doctor
+void add_rm_command(CLI::App& app);       ///< rm (any kind, by name or --unused)
 
 } // namespace pipc_cli

@@ -10,7 +10,9 @@
 #include "common.hpp"
 #include "inventory.hpp"
 
+#include <pipc/channel.hpp>
 #include <pipc/message_queue.hpp>
+#include <pipc/robust_mutex.hpp>
 #include <pipc/semaphore.hpp>
 #include <pipc/shared_memory.hpp>
 
@@ -39,13 +41,6 @@ void note(const std::string& message) {
     std::fprintf(stderr, "pipc: %s\n", message.c_str());
 }
 
-std::optional<object_kind> kind_from_label(const std::string& label) {
-    if (label == "mq") return object_kind::message_queue;
-    if (label == "sem") return object_kind::semaphore;
-    if (label == "shm") return object_kind::shared_memory;
-    return std::nullopt;
-}
-
 void unlink_object(object_kind kind, const std::string& name, pipc::error_code& ec) {
     switch (kind) {
     case object_kind::message_queue:
@@ -60,26 +55,59 @@ void unlink_object(object_kind kind, const std::string& name, pipc::error_code& 
     }
 }
 
+std::optional<object_kind> kind_from_label(const std::string& label) {
+    if (label == "mq") return object_kind::message_queue;
+    if (label == "sem") return object_kind::semaphore;
+    if (label == "shm" || label == "lock" || label == "channel") return object_kind::shared_memory;
+    return std::nullopt;
+}
+
+// Removes by kind label: a lock "/x" is the shm object "/pipc-robust-mutex.x"; a channel is a
+// plain shm object.
+void unlink_labelled(const std::string& label, const std::string& name, pipc::error_code& ec) {
+    if (label == "lock")
+        pipc::robust_mutex::unlink(name, ec);
+    else if (label == "channel")
+        pipc::unlink_channel(name, ec);
+    else
+        unlink_object(*kind_from_label(label), name, ec);
+}
+
+pipc::error_code validate_labelled(const std::string& label, const std::string& name) {
+    if (label == "lock") {
+        pipc::error_code ec;
+        pipc::robust_mutex::object_name(name, ec);
+        return ec;
+    }
+    return pipc::validate_name(*kind_from_label(label), name);
+}
+
 // Which kinds have an object called `name`? Queues are probed with mq_open: EACCES means the
 // queue exists but we may not open it.
-std::vector<object_kind> existing_kinds(const std::string& name) {
-    std::vector<object_kind> kinds;
+std::vector<std::string> existing_kinds(const std::string& name) {
+    std::vector<std::string> kinds;
     struct ::stat st {};
     if (!pipc::validate_name(object_kind::message_queue, name)) {
         const mqd_t q = ::mq_open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (q != static_cast<mqd_t>(-1)) {
             ::mq_close(q);
-            kinds.push_back(object_kind::message_queue);
+            kinds.emplace_back("mq");
         } else if (errno == EACCES) {
-            kinds.push_back(object_kind::message_queue);
+            kinds.emplace_back("mq");
         }
     }
     if (!pipc::validate_name(object_kind::semaphore, name) &&
         ::stat(("/dev/shm/sem." + name.substr(1)).c_str(), &st) == 0)
-        kinds.push_back(object_kind::semaphore);
+        kinds.emplace_back("sem");
     if (!pipc::validate_name(object_kind::shared_memory, name) &&
-        ::stat(("/dev/shm/" + name.substr(1)).c_str(), &st) == 0)
-        kinds.push_back(object_kind::shared_memory);
+        ::stat(("/dev/shm/" + name.substr(1)).c_str(), &st) == 0) {
+        pipc::error_code ec;
+        pipc::inspect_channel(name, ec);
+        kinds.emplace_back(ec ? "shm" : "channel");
+    }
+    if (!validate_labelled("lock", name) &&
+        ::stat(("/dev/shm/" + std::string(lock_file_prefix) + name.substr(1)).c_str(), &st) == 0)
+        kinds.emplace_back("lock");
     return kinds;
 }
 
@@ -117,6 +145,8 @@ std::string object_path(const object_info& o, const std::string& mqueue_dir) {
     case object_kind::semaphore:
         return "/dev/shm/sem." + o.name.substr(1);
     case object_kind::shared_memory:
+        if (o.type == shm_type::lock)
+            return "/dev/shm/" + std::string(lock_file_prefix) + o.name.substr(1);
         return "/dev/shm/" + o.name.substr(1);
     }
     return {};
@@ -133,18 +163,17 @@ struct options {
     bool json = false;
 };
 
-boost::json::object entry_json(object_kind kind, const std::string& name) {
+boost::json::object entry_json(const std::string& kind, const std::string& name) {
     boost::json::object e;
-    e["kind"] = kind_label(kind);
+    e["kind"] = kind;
     put_bytes(e, "name", "name_encoding", name);
     return e;
 }
 
 void remove_by_name(const options& o) {
-    const auto only = o.kind ? kind_from_label(*o.kind) : std::nullopt;
     boost::json::array removed, failed;
     int first = exit_ok;
-    const auto fail = [&](object_kind* kind, const std::string& name, int code,
+    const auto fail = [&](const std::string* kind, const std::string& name, int code,
                           const std::string& why) {
         note("cannot remove " + escape_for_text(name) + ": " + why);
         boost::json::object e = kind ? entry_json(*kind, name) : boost::json::object{};
@@ -154,10 +183,10 @@ void remove_by_name(const options& o) {
         if (first == exit_ok) first = code;
     };
     for (const auto& name : o.names) {
-        object_kind kind{};
-        if (only) {
-            kind = *only;
-            if (const auto ec = pipc::validate_name(kind, name)) {
+        std::string kind;
+        if (o.kind) {
+            kind = *o.kind;
+            if (const auto ec = validate_labelled(kind, name)) {
                 fail(&kind, name, exit_usage, ec.message());
                 continue;
             }
@@ -173,8 +202,7 @@ void remove_by_name(const options& o) {
             }
             if (kinds.size() > 1) {
                 std::string list;
-                for (const auto k : kinds)
-                    list += std::string(list.empty() ? "" : ", ") + kind_label(k);
+                for (const auto& k : kinds) list += (list.empty() ? "" : ", ") + k;
                 fail(nullptr, name, exit_usage,
                      "it names objects of several kinds (" + list + "); choose one with --kind");
                 continue;
@@ -182,27 +210,23 @@ void remove_by_name(const options& o) {
             kind = kinds.front();
         }
         if (o.dry_run) {
-            if (only && existing_kinds(name).empty() && !o.force) {
+            if (o.kind && existing_kinds(name).empty() && !o.force) {
                 fail(&kind, name, exit_existential, "no such object");
                 continue;
             }
             removed.push_back(entry_json(kind, name));
-            if (!o.json)
-                write_stdout(std::string("would remove ") + kind_label(kind) + " " +
-                             escape_for_text(name) + "\n");
+            if (!o.json) write_stdout("would remove " + kind + " " + escape_for_text(name) + "\n");
             continue;
         }
         pipc::error_code ec;
-        unlink_object(kind, name, ec);
+        unlink_labelled(kind, name, ec);
         if (ec) {
             if (o.force && ec == boost::system::errc::no_such_file_or_directory) continue;
             fail(&kind, name, exit_code_for(ec), ec.message());
             continue;
         }
         removed.push_back(entry_json(kind, name));
-        if (!o.json)
-            write_stdout(std::string("removed ") + kind_label(kind) + " " + escape_for_text(name) +
-                         "\n");
+        if (!o.json) write_stdout("removed " + kind + " " + escape_for_text(name) + "\n");
     }
     if (o.json) {
         boost::json::object out;
@@ -246,6 +270,7 @@ void remove_unused(const options& o) {
     std::vector<const object_info*> candidates;
     std::size_t held = 0;
     for (const auto& obj : inv.objects) {
+        if (o.kind && kind_label(obj) != *o.kind) continue; // lock and channel are shm too
         if (!pattern.empty() && ::fnmatch(pattern.c_str(), obj.name.c_str(), 0) != 0) continue;
         if (min_age && now - std::max(obj.mtime, obj.ctime) < *min_age) continue;
         if (!obj.holders.empty()) {
@@ -271,13 +296,13 @@ void remove_unused(const options& o) {
             ++held;
             continue;
         }
-        auto e = entry_json(obj->kind, obj->name);
+        auto e = entry_json(kind_label(*obj), obj->name);
         e["mtime"] = obj->mtime;
         if (!o.dry_run) {
             pipc::error_code ec;
-            unlink_object(obj->kind, obj->name, ec);
+            unlink_labelled(kind_label(*obj), obj->name, ec);
             if (ec && ec != boost::system::errc::no_such_file_or_directory) {
-                note(std::string("cannot remove ") + kind_label(obj->kind) + " " +
+                note(std::string("cannot remove ") + kind_label(*obj) + " " +
                      escape_for_text(obj->name) + ": " + ec.message());
                 e["error"] = ec.message();
                 failed.push_back(std::move(e));
@@ -286,8 +311,8 @@ void remove_unused(const options& o) {
             }
         }
         if (!o.json)
-            write_stdout(std::string(o.dry_run ? "would remove " : "removed ") +
-                         kind_label(obj->kind) + " " + escape_for_text(obj->name) + "\n");
+            write_stdout(std::string(o.dry_run ? "would remove " : "removed ") + kind_label(*obj) +
+                         " " + escape_for_text(obj->name) + "\n");
         removed.push_back(std::move(e));
     }
     if (o.json) {
@@ -313,8 +338,9 @@ void add_rm_command(CLI::App& app) {
         app, "rm",
         "Remove objects by name (any kind), or with --unused every object no process holds");
     cmd->add_option("NAME", o->names, "Names to remove (the kind is found unless --kind says)");
-    cmd->add_option("--kind", o->kind, "Only objects of this kind")
-        ->check(CLI::IsMember({"mq", "sem", "shm"}));
+    cmd->add_option("--kind", o->kind,
+                    "Only objects of this kind (lock: robust mutexes; channel: pipc channels)")
+        ->check(CLI::IsMember({"mq", "sem", "shm", "lock", "channel"}));
     auto* unused = cmd->add_flag(
         "--unused", o->unused,
         "Remove every object that no process holds open or mapped; refuses (exit 7) when that "

@@ -263,10 +263,13 @@ void add_ls(CLI::App& app) {
     };
     auto o = std::make_shared<options>();
     auto* cmd = add_command(app, "ls",
-                            "List every message queue, semaphore and shared-memory segment with "
-                            "its owner, mode, state and the processes holding it open");
-    cmd->add_option("--kind", o->kind, "Only this kind")
-        ->check(CLI::IsMember({"mq", "sem", "shm"}));
+                            "List every message queue, semaphore, shared-memory segment, robust "
+                            "mutex (lock) and channel with its owner, mode, state and the "
+                            "processes holding it open");
+    cmd->add_option("--kind", o->kind,
+                    "Only this kind (lock: robust mutexes; channel: pipc channels; shm: other "
+                    "shared memory)")
+        ->check(CLI::IsMember({"mq", "sem", "shm", "lock", "channel"}));
     cmd->add_option("-o,--output", o->output, "Columns to print (see below)")
         ->check(columns_validator());
     cmd->add_flag("-n,--noheadings", o->noheadings, "Do not print the heading line");
@@ -283,7 +286,8 @@ void add_ls(CLI::App& app) {
         std::set<object_kind> kinds;
         if (!o->kind || *o->kind == "mq") kinds.insert(object_kind::message_queue);
         if (!o->kind || *o->kind == "sem") kinds.insert(object_kind::semaphore);
-        if (!o->kind || *o->kind == "shm") kinds.insert(object_kind::shared_memory);
+        if (!o->kind || *o->kind == "shm" || *o->kind == "lock" || *o->kind == "channel")
+            kinds.insert(object_kind::shared_memory);
         const bool want_mq = kinds.count(object_kind::message_queue) > 0;
         std::optional<mqueue_view> view;
         if (want_mq) view.emplace();
@@ -293,7 +297,10 @@ void add_ls(CLI::App& app) {
             throw tool_error(mq->error() == EPERM || mq->error() == EACCES ? exit_permissions
                                                                            : exit_failure,
                              mq->reason());
-        const auto inv = list_objects(kinds, mq);
+        auto inv = list_objects(kinds, mq);
+        if (o->kind) // lock and channel are shared memory underneath: keep only the asked kind
+            std::erase_if(inv.objects,
+                          [&](const object_info& x) { return kind_label(x) != *o->kind; });
         if (o->json) {
             boost::json::object out;
             boost::json::array objects;
@@ -454,13 +461,83 @@ finding check_remove_ipc(const inventory& inv) {
             "lingering (loginctl enable-linger), or set RemoveIPC=no in /etc/systemd/logind.conf"};
 }
 
+// Robust mutexes whose owner died (the next locker must repair, or it becomes unusable) or that
+// are already unusable, and channels whose consumer or producers died holding slots.
+void check_locks_and_channels(const inventory& inv, std::vector<finding>& findings) {
+    std::size_t locks = 0, bad_locks = 0, channels = 0, bad_channels = 0;
+    for (const auto& obj : inv.objects) {
+        const std::string name = escape_for_text(obj.name);
+        if (obj.type == shm_type::lock) {
+            ++locks;
+            if (!obj.lock) {
+                findings.push_back({"robust_mutex", status::unknown,
+                                    "robust mutex " + name +
+                                        " cannot be inspected (no read "
+                                        "permission, or a damaged object)"});
+                continue;
+            }
+            const auto& l = *obj.lock;
+            if (l.status == pipc::robust_mutex_status::owner_dead) {
+                ++bad_locks;
+                findings.push_back({"robust_mutex", status::warn,
+                                    "robust mutex " + name +
+                                        ": its owner died holding it; the next locker gets "
+                                        "owner_dead and must repair the state and call "
+                                        "consistent()"});
+            } else if (l.status == pipc::robust_mutex_status::not_recoverable) {
+                ++bad_locks;
+                std::string message = "robust mutex " + name;
+                message += " is not recoverable (unlocked after an owner died without "
+                           "consistent()): every lock fails; recreate it (pipc lock rm ";
+                message += name;
+                message += ")";
+                findings.push_back({"robust_mutex", status::warn, message});
+            } else if (l.owner_gone) {
+                ++bad_locks;
+                findings.push_back({"robust_mutex", status::warn,
+                                    "robust mutex " + name + " is held by thread " +
+                                        std::to_string(l.owner_tid) + ", which no longer exists"});
+            }
+        } else if (obj.type == shm_type::channel && obj.channel) {
+            ++channels;
+            const auto& c = *obj.channel;
+            if (c.consumer_dead) {
+                ++bad_channels;
+                findings.push_back({"channel", status::warn,
+                                    "channel " + name + ": its consumer (PID " +
+                                        std::to_string(c.consumer_pid) + ") died with " +
+                                        std::to_string(c.fill) +
+                                        " slot(s) in use; the next consumer takes over and "
+                                        "receives the unreleased messages again"});
+            }
+            for (const auto& d : c.dead_claims) {
+                ++bad_channels;
+                findings.push_back({"channel", status::warn,
+                                    "channel " + name + ": producer PID " + std::to_string(d.pid) +
+                                        " died holding an unpublished slot (position " +
+                                        std::to_string(d.position) +
+                                        "); the consumer will skip it"});
+            }
+        }
+    }
+    if (bad_locks == 0)
+        findings.push_back(
+            {"robust_mutex", status::ok,
+             std::to_string(locks) + " robust mutex(es), none with a dead owner or unrecoverable"});
+    if (bad_channels == 0)
+        findings.push_back({"channel", status::ok,
+                            std::to_string(channels) +
+                                " channel(s), none with a dead consumer or dead producer claims"});
+}
+
 void add_doctor(CLI::App& app) {
     auto json = std::make_shared<bool>(false);
     auto* cmd = add_command(
         app, "doctor",
         "Check what commonly bites POSIX IPC users: /dev/shm size and fill, /dev/mqueue, mqueue "
         "limits against what exists, truncated semaphore files, systemd-logind's RemoveIPC, "
-        "objects nobody holds. Exits 0 when healthy, 6 when a check warns");
+        "robust mutexes whose owner died, channels whose consumer or producers died, objects "
+        "nobody holds. Exits 0 when healthy, 6 when a check warns");
     cmd->add_flag("--json", *json, "Print one JSON object: {checks, warnings, healthy}");
     cmd->callback([json] {
         std::vector<finding> findings;
@@ -592,6 +669,7 @@ void add_doctor(CLI::App& app) {
             findings.push_back({"sem_truncated", status::ok, "no truncated semaphore files"});
 
         findings.push_back(check_remove_ipc(inv));
+        check_locks_and_channels(inv, findings);
 
         // Objects nobody holds are normal (a semaphore between uses) but worth a look; when the
         // holder scan is incomplete nothing is said about them at all.
@@ -605,12 +683,11 @@ void add_doctor(CLI::App& app) {
                 if (!obj.holders.empty()) continue;
                 ++unused;
                 findings.push_back({"unused", status::info,
-                                    std::string("unused: ") + kind_label(obj.kind) + " " +
+                                    std::string("unused: ") + kind_label(obj) + " " +
                                         escape_for_text(obj.name) +
                                         " is held open by no process (review, then: pipc rm "
                                         "--kind " +
-                                        kind_label(obj.kind) + " " + escape_for_text(obj.name) +
-                                        ")"});
+                                        kind_label(obj) + " " + escape_for_text(obj.name) + ")"});
             }
             if (unused == 0)
                 findings.push_back(

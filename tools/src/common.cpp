@@ -26,7 +26,10 @@ int exit_code_for(const pipc::error_code& ec) noexcept {
         switch (static_cast<pipc::errc>(ec.value())) {
         case pipc::errc::closed:
         case pipc::errc::damaged_semaphore:
+        case pipc::errc::not_recoverable:
             return exit_existential;
+        case pipc::errc::consumer_busy:
+            return exit_busy;
         case pipc::errc::not_readable:
         case pipc::errc::not_writable:
         case pipc::errc::read_only:

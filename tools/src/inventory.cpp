@@ -196,6 +196,77 @@ const char* kind_label(pipc::object_kind kind) noexcept {
     return "?";
 }
 
+const char* kind_label(const object_info& info) noexcept {
+    if (info.kind == pipc::object_kind::shared_memory) {
+        if (info.type == shm_type::lock) return "lock";
+        if (info.type == shm_type::channel) return "channel";
+    }
+    return kind_label(info.kind);
+}
+
+const char* lock_status_label(pipc::robust_mutex_status status) noexcept {
+    switch (status) {
+    case pipc::robust_mutex_status::free:
+        return "free";
+    case pipc::robust_mutex_status::held:
+        return "held";
+    case pipc::robust_mutex_status::owner_dead:
+        return "owner_dead";
+    case pipc::robust_mutex_status::recovering:
+        return "recovering";
+    case pipc::robust_mutex_status::not_recoverable:
+        return "not_recoverable";
+    }
+    return "?";
+}
+
+std::string lock_state_text(const pipc::robust_mutex_state& state) {
+    const auto owner = [&] {
+        std::string who = state.owner_pid != 0 ? "PID " + std::to_string(state.owner_pid)
+                                               : "TID " + std::to_string(state.owner_tid);
+        if (state.owner_pid != 0 && state.owner_pid != state.owner_tid)
+            who += " (thread " + std::to_string(state.owner_tid) + ")";
+        if (state.owner_gone) who += " (gone)";
+        return who;
+    };
+    switch (state.status) {
+    case pipc::robust_mutex_status::free:
+        return "free";
+    case pipc::robust_mutex_status::held:
+        return "held by " + owner();
+    case pipc::robust_mutex_status::owner_dead:
+        return "owner dead";
+    case pipc::robust_mutex_status::recovering:
+        return "recovering by " + owner() + " (owner died)";
+    case pipc::robust_mutex_status::not_recoverable:
+        return "not recoverable";
+    }
+    return "?";
+}
+
+const char* channel_mode_label(pipc::channel_mode mode) noexcept {
+    return mode == pipc::channel_mode::mpsc ? "mpsc" : "spsc";
+}
+
+void fill_lock(object_info& info) {
+    pipc::error_code ec;
+    const auto state = pipc::inspect_robust_mutex(info.name, ec);
+    if (ec) {
+        debug("cannot inspect robust mutex " + escape_for_text(info.name) + ": " + ec.message());
+        return;
+    }
+    info.lock = state;
+}
+
+bool fill_channel(object_info& info) {
+    pipc::error_code ec;
+    auto ch = pipc::inspect_channel(info.name, ec);
+    if (ec) return false;
+    info.type = shm_type::channel;
+    info.channel = std::move(ch);
+    return true;
+}
+
 // --- mqueue_view -----------------------------------------------------------------------------
 
 std::optional<std::string> mqueue_view::find_mount() {
@@ -443,11 +514,23 @@ inventory list_objects(const std::set<pipc::object_kind>& kinds, const mqueue_vi
                                           std::string(shm_dir) + "/" + file);
                     fill_semaphore(info);
                     objects.push_back(std::move(info));
+                } else if (file.rfind(lock_file_prefix, 0) == 0 &&
+                           file.size() > lock_file_prefix.size()) {
+                    // A robust mutex "/x" is the shm object "/pipc-robust-mutex.x".
+                    if (!want_shm) continue;
+                    auto info = from_stat(pipc::object_kind::shared_memory,
+                                          "/" + file.substr(lock_file_prefix.size()), st,
+                                          std::string(shm_dir) + "/" + file);
+                    info.type = shm_type::lock;
+                    info.size = static_cast<std::uint64_t>(st.st_size);
+                    fill_lock(info);
+                    objects.push_back(std::move(info));
                 } else {
                     if (!want_shm) continue;
                     auto info = from_stat(pipc::object_kind::shared_memory, "/" + file, st,
                                           std::string(shm_dir) + "/" + file);
                     info.size = static_cast<std::uint64_t>(st.st_size);
+                    fill_channel(info); // a channel is shm with a channel header
                     objects.push_back(std::move(info));
                 }
             }
@@ -478,8 +561,8 @@ inventory list_objects(const std::set<pipc::object_kind>& kinds, const mqueue_vi
         info.holders_complete = holders.complete();
     }
     std::sort(objects.begin(), objects.end(), [](const object_info& a, const object_info& b) {
-        return std::tuple(std::string_view(kind_label(a.kind)), a.name) <
-               std::tuple(std::string_view(kind_label(b.kind)), b.name);
+        return std::tuple(std::string_view(kind_label(a)), a.name) <
+               std::tuple(std::string_view(kind_label(b)), b.name);
     });
     return {std::move(objects), holders.uninspected(), holders.hidden(), devices};
 }
@@ -492,11 +575,49 @@ boost::json::value optional_json(const std::optional<T>& v) {
     if (!v) return nullptr;
     return boost::json::value(*v);
 }
+
+void lock_json(boost::json::object& o, const object_info& info) {
+    if (!info.lock) {
+        o["state"] = nullptr;
+        o["owner_pid"] = nullptr;
+        o["owner_tid"] = nullptr;
+        return;
+    }
+    const auto& l = *info.lock;
+    o["state"] = lock_status_label(l.status);
+    const bool owned = l.owner_tid != 0;
+    o["owner_pid"] =
+        owned && l.owner_pid != 0 ? boost::json::value(l.owner_pid) : boost::json::value(nullptr);
+    o["owner_tid"] = owned ? boost::json::value(l.owner_tid) : boost::json::value(nullptr);
+    o["owner_gone"] = l.owner_gone;
+    o["waiters"] = l.waiters;
+}
+
+void channel_json(boost::json::object& o, const object_info& info) {
+    const auto& c = *info.channel;
+    o["slots"] = c.slot_count;
+    o["max_message_size"] = c.max_message_size;
+    o["channel_mode"] = channel_mode_label(c.mode);
+    o["fill"] = c.fill;
+    o["ready"] = c.ready;
+    o["abandoned"] = c.abandoned;
+    o["consumer_pid"] =
+        c.consumer_pid != 0 ? boost::json::value(c.consumer_pid) : boost::json::value(nullptr);
+    o["consumer_dead"] = c.consumer_dead;
+    boost::json::array dead;
+    for (const auto& d : c.dead_claims) {
+        boost::json::object x;
+        x["position"] = d.position;
+        x["pid"] = d.pid;
+        dead.push_back(std::move(x));
+    }
+    o["dead_claims"] = std::move(dead);
+}
 } // namespace
 
 boost::json::object to_json(const object_info& info) {
     boost::json::object o;
-    o["kind"] = kind_label(info.kind);
+    o["kind"] = kind_label(info);
     put_bytes(o, "name", "name_encoding", info.name);
     o["mode"] = mode_string(info.mode);
     o["uid"] = info.uid;
@@ -511,6 +632,8 @@ boost::json::object to_json(const object_info& info) {
     switch (info.kind) {
     case pipc::object_kind::shared_memory:
         o["size"] = optional_json(info.size);
+        if (info.type == shm_type::lock) lock_json(o, info);
+        if (info.type == shm_type::channel) channel_json(o, info);
         break;
     case pipc::object_kind::semaphore:
         o["value"] = optional_json(info.value);
@@ -548,10 +671,41 @@ template <class T>
 std::string opt_text(const std::optional<T>& v) {
     return v ? std::to_string(*v) : std::string("?");
 }
+// Cells never contain spaces: "held:PID", "owner-dead", "not-recoverable".
+std::string lock_cell(const object_info& info) {
+    if (!info.lock) return "?";
+    const auto& l = *info.lock;
+    const std::string who = std::to_string(l.owner_pid != 0 ? l.owner_pid : l.owner_tid) +
+                            (l.owner_gone ? "(gone)" : "");
+    switch (l.status) {
+    case pipc::robust_mutex_status::free:
+        return "free";
+    case pipc::robust_mutex_status::held:
+        return "held:" + who;
+    case pipc::robust_mutex_status::owner_dead:
+        return "owner-dead";
+    case pipc::robust_mutex_status::recovering:
+        return "recovering:" + who;
+    case pipc::robust_mutex_status::not_recoverable:
+        return "not-recoverable";
+    }
+    return "?";
+}
+std::string channel_cell(const object_info& info) {
+    const auto& c = *info.channel;
+    std::string out = "fill=" + std::to_string(c.fill) + "/" + std::to_string(c.slot_count) +
+                      ",msgsize=" + std::to_string(c.max_message_size) + "," +
+                      channel_mode_label(c.mode);
+    if (c.consumer_dead) out += ",consumer-dead:" + std::to_string(c.consumer_pid);
+    if (!c.dead_claims.empty()) out += ",dead-claims=" + std::to_string(c.dead_claims.size());
+    return out;
+}
 // Cells never contain spaces, so that --raw output splits on single spaces.
 std::string details_text(const object_info& info) {
     switch (info.kind) {
     case pipc::object_kind::shared_memory:
+        if (info.type == shm_type::lock) return "state=" + lock_cell(info);
+        if (info.type == shm_type::channel) return channel_cell(info);
         return "size=" + opt_text(info.size);
     case pipc::object_kind::semaphore:
         return "value=" + opt_text(info.value);
@@ -591,7 +745,7 @@ std::string to_text(const object_info& info) {
         out += buf + value + "\n";
     };
     line("name", escape_for_text(info.name));
-    line("kind", kind_label(info.kind));
+    line("kind", kind_label(info));
     line("mode", mode_string(info.mode));
     line("owner", owner_text(info.uid) + " (" + std::to_string(info.uid) + ")");
     line("group", group_text(info.gid) + " (" + std::to_string(info.gid) + ")");
@@ -600,8 +754,29 @@ std::string to_text(const object_info& info) {
     line("changed", time_text(info.ctime));
     switch (info.kind) {
     case pipc::object_kind::shared_memory:
+        if (info.type == shm_type::lock) {
+            line("state", info.lock ? lock_state_text(*info.lock) : std::string("?"));
+            if (info.lock) line("waiters", info.lock->waiters ? "yes" : "no");
+            break;
+        }
         line("size", info.size ? std::to_string(*info.size) + " (" + human_size(*info.size) + ")"
                                : std::string("?"));
+        if (info.type == shm_type::channel) {
+            const auto& c = *info.channel;
+            line("slots", std::to_string(c.slot_count));
+            line("max_message_size", std::to_string(c.max_message_size));
+            line("producers", channel_mode_label(c.mode));
+            line("fill", std::to_string(c.fill) + " (" + std::to_string(c.ready) + " ready)");
+            line("abandoned", std::to_string(c.abandoned));
+            line("consumer", c.consumer_pid == 0 ? std::string("none")
+                                                 : std::to_string(c.consumer_pid) +
+                                                       (c.consumer_dead ? " (dead)" : ""));
+            std::string dead;
+            for (const auto& d : c.dead_claims)
+                dead += (dead.empty() ? "" : ", ") + std::to_string(d.pid) + " (position " +
+                        std::to_string(d.position) + ")";
+            line("dead_producers", dead.empty() ? std::string("none") : dead);
+        }
         break;
     case pipc::object_kind::semaphore:
         line("value", opt_text(info.value));
@@ -623,7 +798,7 @@ std::string to_text(const object_info& info) {
 
 const std::vector<column>& all_columns() {
     static const std::vector<column> columns = {
-        {"kind", "mq, sem or shm"},
+        {"kind", "mq, sem, shm, lock (robust mutex) or channel"},
         {"name", "the object's name (non-printable bytes as \\xNN)"},
         {"mode", "permission bits, octal"},
         {"owner", "owning user (name, or uid without a passwd entry)"},
@@ -635,7 +810,9 @@ const std::vector<column>& all_columns() {
         {"messages", "mq: messages queued/capacity"},
         {"msgsize", "mq: largest message in bytes"},
         {"qsize", "mq: bytes in queued messages"},
-        {"details", "size=, value= or messages=/msgsize=, by kind"},
+        {"state", "lock: free, held:PID, owner-dead, recovering:PID, not-recoverable"},
+        {"fill", "channel: slots in use/slots"},
+        {"details", "size=, value=, messages=/msgsize=, state= or fill=/msgsize=/mode, by kind"},
         {"holders", "pid(command) of each holder; none, or ? when unknown"},
         {"nholders", "number of holders; a trailing + when there may be more"},
         {"created", "creation time (where the file system records it, else -)"},
@@ -655,7 +832,7 @@ std::string cell(const object_info& o, const std::string& column) {
     const auto only = [&](object_kind k, const std::string& v) {
         return o.kind == k ? v : std::string("-");
     };
-    if (column == "kind") return kind_label(o.kind);
+    if (column == "kind") return kind_label(o);
     if (column == "name") return escape_for_text(o.name);
     if (column == "mode") return mode_string(o.mode);
     if (column == "owner") return escape_for_text(owner_text(o.uid));
@@ -669,6 +846,13 @@ std::string cell(const object_info& o, const std::string& column) {
                     opt_text(o.current_messages) + "/" + opt_text(o.max_messages));
     if (column == "msgsize") return only(object_kind::message_queue, opt_text(o.message_size));
     if (column == "qsize") return only(object_kind::message_queue, opt_text(o.queued_bytes));
+    if (column == "state")
+        return o.type == shm_type::lock && o.kind == object_kind::shared_memory ? lock_cell(o)
+                                                                                : std::string("-");
+    if (column == "fill")
+        return o.type == shm_type::channel && o.channel
+                   ? std::to_string(o.channel->fill) + "/" + std::to_string(o.channel->slot_count)
+                   : std::string("-");
     if (column == "details") return details_text(o);
     if (column == "holders") return holders_text(o);
     if (column == "nholders")

@@ -7,6 +7,7 @@
 // temporary file name, so paths cannot be trusted, but the inode can.
 #pragma once
 
+#include <pipc/inspect.hpp>
 #include <pipc/name.hpp>
 
 #include <boost/json.hpp>
@@ -30,9 +31,14 @@ struct holder {
 
 /// One object, as `pipc ls` and `pipc * info` show it. Kind-specific fields stay empty for other
 /// kinds; a field that could not be read (no permission) is nullopt.
+/// What a shared-memory object turned out to be: pipc's robust mutexes and channels are shm
+/// objects, told apart by their name ("/pipc-robust-mutex.x") or their header.
+enum class shm_type { plain, lock, channel };
+
 struct object_info {
     pipc::object_kind kind = pipc::object_kind::shared_memory;
-    std::string name; ///< With the leading '/'.
+    shm_type type = shm_type::plain; ///< Only for shared_memory.
+    std::string name;                ///< With the leading '/'.
     ::mode_t mode = 0;
     ::uid_t uid = 0;
     ::gid_t gid = 0;
@@ -51,6 +57,10 @@ struct object_info {
     std::optional<long> message_size;
     std::optional<std::uint64_t> queued_bytes; ///< QSIZE from the mqueue fs.
     std::optional<long> notify_pid;            ///< NOTIFY_PID from the mqueue fs (0: none).
+    // robust mutex (type lock): nullopt when it cannot be read
+    std::optional<pipc::robust_mutex_state> lock;
+    // channel
+    std::optional<pipc::channel_info> channel;
     std::vector<holder> holders;
     /// False when some process could not be inspected: `holders` may then miss some, and an
     /// empty list means "unknown", never "none".
@@ -66,6 +76,20 @@ void set_trust_pid_namespace(bool trust) noexcept;
 void fill_from_stat(object_info& info, const struct ::stat& st, const std::string& path);
 
 const char* kind_label(pipc::object_kind kind) noexcept; ///< "mq", "sem", "shm"
+/// "mq", "sem", "shm", "lock" or "channel".
+const char* kind_label(const object_info& info) noexcept;
+/// The robust mutex prefix of its shm object's file name ("pipc-robust-mutex.").
+inline constexpr std::string_view lock_file_prefix = "pipc-robust-mutex.";
+/// Reads a robust mutex's state into `info` (best effort: left unset when unreadable).
+void fill_lock(object_info& info);
+/// Reads a channel's header into `info`; false when the object is not a channel.
+bool fill_channel(object_info& info);
+/// "free", "held by PID 12 (tid 13)", "owner dead", "not recoverable", ...
+std::string lock_state_text(const pipc::robust_mutex_state& state);
+/// "free", "held", "owner_dead", "recovering", "not_recoverable"
+const char* lock_status_label(pipc::robust_mutex_status status) noexcept;
+/// "spsc" or "mpsc"
+const char* channel_mode_label(pipc::channel_mode mode) noexcept;
 
 /// Where message queues can be read as files: an existing mqueue mount, or (as root) a private
 /// one made in a private mount namespace and removed again by the destructor.

@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
 
     CLI::App app{"pipc " + std::string(pipc::version_string) +
                  " - see, create, use and clean up POSIX message queues, semaphores and shared "
-                 "memory"};
+                 "memory, and pipc's robust mutexes and channels"};
     app.name("pipc");
     app.footer(exit_code_help);
     app.set_version_flag("--version", std::string("pipc ") + pipc::version_string);
@@ -114,6 +114,8 @@ int main(int argc, char** argv) {
     add_mq_commands(app);
     add_sem_commands(app);
     add_shm_commands(app);
+    add_lock_commands(app);
+    add_channel_commands(app);
 #ifdef PIPC_HAVE_BENCH
     pipc_bench::add_bench_command(app);
 #endif

@@ -10,7 +10,7 @@ namespace pipc_bench {
 
 void add_bench_options(CLI::App& app, const std::shared_ptr<options>& o) {
     app.add_option("--transports", o->transports,
-                   "Transports to run (default all): mq, sem, shm, pipe, eventfd, lock")
+                   "Transports to run (default all): mq, channel, sem, shm, pipe, eventfd, lock")
         ->delimiter(',');
     app.add_option("--impls", o->impls,
                    "Implementations to run (default all): raw, raw-epoll, pipc-blocking, "

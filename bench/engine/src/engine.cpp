@@ -176,20 +176,16 @@ void run_pair(const cell_spec& spec, const std::function<void(pair_sync&)>& peer
 
 namespace {
 int transport_rank(const std::string& t) {
-    static const char* order[] = {"mq", "sem", "shm", "pipe", "eventfd", "lock"};
-    for (int i = 0; i < 6; ++i)
+    static const char* order[] = {"mq", "channel", "sem", "shm", "pipe", "eventfd", "lock"};
+    for (int i = 0; i < static_cast<int>(std::size(order)); ++i)
         if (t == order[i]) return i;
     return 99;
 }
 int impl_rank(const std::string& t) {
-    static const char* order[] = {"raw",
-                                  "raw-epoll",
-                                  "pipc-blocking",
-                                  "pipc-async",
-                                  "pipc-async-public",
-                                  "pipc-async-notify",
-                                  "boost-interprocess"};
-    for (int i = 0; i < 7; ++i)
+    static const char* order[] = {
+        "raw",        "raw-epoll",         "pipc-blocking",     "pipc-blocking-zc",
+        "pipc-async", "pipc-async-public", "pipc-async-notify", "boost-interprocess"};
+    for (int i = 0; i < static_cast<int>(std::size(order)); ++i)
         if (t == order[i]) return i;
     return 99;
 }
@@ -699,11 +695,15 @@ int run(const options& o_in, const std::string& command_line) {
                     s.depth = o.queue_depth;
                     s.cpu_initiator = pin == "none" ? -1 : cpu_a;
                     s.cpu_peer = pin == "none" ? -1 : (pin == "same-cpu" ? cpu_a : cpu_b);
-                    // Generous: 1 ms per round trip and 0.5 ms per streamed message, plus slack.
-                    s.timeout_s = o.cell_timeout_s > 0
-                                      ? unsigned(o.cell_timeout_s)
-                                      : unsigned(30 + (s.warmup + s.round_trips) / 1000 +
-                                                 (s.tput_msgs + s.tput_warmup) / 2000);
+                    // Generous: 1 ms per round trip and 0.5 ms per streamed message, plus slack,
+                    // plus the bytes at 100 MB/s (1 MiB messages through a pipe need it).
+                    const std::uint64_t bytes =
+                        (2 * (s.warmup + s.round_trips) + s.tput_msgs + s.tput_warmup) * s.size;
+                    s.timeout_s =
+                        o.cell_timeout_s > 0
+                            ? unsigned(o.cell_timeout_s)
+                            : unsigned(30 + (s.warmup + s.round_trips) / 1000 +
+                                       (s.tput_msgs + s.tput_warmup) / 2000 + bytes / 100'000'000);
                     plan.push_back({v, std::move(s)});
                 }
         }

@@ -243,6 +243,18 @@ std::vector<target> targets(const run_result& r) {
     add("mq pipc-async / boost-interprocess, p99", mq_async, mq_bip, 1.0, true, p99);
     add("mq pipc-async-notify / mq raw, p50", mq_notify, mq_raw, 2.5, true, p50);
     add("mq pipc-async / mq raw, msgs/s", mq_async, mq_raw, 0.9, false, tput);
+    // Channels against the kernel queue (64 B), and zero-copy 1 MiB messages against a pipe
+    // carrying the same size (msgs/s of equal sizes: the ratio of bytes/s).
+    const auto* ch_copy = cell_at(r, s, "channel", "pipc-blocking", 64);
+    const auto* ch_zc = cell_at(r, s, "channel", "pipc-blocking-zc", 64);
+    constexpr std::size_t mib = std::size_t{1024} * 1024;
+    add("channel pipc-blocking / mq raw, p50", ch_copy, mq_raw, 1.0, true, p50);
+    add("channel pipc-blocking-zc / mq raw, p50", ch_zc, mq_raw, 1.0, true, p50);
+    add("channel pipc-blocking / mq raw, msgs/s", ch_copy, mq_raw, 10.0, false, tput);
+    add("channel pipc-blocking-zc / mq raw, msgs/s", ch_zc, mq_raw, 10.0, false, tput);
+    add("channel pipc-blocking-zc / pipe raw, bytes/s 1 MiB",
+        cell_at(r, s, "channel", "pipc-blocking-zc", mib), cell_at(r, s, "pipe", "raw", mib), 10.0,
+        false, tput);
     add("sem pipc-blocking / sem raw, p50", sem_pipc, sem_raw, 1.05, true, p50);
     add("sem pipc-async / sem raw, p50", sem_async, sem_raw, 3.0, true, p50);
     const auto* lock_raw = cell_at(r, s, "lock", "raw", 0);
@@ -266,6 +278,7 @@ std::vector<target> targets(const run_result& r) {
 std::string floor_of(const cell_result& c) {
     if (c.impl == "peer") return "";
     if (c.transport == "mq") return c.impl == "raw" ? "" : "mq/raw";
+    if (c.transport == "channel") return "mq/raw";
     if (c.transport == "sem") return c.impl == "raw" ? "" : "sem/raw";
     if (c.transport == "shm") return "sem/raw";
     if (c.transport == "pipe" || c.transport == "eventfd") return "mq/raw";
@@ -294,7 +307,8 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
             r.instrument.ns_per_sample, r.instrument.mean_ns);
     std::fprintf(out,
                  "latency: round trip in us, nearest-rank percentiles. xp50/xp99/xtput: ratio to "
-                 "the floor of the same run and pinning\n(mq/* vs mq/raw at the same size; sem/* "
+                 "the floor of the same run and pinning\n(mq/* and channel/* vs mq/raw at the same "
+                 "size; sem/* "
                  "and shm/* vs sem/raw; pipe and eventfd vs mq/raw as kernel baselines); xepoll: "
                  "vs mq/raw-epoll, the event-loop floor. cs/rt: context switches of both "
                  "processes (all threads) per timed round trip.\n");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSL-1.0
 // The blocking variants: raw POSIX floors written out directly, pipc's blocking API,
-// Boost.Interprocess, and pipe/eventfd kernel wake-up baselines.
+// Boost.Interprocess, pipc channels (copying and zero-copy), and pipe/eventfd kernel wake-up
+// baselines.
 //
 // Each endpoint opens its own handles by name (so O_NONBLOCK and similar state is per process,
 // as in a real deployment); the runner created the objects and unlinks them once both sides are
@@ -8,6 +9,7 @@
 // shared-memory segment.
 #include "cell.hpp"
 
+#include <pipc/channel.hpp>
 #include <pipc/message_queue.hpp>
 #include <pipc/semaphore.hpp>
 #include <pipc/shared_memory.hpp>
@@ -231,6 +233,75 @@ struct mq_bip : stream_is_pingpong {
 
     bip::message_queue in_, out_;
     long depth_;
+};
+
+// ---- channel: pipc::channel, one per direction --------------------------------------------
+
+/// The slot count: the requested depth rounded up to a power of two (at least 2).
+std::uint32_t channel_slots(long depth) {
+    std::uint32_t n = 2;
+    while (n < std::uint64_t(std::max(depth, 2L)) && n < pipc::channel::max_slot_count) n *= 2;
+    return n;
+}
+
+void create_channels(const cell_spec& s) {
+    pipc::channel::options o;
+    o.open = pipc::open_mode::create_exclusive;
+    o.slot_count = channel_slots(s.depth);
+    o.max_message_size = std::uint32_t(s.size);
+    for (int i = 0; i < 2; ++i) pipc::channel c(s.names[i], o);
+}
+
+/// Copying calls: send() copies the message into a slot, receive() copies it out.
+struct channel_pipc : stream_is_pingpong {
+    static constexpr bool checks_seq = true;
+    using shared = no_shared;
+    static shared create(const cell_spec& s) {
+        create_channels(s);
+        return {};
+    }
+    channel_pipc(const cell_spec& s, bool initiator, shared&)
+        : in_(dirs(s, initiator).in), out_(dirs(s, initiator).out) {}
+    void send(const std::byte* p, std::size_t n) { out_.send(std::span<const std::byte>(p, n)); }
+    void recv(std::byte* p, std::size_t n) {
+        check_len(in_.receive(std::span<std::byte>(p, n)), n, "channel::receive");
+    }
+    void tput_send(const std::byte* p, std::size_t n) { send(p, n); }
+    void tput_recv(std::byte* p, std::size_t n) { recv(p, n); }
+    long depth() const { return long(out_.slot_count()); }
+
+    pipc::channel in_, out_;
+};
+
+/// Zero-copy calls: the sender loans a slot, writes the message in place and publishes it; the
+/// receiver reads it in place through a view and releases it. As a zero-copy user that builds
+/// its message in the slot, only the bytes it writes are touched: here the 8-byte sequence
+/// number (the rest of the slot is whatever it was), so no payload copy happens on either side.
+struct channel_pipc_zc : stream_is_pingpong {
+    static constexpr bool checks_seq = true;
+    using shared = no_shared;
+    static shared create(const cell_spec& s) {
+        create_channels(s);
+        return {};
+    }
+    channel_pipc_zc(const cell_spec& s, bool initiator, shared&)
+        : in_(dirs(s, initiator).in), out_(dirs(s, initiator).out) {}
+    void send(const std::byte* p, std::size_t n) {
+        auto loan = out_.loan();
+        seq_put(loan.buffer().data(), seq_get(p));
+        loan.publish(n);
+    }
+    void recv(std::byte* p, std::size_t n) {
+        auto view = in_.receive_view();
+        check_len(view.size(), n, "channel::receive_view");
+        seq_put(p, seq_get(view.data().data()));
+        view.release();
+    }
+    void tput_send(const std::byte* p, std::size_t n) { send(p, n); }
+    void tput_recv(std::byte* p, std::size_t n) { recv(p, n); }
+    long depth() const { return long(out_.slot_count()); }
+
+    pipc::channel in_, out_;
 };
 
 // ---- sem: raw sem_post / sem_wait ping-pong (the floor); stream = credit window ----------
@@ -510,6 +581,8 @@ void register_blocking_variants(std::vector<variant>& out) {
     out.push_back({"mq", "raw-epoll", true, blocking_cell<mq_raw_epoll>});
     out.push_back({"mq", "pipc-blocking", true, blocking_cell<mq_pipc>});
     out.push_back({"mq", "boost-interprocess", true, blocking_cell<mq_bip>});
+    out.push_back({"channel", "pipc-blocking", true, blocking_cell<channel_pipc>});
+    out.push_back({"channel", "pipc-blocking-zc", true, blocking_cell<channel_pipc_zc>});
     out.push_back({"sem", "raw", false, blocking_cell<sem_raw>});
     out.push_back({"sem", "pipc-blocking", false, blocking_cell<sem_pipc>});
     out.push_back({"shm", "pipc-blocking", true, blocking_cell<shm_pipc>});
