@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -52,6 +53,14 @@ struct channel_options {
 };
 
 class channel;
+
+namespace detail {
+/// The two doorbells of a channel: `data` wakes an asynchronous consumer, `room` asynchronous
+/// producers (see docs/channel.md, "Asio").
+enum class channel_bell : int { data = 0, room = 1 };
+/// The protocol hooks basic_async_channel waits with (compiled in the library).
+struct channel_async_access;
+} // namespace detail
 
 /// A slot loaned to a producer: write up to `buffer().size()` bytes in place, then publish(n).
 ///
@@ -197,7 +206,7 @@ public:
     using options = channel_options;
 
     /// The protocol version written into the header and checked on open.
-    static constexpr std::uint32_t protocol_version = 1;
+    static constexpr std::uint32_t protocol_version = 2;
     /// Largest channel_options::slot_count.
     static constexpr std::uint32_t max_slot_count = 65536;
     /// Largest channel_options::max_message_size (256 MiB): bounds the mapping a wrong
@@ -432,6 +441,7 @@ public:
 private:
     friend class channel_loan;
     friend class channel_view;
+    friend struct detail::channel_async_access;
     struct header;
     struct slot;
 
@@ -458,6 +468,10 @@ private:
     std::optional<std::size_t> copy_out(slot* s, std::span<std::byte> buffer, error_code& ec);
     void wake_consumer() noexcept;
     void wake_producers() noexcept;
+    // Doorbells: rung only when the header says an asynchronous side waits for them.
+    std::string bell_name(detail::channel_bell b) const;
+    void ring(detail::channel_bell b) noexcept;
+    void close_bells() noexcept;
 
     void* base_ = nullptr;
     std::size_t length_ = 0;
@@ -474,6 +488,8 @@ private:
     std::int32_t pid_ = 0;
     wait_strategy wait_;
     signal_policy on_signal_ = signal_policy::retry;
+    /// Cached write descriptors of the doorbells (-1: not open yet); rung from any thread.
+    std::atomic<int> bells_[2] = {-1, -1};
 };
 
 /// @{
