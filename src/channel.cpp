@@ -914,6 +914,11 @@ bool channel_async_access::drain(int fd) noexcept {
     return rang;
 }
 
+bool channel_async_access::rung(int fd) noexcept {
+    ::mq_attr attr{};
+    return sys().mq_getattr(fd, &attr) == 0 && attr.mq_curmsgs > 0;
+}
+
 bool channel_async_access::write_in_progress(const channel& ch) noexcept {
     const auto& h = *ch.hdr();
     return h.tail.load(std::memory_order_acquire) > h.head.load(std::memory_order_acquire);

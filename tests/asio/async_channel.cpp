@@ -19,6 +19,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -583,4 +584,49 @@ BOOST_AUTO_TEST_CASE(threads_both_directions) {
         BOOST_TEST(i == count);
     }
     BOOST_TEST(consumer_ok);
+}
+
+// Two threads run the io_context, the object lives on a strand: a ring can reach the other
+// thread's epoll_wait while the wait is not queued yet (the reason for the look at the bell).
+BOOST_AUTO_TEST_CASE(strand_on_a_multi_threaded_context) {
+    channel_name name;
+    asio::io_context ctx(2);
+    auto strand = asio::make_strand(ctx);
+    pipc::async_channel rx(strand, name, create(2));
+    constexpr std::uint64_t count = 20000;
+    pipc_test::child_process producer([&] {
+        channel tx(name);
+        for (std::uint64_t i = 0; i < count; ++i) tx.send(numbered(0, i));
+        return true;
+    });
+    std::array<char, 64> buf{};
+    std::uint64_t next = 0;
+    bool bad = false;
+    asio::steady_timer dog(strand, 30s);
+    bool fired = false;
+    dog.async_wait([&](error_code ec) {
+        if (ec) return;
+        fired = true;
+        ctx.stop();
+    });
+    std::function<void(error_code, std::size_t)> on_receive = [&](error_code ec, std::size_t n) {
+        if (ec || parse(std::string_view(buf.data(), n)) != std::pair{0, next}) {
+            bad = true;
+            dog.cancel();
+            return;
+        }
+        if (++next == count) {
+            dog.cancel();
+            return;
+        }
+        rx.async_receive(asio::buffer(buf), on_receive);
+    };
+    asio::post(strand, [&] { rx.async_receive(asio::buffer(buf), on_receive); });
+    std::thread second([&] { ctx.run(); });
+    ctx.run();
+    second.join();
+    BOOST_TEST(!fired);
+    BOOST_TEST(!bad);
+    BOOST_TEST(next == count);
+    BOOST_TEST(producer.succeeded());
 }

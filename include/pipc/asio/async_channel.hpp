@@ -355,6 +355,14 @@ private:
                     channel_async_access::drain(self->bells_[dir].native_handle());
                     self->pump(dir);
                 });
+            // Asio's async_wait is not speculative: with the edge-triggered epoll reactor, a
+            // ring that came after our drain but before the wait was queued may have been
+            // consumed by another thread's epoll_wait. The byte is still in the bell then.
+            const int fd = bells_[dir].native_handle();
+            if (channel_async_access::rung(fd)) {
+                channel_async_access::drain(fd);
+                boost::asio::post(ex_, [self = this->shared_from_this(), dir] { self->pump(dir); });
+            }
         }
         if (dir == data && !rechecking_ && channel_async_access::write_in_progress(ch_)) {
             rechecking_ = true;
