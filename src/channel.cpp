@@ -874,6 +874,15 @@ int channel_async_access::open_bell(channel& ch, channel_bell b, error_code& ec)
     }
     // Exactly the channel's mode bits, whatever the umask (as the channel itself).
     sys().fchmod(q, ch.permissions());
+    // This handle rings both bells too: open its ring descriptor now, while the name exists.
+    std::atomic<int>& cached = ch.bells_[static_cast<int>(b)];
+    if (cached.load() < 0) {
+        const ::mqd_t w =
+            sys().mq_open(bell.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0, nullptr);
+        int expected = -1;
+        if (w != static_cast<::mqd_t>(-1) && !cached.compare_exchange_strong(expected, w))
+            sys().mq_close(w);
+    }
     return q;
 }
 

@@ -534,9 +534,12 @@ BOOST_AUTO_TEST_CASE(threads_both_directions) {
     asio::io_context ctx;
     pipc::async_channel rx(ctx, name, create(2));
     constexpr std::uint64_t count = 3000;
-    std::thread producer([&] {
+    std::thread producer([&] { // bounded waits: the thread ends even if a wake-up is lost
         channel tx(name);
-        for (std::uint64_t i = 0; i < count; ++i) tx.send(numbered(0, i));
+        for (std::uint64_t i = 0; i < count; ++i) {
+            const std::string m = numbered(0, i);
+            if (!tx.send_for(std::as_bytes(std::span(m.data(), m.size())), 20s)) return;
+        }
     });
     std::array<char, 64> buf{};
     std::uint64_t got = 0;

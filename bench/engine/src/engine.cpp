@@ -173,20 +173,16 @@ void run_pair(const cell_spec& spec, const std::function<void(pair_sync&)>& peer
 
 namespace {
 int transport_rank(const std::string& t) {
-    static const char* order[] = {"mq", "sem", "shm", "pipe", "eventfd"};
-    for (int i = 0; i < 5; ++i)
+    static const char* order[] = {"mq", "sem", "shm", "channel", "pipe", "eventfd"};
+    for (int i = 0; i < 6; ++i)
         if (t == order[i]) return i;
     return 99;
 }
 int impl_rank(const std::string& t) {
-    static const char* order[] = {"raw",
-                                  "raw-epoll",
-                                  "pipc-blocking",
-                                  "pipc-async",
-                                  "pipc-async-public",
-                                  "pipc-async-notify",
-                                  "boost-interprocess"};
-    for (int i = 0; i < 7; ++i)
+    static const char* order[] = {
+        "raw",           "raw-epoll",         "pipc-blocking",     "pipc-async",
+        "pipc-async-zc", "pipc-async-public", "pipc-async-notify", "boost-interprocess"};
+    for (int i = 0; i < 8; ++i)
         if (t == order[i]) return i;
     return 99;
 }
