@@ -917,15 +917,11 @@ bool channel_async_access::drain(int fd) noexcept {
     char buf[8];
     unsigned prio = 0;
     bool rang = false;
-    while (sys().mq_timedreceive(fd, buf, sizeof buf, &prio, nullptr) >= 0) rang = true;
+    // The bell holds one message at most: one receive empties it.
+    if (sys().mq_timedreceive(fd, buf, sizeof buf, &prio, nullptr) >= 0) rang = true;
     // The re-check that follows must not move before the drain: a ring after it is kept.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     return rang;
-}
-
-bool channel_async_access::rung(int fd) noexcept {
-    ::mq_attr attr{};
-    return sys().mq_getattr(fd, &attr) == 0 && attr.mq_curmsgs > 0;
 }
 
 bool channel_async_access::write_in_progress(const channel& ch) noexcept {

@@ -352,17 +352,18 @@ private:
                             self->pump(dir); // re-arm after a stray cancel
                         return;
                     }
+                    // Awake: withdraw first so that peers stop ringing while we run handlers
+                    // (pump announces again before it waits), then empty the bell.
+                    if (self->announced_[dir]) {
+                        channel_async_access::withdraw(self->ch_, static_cast<channel_bell>(dir));
+                        self->announced_[dir] = false;
+                    }
                     channel_async_access::drain(self->bells_[dir].native_handle());
                     self->pump(dir);
                 });
-            // Asio's async_wait is not speculative: with the edge-triggered epoll reactor, a
-            // ring that came after our drain but before the wait was queued may have been
-            // consumed by another thread's epoll_wait. The byte is still in the bell then.
-            const int fd = bells_[dir].native_handle();
-            if (channel_async_access::rung(fd)) {
-                channel_async_access::drain(fd);
-                boost::asio::post(ex_, [self = this->shared_from_this(), dir] { self->pump(dir); });
-            }
+            // No wake-up is lost between the drain and this wait: a non-speculative reactor
+            // wait re-arms the descriptor (epoll: EPOLL_CTL_MOD, which reports a bell that is
+            // already readable; select and io_uring poll the current state).
         }
         if (dir == data && !rechecking_ && channel_async_access::write_in_progress(ch_)) {
             rechecking_ = true;

@@ -27,8 +27,6 @@ struct PIPC_API channel_async_access {
     static void ring(channel& ch, channel_bell b) noexcept;
     /// Empties a bell descriptor from open_bell; then a seq_cst fence. @return true if it rang.
     static bool drain(int fd) noexcept;
-    /// True when the bell descriptor holds a ring (a non-destructive look, mq_getattr).
-    static bool rung(int fd) noexcept;
     /// True while a claimed slot is not yet published (the consumer rechecks such a slot now
     /// and then, to skip it if its producer died).
     static bool write_in_progress(const channel& ch) noexcept;
