@@ -166,6 +166,8 @@ private:
 /// A side that has to sleep first spins as its wait_strategy allows, then announces itself in a
 /// flag of the shared header and sleeps on a shared futex word; the other side makes the wake-up
 /// system call only when the flag says someone sleeps, so a busy stream makes no system calls.
+/// An asynchronous side (pipc::basic_async_channel) announces itself the same way and waits on a
+/// pollable doorbell that every peer rings when the flag says so (docs/channel.md, "Asio").
 ///
 /// Creation is atomic: the object is built unnamed (O_TMPFILE in /dev/shm) and linked under its
 /// name only when complete, so an opener never sees a half-initialised channel and a creator
@@ -424,7 +426,8 @@ public:
     /// handle must be gone: a loan still held stays claimed until this process exits.
     void close() noexcept;
     /// @{
-    /// Removes the name (shm_unlink); works before or after close(). Open handles, here and in
+    /// Removes the name (shm_unlink) and the doorbells an async_channel made (`name` +
+    /// ".bell-data" / ".bell-room"); works before or after close(). Open handles, here and in
     /// other processes, keep working on the unnamed channel. Never opened: errc::closed.
     /// Missing name: condition::existential.
     /// @throws pipc::error (the `ec` form sets `ec` instead).
@@ -432,8 +435,8 @@ public:
     void unlink(error_code& ec);
     /// @}
     /// @{
-    /// Removes the shared-memory object `name` (shm_unlink), as unlink_channel(). It does not
-    /// check that the object is a channel.
+    /// Removes the shared-memory object `name` (shm_unlink) and its doorbells (missing ones are
+    /// fine), as unlink_channel(). It does not check that the object is a channel.
     static void unlink(std::string_view name);
     static void unlink(std::string_view name, error_code& ec);
     /// @}
