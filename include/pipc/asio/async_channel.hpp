@@ -53,7 +53,7 @@ template <class IoExecutor, class Handler, class Result>
 void deliver_channel_result(channel_completion how, const IoExecutor& ex, Handler&& h,
                             error_code ec, Result&& r) {
     namespace asio = boost::asio;
-    auto run = [&](auto&& bound) {
+    auto run = [&](auto bound) {
         switch (how) {
         case channel_completion::immediate:
             complete_immediately(ex, std::move(bound));
