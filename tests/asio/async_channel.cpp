@@ -633,3 +633,40 @@ BOOST_AUTO_TEST_CASE(strand_on_a_multi_threaded_context) {
     BOOST_TEST(next == count);
     BOOST_TEST(producer.succeeded());
 }
+
+// A producer killed while holding a loan: the waiting asynchronous consumer looks now and then
+// (no ring will come), skips the dead slot and delivers the message behind it.
+BOOST_AUTO_TEST_CASE(dead_writer_is_skipped_by_a_waiting_receive) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel rx(ctx, name, create(4, channel_mode::mpsc));
+    pipc_test::handshake loaned;
+    pipc_test::child_process writer([&] {
+        channel tx(name);
+        auto loan = tx.loan();
+        loaned.signal();
+        ::pause(); // killed here, holding the loan
+        return false;
+    });
+    loaned.wait();
+    channel tx(name);
+    tx.send("behind");
+    std::array<char, 64> buf{};
+    std::string got;
+    error_code result;
+    watchdog dog(ctx, 20s);
+    rx.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t n) {
+        result = ec;
+        if (!ec) got.assign(buf.data(), n);
+        dog.done();
+    });
+    ctx.poll(); // the receive now waits at the claimed slot
+    BOOST_TEST(got.empty());
+    ::kill(writer.pid(), SIGKILL);
+    BOOST_TEST(!writer.succeeded());
+    ctx.run();
+    BOOST_TEST(!dog.fired);
+    BOOST_TEST(!result);
+    BOOST_TEST(got == "behind");
+    BOOST_TEST(rx.core().abandoned() == 1U);
+}
