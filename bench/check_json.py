@@ -28,9 +28,9 @@ assert isinstance(doc["version"], str) and doc["version"], "version"
 assert isinstance(doc["machine"], dict) and doc["machine"], "machine"
 results = doc["results"]
 assert results, "no results"
-transports = {"mq", "channel", "sem", "shm", "pipe", "eventfd"}
-impls = {"raw", "raw-epoll", "pipc-blocking", "pipc-blocking-zc", "pipc-async", "pipc-async-public", "pipc-async-notify",
-         "boost-interprocess"}
+transports = {"mq", "channel", "sem", "shm", "pipe", "eventfd", "lock"}
+impls = {"raw", "raw-epoll", "pipc-blocking", "pipc-blocking-zc", "pipc-async", "pipc-async-zc", "pipc-async-public",
+         "pipc-async-notify", "boost-interprocess"}
 pins = {"same-cpu", "cross-cpu", "none"}
 want = set(sys.argv[1].split(",")) if len(sys.argv) > 1 else set()
 seen = set()

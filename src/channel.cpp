@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 #include <pipc/channel.hpp>
+#include <pipc/detail/channel_async.hpp>
 #include <pipc/name.hpp>
 
 #include "common.hpp"
@@ -38,9 +39,10 @@ constexpr std::uint32_t tombstone = 0xffff'ffffU;
 /// How long a consumer sleeps at most while a claimed slot is being written, before it checks
 /// whether the writer is still alive.
 constexpr auto writer_check_interval = std::chrono::milliseconds(10);
-/// Consumer flag bits in header::data_sleepers (the other bits are reserved for a pollable
-/// doorbell of an asynchronous consumer).
+/// Consumer flag bits in header::data_sleepers: the consumer sleeps on the futex, or waits
+/// for its doorbell (an asynchronous consumer polling the data bell).
 constexpr std::uint32_t futex_sleeper = 1;
+constexpr std::uint32_t bell_sleeper = 2;
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -115,6 +117,8 @@ struct channel::header {
     alignas(cache_line) std::atomic<std::uint64_t> tail;
     std::atomic<std::uint32_t> room_futex;
     std::atomic<std::uint32_t> room_sleepers; ///< Count of producers in futex_wait.
+    /// Count of handles with asynchronous sends waiting for the room bell (protocol 2).
+    std::atomic<std::uint32_t> room_bells;
     // Consumer's line: the oldest unreleased position, its sleep flags and bookkeeping.
     alignas(cache_line) std::atomic<std::uint64_t> head;
     std::atomic<std::uint32_t> data_futex;
@@ -246,7 +250,11 @@ channel::channel(channel&& o) noexcept
       consumer_(std::exchange(o.consumer_, false)), took_over_(o.took_over_),
       view_out_(std::exchange(o.view_out_, false)), slot_count_(o.slot_count_),
       max_message_size_(o.max_message_size_), stride_(o.stride_), mode_(o.mode_), pid_(o.pid_),
-      wait_(o.wait_), on_signal_(o.on_signal_) {}
+      wait_(o.wait_), on_signal_(o.on_signal_) {
+    for (int i = 0; i < 2; ++i)
+        bells_[i].store(o.bells_[i].exchange(-1, std::memory_order_relaxed),
+                        std::memory_order_relaxed);
+}
 
 channel& channel::operator=(channel&& o) noexcept {
     if (this != &o) {
@@ -266,6 +274,9 @@ channel& channel::operator=(channel&& o) noexcept {
         pid_ = o.pid_;
         wait_ = o.wait_;
         on_signal_ = o.on_signal_;
+        for (int i = 0; i < 2; ++i)
+            bells_[i].store(o.bells_[i].exchange(-1, std::memory_order_relaxed),
+                            std::memory_order_relaxed);
     }
     return *this;
 }
@@ -343,6 +354,13 @@ void channel::open(std::string_view name, const options& opts, error_code& ec) {
     pid_ = static_cast<std::int32_t>(::getpid());
     wait_ = opts.wait;
     on_signal_ = opts.on_signal;
+    // Doorbells an asynchronous side already made: open them now, while the name is there.
+    for (auto b : {detail::channel_bell::data, detail::channel_bell::room}) {
+        const std::string bell = bell_name(b);
+        const ::mqd_t q =
+            sys().mq_open(bell.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0, nullptr);
+        if (q != static_cast<::mqd_t>(-1)) bells_[static_cast<int>(b)].store(q);
+    }
     detail::log_debug("channel {} \"{}\"", created ? "created" : "opened", name_);
 }
 
@@ -361,10 +379,53 @@ void channel::close() noexcept {
     }
     sys().munmap(std::exchange(base_, nullptr), std::exchange(length_, 0));
     view_out_ = false;
+    close_bells();
+}
+
+void channel::close_bells() noexcept {
+    for (auto& b : bells_) {
+        const int fd = b.exchange(-1);
+        if (fd >= 0) sys().mq_close(fd);
+    }
+}
+
+std::string channel::bell_name(detail::channel_bell b) const {
+    return name_ + (b == detail::channel_bell::data ? ".bell-data" : ".bell-room");
+}
+
+void channel::ring(detail::channel_bell b) noexcept {
+    std::atomic<int>& cached = bells_[static_cast<int>(b)];
+    int fd = cached.load(std::memory_order_acquire);
+    if (fd < 0) {
+        // The waiting side creates its bell before it announces itself, so the name is there
+        // unless the channel was unlinked since (see docs/channel.md).
+        std::string bell;
+        try {
+            bell = bell_name(b);
+        } catch (...) {
+            return;
+        }
+        fd = sys().mq_open(bell.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0, nullptr);
+        if (fd < 0) return;
+        int expected = -1;
+        if (!cached.compare_exchange_strong(expected, fd)) {
+            sys().mq_close(fd);
+            fd = expected;
+        }
+    }
+    // One pending byte is a rung bell; a full bell (EAGAIN) is rung already.
+    const char ding = 1;
+    sys().mq_timedsend(fd, &ding, 1, 0, nullptr);
 }
 
 void channel::unlink(std::string_view name, error_code& ec) {
     ec = detail::unlink_name(object_kind::shared_memory, name, sys().shm_unlink);
+    if (validate_name(object_kind::shared_memory, name)) return;
+    // The doorbells go with the channel; most channels never had any.
+    for (const char* suffix : {".bell-data", ".bell-room"}) {
+        const std::string bell = std::string(name) + suffix;
+        sys().mq_unlink(bell.c_str());
+    }
 }
 
 void channel::unlink(std::string_view name) {
@@ -460,6 +521,7 @@ void channel::wake_consumer() noexcept {
         h.data_futex.fetch_add(1, std::memory_order_release);
         futex_wake(&h.data_futex, 1);
     }
+    if ((flags & bell_sleeper) != 0) ring(detail::channel_bell::data);
 }
 
 std::optional<std::uint64_t> channel::claim_until(const detail::deadline& dl, error_code& ec) {
@@ -650,6 +712,7 @@ void channel::release_front() noexcept {
     h.head.store(pos + 1, std::memory_order_release);
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (h.room_sleepers.load(std::memory_order_relaxed) != 0) wake_producers();
+    if (h.room_bells.load(std::memory_order_relaxed) != 0) ring(detail::channel_bell::room);
 }
 
 void channel::wake_producers() noexcept {
@@ -797,3 +860,85 @@ void channel_view::release() noexcept {
 }
 
 } // namespace pipc
+
+// --- doorbells for basic_async_channel --------------------------------------------------------
+
+namespace pipc::detail {
+
+int channel_async_access::open_bell(channel& ch, channel_bell b, error_code& ec) {
+    ec = ch.check_open();
+    if (ec) return -1;
+    const std::string bell = ch.bell_name(b);
+    ::mq_attr attr{};
+    attr.mq_maxmsg = 1;
+    attr.mq_msgsize = 1;
+    const ::mqd_t q = sys().mq_open(bell.c_str(), O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC,
+                                    ch.permissions(), &attr);
+    if (q == static_cast<::mqd_t>(-1)) {
+        ec = errno == ENAMETOOLONG ? make_error_code(errc::name_too_long) : errno_code();
+        return -1;
+    }
+    ::mq_attr got{};
+    if (sys().mq_getattr(q, &got) != 0 || got.mq_maxmsg < 1 || got.mq_msgsize < 1) {
+        ec = make_error_code(errc::not_a_channel); // a foreign queue under the bell's name
+        sys().mq_close(q);
+        return -1;
+    }
+    // Exactly the channel's mode bits, whatever the umask (as the channel itself).
+    sys().fchmod(q, ch.permissions());
+    // This handle rings both bells too: open its ring descriptor now, while the name exists.
+    std::atomic<int>& cached = ch.bells_[static_cast<int>(b)];
+    if (cached.load() < 0) {
+        const ::mqd_t w =
+            sys().mq_open(bell.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0, nullptr);
+        int expected = -1;
+        if (w != static_cast<::mqd_t>(-1) && !cached.compare_exchange_strong(expected, w))
+            sys().mq_close(w);
+    }
+    return q;
+}
+
+void channel_async_access::announce(channel& ch, channel_bell b) noexcept {
+    auto& h = *ch.hdr();
+    if (b == channel_bell::data)
+        h.data_sleepers.fetch_or(bell_sleeper, std::memory_order_relaxed);
+    else
+        h.room_bells.fetch_add(1, std::memory_order_relaxed);
+    // Dekker with publish_slot / release_front: either our re-check sees the new state, or the
+    // other side sees this flag and rings.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void channel_async_access::withdraw(channel& ch, channel_bell b) noexcept {
+    auto& h = *ch.hdr();
+    if (b == channel_bell::data)
+        h.data_sleepers.fetch_and(~bell_sleeper, std::memory_order_relaxed);
+    else
+        h.room_bells.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::uint32_t channel_async_access::room_waiters(const channel& ch) noexcept {
+    return ch.hdr()->room_bells.load(std::memory_order_relaxed);
+}
+
+void channel_async_access::ring(channel& ch, channel_bell b) noexcept {
+    ch.ring(b);
+}
+
+bool channel_async_access::drain(int fd) noexcept {
+    char buf[8];
+    unsigned prio = 0;
+    bool rang = false;
+    // The bell holds one message at most: one receive empties it.
+    if (sys().mq_timedreceive(fd, buf, sizeof buf, &prio, nullptr) >= 0) rang = true;
+    // The re-check that follows must not move before the drain: a ring after it is kept.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return rang;
+}
+
+bool channel_async_access::write_in_progress(const channel& ch) noexcept {
+    const auto& h = *ch.hdr();
+    return h.tail.load(std::memory_order_acquire) > h.head.load(std::memory_order_acquire);
+}
+
+} // namespace pipc::detail

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -52,6 +53,14 @@ struct channel_options {
 };
 
 class channel;
+
+namespace detail {
+/// The two doorbells of a channel: `data` wakes an asynchronous consumer, `room` asynchronous
+/// producers (see docs/channel.md, "Asio").
+enum class channel_bell : int { data = 0, room = 1 };
+/// The protocol hooks basic_async_channel waits with (compiled in the library).
+struct channel_async_access;
+} // namespace detail
 
 /// A slot loaned to a producer: write up to `buffer().size()` bytes in place, then publish(n).
 ///
@@ -157,6 +166,8 @@ private:
 /// A side that has to sleep first spins as its wait_strategy allows, then announces itself in a
 /// flag of the shared header and sleeps on a shared futex word; the other side makes the wake-up
 /// system call only when the flag says someone sleeps, so a busy stream makes no system calls.
+/// An asynchronous side (pipc::basic_async_channel) announces itself the same way and waits on a
+/// pollable doorbell that every peer rings when the flag says so (docs/channel.md, "Asio").
 ///
 /// Creation is atomic: the object is built unnamed (O_TMPFILE in /dev/shm) and linked under its
 /// name only when complete, so an opener never sees a half-initialised channel and a creator
@@ -197,7 +208,7 @@ public:
     using options = channel_options;
 
     /// The protocol version written into the header and checked on open.
-    static constexpr std::uint32_t protocol_version = 1;
+    static constexpr std::uint32_t protocol_version = 2;
     /// Largest channel_options::slot_count.
     static constexpr std::uint32_t max_slot_count = 65536;
     /// Largest channel_options::max_message_size (256 MiB): bounds the mapping a wrong
@@ -462,7 +473,8 @@ public:
     /// handle must be gone: a loan still held stays claimed until this process exits.
     void close() noexcept;
     /// @{
-    /// Removes the name (shm_unlink); works before or after close(). Open handles, here and in
+    /// Removes the name (shm_unlink) and the doorbells an async_channel made (`name` +
+    /// ".bell-data" / ".bell-room"); works before or after close(). Open handles, here and in
     /// other processes, keep working on the unnamed channel. Never opened: errc::closed.
     /// Missing name: condition::existential.
     /// @throws pipc::error (the `ec` form sets `ec` instead).
@@ -470,8 +482,8 @@ public:
     void unlink(error_code& ec);
     /// @}
     /// @{
-    /// Removes the shared-memory object `name` (shm_unlink), as unlink_channel(). It does not
-    /// check that the object is a channel.
+    /// Removes the shared-memory object `name` (shm_unlink) and its doorbells (missing ones are
+    /// fine), as unlink_channel(). It does not check that the object is a channel.
     static void unlink(std::string_view name);
     static void unlink(std::string_view name, error_code& ec);
     /// @}
@@ -479,6 +491,7 @@ public:
 private:
     friend class channel_loan;
     friend class channel_view;
+    friend struct detail::channel_async_access;
     struct header;
     struct slot;
 
@@ -505,6 +518,10 @@ private:
     std::optional<std::size_t> copy_out(slot* s, std::span<std::byte> buffer, error_code& ec);
     void wake_consumer() noexcept;
     void wake_producers() noexcept;
+    // Doorbells: rung only when the header says an asynchronous side waits for them.
+    std::string bell_name(detail::channel_bell b) const;
+    void ring(detail::channel_bell b) noexcept;
+    void close_bells() noexcept;
 
     void* base_ = nullptr;
     std::size_t length_ = 0;
@@ -521,6 +538,8 @@ private:
     std::int32_t pid_ = 0;
     wait_strategy wait_;
     signal_policy on_signal_ = signal_policy::retry;
+    /// Cached write descriptors of the doorbells (-1: not open yet); rung from any thread.
+    std::atomic<int> bells_[2] = {-1, -1};
 };
 
 /// @{

@@ -182,9 +182,15 @@ int transport_rank(const std::string& t) {
     return 99;
 }
 int impl_rank(const std::string& t) {
-    static const char* order[] = {
-        "raw",        "raw-epoll",         "pipc-blocking",     "pipc-blocking-zc",
-        "pipc-async", "pipc-async-public", "pipc-async-notify", "boost-interprocess"};
+    static const char* order[] = {"raw",
+                                  "raw-epoll",
+                                  "pipc-blocking",
+                                  "pipc-blocking-zc",
+                                  "pipc-async",
+                                  "pipc-async-zc",
+                                  "pipc-async-public",
+                                  "pipc-async-notify",
+                                  "boost-interprocess"};
     for (int i = 0; i < static_cast<int>(std::size(order)); ++i)
         if (t == order[i]) return i;
     return 99;

@@ -17,7 +17,13 @@
 #include <pipc/shared_memory.hpp>
 #endif
 
-#if defined(PIPC_BENCH_ASYNC_MQ) || defined(PIPC_BENCH_ASYNC_SEM)
+#if __has_include(<pipc/asio/async_channel.hpp>) && !defined(PIPC_BENCH_PUBLIC_PATH_VARIANTS)
+#define PIPC_BENCH_ASYNC_CHANNEL 1
+#include <pipc/asio/async_channel.hpp>
+#endif
+
+#if defined(PIPC_BENCH_ASYNC_MQ) || defined(PIPC_BENCH_ASYNC_SEM) ||                               \
+    defined(PIPC_BENCH_ASYNC_CHANNEL)
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -29,7 +35,8 @@
 
 namespace pipc_bench::detail {
 
-#if defined(PIPC_BENCH_ASYNC_MQ) || defined(PIPC_BENCH_ASYNC_SEM)
+#if defined(PIPC_BENCH_ASYNC_MQ) || defined(PIPC_BENCH_ASYNC_SEM) ||                               \
+    defined(PIPC_BENCH_ASYNC_CHANNEL)
 namespace {
 
 namespace asio = boost::asio;
@@ -275,6 +282,72 @@ struct shm_async {
 } // namespace
 #endif
 
+#ifdef PIPC_BENCH_ASYNC_CHANNEL
+namespace {
+
+/// Two spsc channels (one per direction), both sides asynchronous. ZeroCopy: async_loan and
+/// publish to send, async_receive_view and release to receive (the receiver still copies the
+/// message out, to check it, as every variant does).
+template <bool ZeroCopy>
+struct channel_async {
+    static constexpr bool checks_seq = true;
+    static void create(const cell_spec& s) {
+        pipc::channel::options o;
+        o.open = pipc::open_mode::create_exclusive;
+        std::uint32_t slots = 2;
+        while (slots < std::uint32_t(s.depth)) slots *= 2;
+        o.slot_count = slots;
+        o.max_message_size = std::uint32_t(std::max<std::size_t>(s.size, 8));
+        o.mode = pipc::channel_mode::spsc;
+        for (int i = 0; i < 2; ++i) pipc::channel ch(s.names[i], o);
+    }
+    channel_async(asio::io_context& ctx, const cell_spec& s, bool initiator)
+        : in_(ctx, in_name(s, initiator)), out_(ctx, out_name(s, initiator)) {}
+    asio::awaitable<void> send(const std::byte* p, std::size_t n) {
+        if constexpr (ZeroCopy) {
+            pipc::channel_loan loan = co_await out_.async_loan(asio::use_awaitable);
+            std::memcpy(loan.buffer().data(), p, n);
+            loan.publish(n);
+        } else {
+            co_await out_.async_send(asio::buffer(p, n), asio::use_awaitable);
+        }
+    }
+    asio::awaitable<void> recv(std::byte* p, std::size_t n) {
+        if constexpr (ZeroCopy) {
+            pipc::channel_view v = co_await in_.async_receive_view(asio::use_awaitable);
+            check_len(v.size(), n);
+            std::memcpy(p, v.data().data(), n);
+        } else {
+            const std::size_t got =
+                co_await in_.async_receive(asio::buffer(p, n), asio::use_awaitable);
+            check_len(got, n);
+        }
+    }
+    void tput_begin_initiator() {}
+    asio::awaitable<void> tput_send(const std::byte* p, std::size_t n) { return send(p, n); }
+    asio::awaitable<void> tput_recv(std::byte* p, std::size_t n) { return recv(p, n); }
+
+    pipc::async_channel in_, out_;
+};
+
+/// async_cell, then removes the channels' doorbells (the engine unlinks the shm names only).
+template <class E>
+void channel_cell(const cell_spec& s, measurement& m) {
+    struct cleanup {
+        const cell_spec& s;
+        ~cleanup() {
+            for (const auto& n : s.names) {
+                pipc::error_code ignored;
+                pipc::unlink_channel(n, ignored);
+            }
+        }
+    } done{s};
+    async_cell<E>(s, m);
+}
+
+} // namespace
+#endif
+
 #if defined(PIPC_BENCH_PUBLIC_PATH_VARIANTS)
 // This file compiled a second time with PIPC_ASIO_PUBLIC_REACTOR_PATH (bench/CMakeLists.txt): the
 // same loops on the public-API wait path, side by side with the default reactor path.
@@ -295,6 +368,10 @@ void register_async_variants(std::vector<variant>& out) {
 #ifdef PIPC_BENCH_ASYNC_SEM
     out.push_back({"sem", "pipc-async", false, async_cell<sem_async>});
     out.push_back({"shm", "pipc-async", true, async_cell<shm_async>});
+#endif
+#ifdef PIPC_BENCH_ASYNC_CHANNEL
+    out.push_back({"channel", "pipc-async", true, channel_cell<channel_async<false>>});
+    out.push_back({"channel", "pipc-async-zc", true, channel_cell<channel_async<true>>});
 #endif
     (void)out;
 }

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: BSL-1.0
+// pipc/detail/channel_async.hpp - the doorbell hooks of pipc::channel that basic_async_channel
+// waits with. Internal: the protocol is described in docs/channel.md ("Asio").
+#pragma once
+
+#include <pipc/channel.hpp>
+#include <pipc/error.hpp>
+#include <pipc/export.hpp>
+
+#include <cstdint>
+
+namespace pipc::detail {
+
+struct PIPC_API channel_async_access {
+    /// Opens (creating it if needed: one message of one byte, the channel's permissions) the
+    /// doorbell `b` of `ch` for waiting and ringing. @return a new non-blocking descriptor the
+    /// caller owns (a Linux mqd_t is a pollable descriptor), or -1 with `ec`.
+    static int open_bell(channel& ch, channel_bell b, error_code& ec);
+    /// Announces a waiter on bell `b` (data: the consumer flag; room: one more waiting handle),
+    /// then a seq_cst fence: the caller re-checks the ring afterwards.
+    static void announce(channel& ch, channel_bell b) noexcept;
+    /// Undoes announce().
+    static void withdraw(channel& ch, channel_bell b) noexcept;
+    /// Handles waiting for the room bell, this one included.
+    static std::uint32_t room_waiters(const channel& ch) noexcept;
+    /// Rings bell `b` (passes a wake-up on to other waiting handles).
+    static void ring(channel& ch, channel_bell b) noexcept;
+    /// Empties a bell descriptor from open_bell; then a seq_cst fence. @return true if it rang.
+    static bool drain(int fd) noexcept;
+    /// True while a claimed slot is not yet published (the consumer rechecks such a slot now
+    /// and then, to skip it if its producer died).
+    static bool write_in_progress(const channel& ch) noexcept;
+};
+
+} // namespace pipc::detail

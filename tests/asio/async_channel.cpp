@@ -1,0 +1,672 @@
+// SPDX-License-Identifier: BSL-1.0
+// Tests of pipc/asio/async_channel.hpp: asynchronous sides against blocking and asynchronous
+// peers in other processes, doorbell wake-ups both ways, cancellation that loses nothing, every
+// completion token, destruction with pending operations, MPSC from several processes.
+#define BOOST_TEST_MODULE asio_async_channel
+#include <boost/test/unit_test.hpp>
+
+#include <pipc/asio/async_channel.hpp>
+
+#include <pipc_test/support.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <dirent.h>
+
+#include <array>
+#include <cstring>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+using pipc::channel;
+using pipc::channel_mode;
+using pipc::error_code;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A unique channel name, removed (with its doorbells) on entry and exit.
+struct channel_name {
+    std::string name = pipc_test::unique_name("ach");
+    channel_name() { remove(); }
+    ~channel_name() { remove(); }
+    void remove() const {
+        error_code ignored;
+        pipc::unlink_channel(name, ignored);
+    }
+    operator std::string_view() const { return name; } // NOLINT: used as a name
+};
+
+channel::options create(std::uint32_t slots, channel_mode mode = channel_mode::spsc) {
+    return {.open = pipc::open_mode::create_exclusive,
+            .slot_count = slots,
+            .max_message_size = 64,
+            .mode = mode};
+}
+
+/// Message k of producer p: "p:k".
+std::string numbered(int p, std::uint64_t k) {
+    return std::to_string(p) + ":" + std::to_string(k);
+}
+std::pair<int, std::uint64_t> parse(std::string_view s) {
+    const auto colon = s.find(':');
+    if (colon == std::string_view::npos) return {-1, 0};
+    return {std::stoi(std::string(s.substr(0, colon))),
+            std::stoull(std::string(s.substr(colon + 1)))};
+}
+
+/// Stops `ctx` and fails the test if it is still running after `d`.
+struct watchdog {
+    asio::steady_timer timer;
+    bool fired = false;
+    watchdog(asio::io_context& ctx, std::chrono::seconds d) : timer(ctx, d) {
+        timer.async_wait([this, &ctx](error_code ec) {
+            if (ec) return;
+            fired = true;
+            ctx.stop();
+        });
+    }
+    void done() { timer.cancel(); }
+};
+
+/// Names in /dev/mqueue containing `part`.
+int mqueue_entries(const std::string& part) {
+    int n = 0;
+    if (DIR* d = ::opendir("/dev/mqueue")) {
+        while (dirent* e = ::readdir(d))
+            if (std::string(e->d_name).find(part) != std::string::npos) ++n;
+        ::closedir(d);
+    }
+    return n;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(doorbells_live_and_die_with_the_channel) {
+    channel_name name;
+    const std::string base = name.name.substr(1);
+    {
+        asio::io_context ctx;
+        pipc::async_channel ch(ctx, name, create(4));
+        BOOST_TEST(ch.is_open());
+        BOOST_TEST(mqueue_entries(base + ".bell-") == 2);
+    }
+    pipc::unlink_channel(name.name);
+    BOOST_TEST(mqueue_entries(base) == 0);
+    BOOST_TEST(!pipc_test::exists(pipc::object_kind::shared_memory, name.name));
+}
+
+BOOST_AUTO_TEST_CASE(async_receive_from_blocking_producer_process) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel rx(ctx, name, create(4));
+    constexpr std::uint64_t count = 20000;
+    pipc_test::child_process producer([&] {
+        channel tx(name);
+        for (std::uint64_t i = 0; i < count; ++i) tx.send(numbered(0, i));
+        return true;
+    });
+    std::array<char, 64> buf{};
+    std::uint64_t next = 0;
+    bool bad = false;
+    watchdog dog(ctx, 30s);
+    std::function<void(error_code, std::size_t)> on_receive = [&](error_code ec, std::size_t n) {
+        if (ec || parse(std::string_view(buf.data(), n)) != std::pair{0, next}) {
+            bad = true;
+            return dog.done();
+        }
+        if (++next == count) return dog.done();
+        rx.async_receive(asio::buffer(buf), on_receive);
+    };
+    rx.async_receive(asio::buffer(buf), on_receive);
+    ctx.run();
+    BOOST_TEST(!dog.fired);
+    BOOST_TEST(!bad);
+    BOOST_TEST(next == count);
+    BOOST_TEST(producer.succeeded());
+}
+
+BOOST_AUTO_TEST_CASE(async_send_to_full_ring_blocking_consumer_process) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel tx(ctx, name, create(2));
+    constexpr std::uint64_t count = 20000;
+    pipc_test::child_process consumer([&] {
+        channel rx(name);
+        std::array<char, 64> buf{};
+        for (std::uint64_t i = 0; i < count; ++i) {
+            const auto n = rx.receive_for(std::as_writable_bytes(std::span(buf)), 20s);
+            if (!n || parse(std::string_view(buf.data(), *n)) != std::pair{0, i}) return false;
+        }
+        return true;
+    });
+    std::uint64_t next = 0;
+    std::string msg;
+    bool bad = false;
+    watchdog dog(ctx, 30s);
+    std::function<void(error_code)> on_send = [&](error_code ec) {
+        if (ec) {
+            bad = true;
+            return dog.done();
+        }
+        if (++next == count) return dog.done();
+        msg = numbered(0, next);
+        tx.async_send(asio::buffer(msg), on_send);
+    };
+    msg = numbered(0, 0);
+    tx.async_send(asio::buffer(msg), on_send);
+    ctx.run();
+    BOOST_TEST(!dog.fired);
+    BOOST_TEST(!bad);
+    BOOST_TEST(next == count);
+    BOOST_TEST(consumer.succeeded());
+}
+
+BOOST_AUTO_TEST_CASE(async_peers_in_two_processes_loan_and_view) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel rx(ctx, name, create(2));
+    constexpr std::uint64_t count = 5000;
+    pipc_test::child_process producer([&] {
+        asio::io_context cctx;
+        pipc::async_channel tx(cctx, name);
+        std::uint64_t i = 0;
+        bool ok = true;
+        std::function<void(error_code, pipc::channel_loan)> on_loan = [&](error_code ec,
+                                                                          pipc::channel_loan loan) {
+            if (ec) {
+                ok = false;
+                return;
+            }
+            const std::string m = numbered(1, i);
+            std::memcpy(loan.buffer().data(), m.data(), m.size());
+            loan.publish(m.size());
+            if (++i < count) tx.async_loan(on_loan);
+        };
+        tx.async_loan(on_loan);
+        cctx.run_for(30s);
+        return ok && i == count;
+    });
+    std::uint64_t next = 0;
+    bool bad = false;
+    watchdog dog(ctx, 30s);
+    std::function<void(error_code, pipc::channel_view)> on_view = [&](error_code ec,
+                                                                      pipc::channel_view v) {
+        if (ec || parse(v.text()) != std::pair{1, next}) {
+            bad = true;
+            return dog.done();
+        }
+        v.release();
+        if (++next == count) return dog.done();
+        rx.async_receive_view(on_view);
+    };
+    rx.async_receive_view(on_view);
+    ctx.run();
+    BOOST_TEST(!dog.fired);
+    BOOST_TEST(!bad);
+    BOOST_TEST(next == count);
+    BOOST_TEST(producer.succeeded());
+}
+
+// A receive cancelled at a random moment either took its message (success) or none: the
+// received sequence has no gap and no duplicate.
+BOOST_AUTO_TEST_CASE(cancelled_receives_lose_nothing) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel rx(ctx, name, create(4));
+    constexpr std::uint64_t count = 5000;
+    pipc_test::child_process producer([&] {
+        channel tx(name);
+        for (std::uint64_t i = 0; i < count; ++i) tx.send(numbered(0, i));
+        return true;
+    });
+    std::array<char, 64> buf{};
+    std::uint64_t next = 0, aborted = 0, rounds = 0;
+    bool bad = false;
+    watchdog dog(ctx, 60s);
+    asio::cancellation_signal sig;
+    std::function<void()> round = [&] {
+        ++rounds;
+        rx.async_receive(
+            asio::buffer(buf),
+            asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, std::size_t n) {
+                if (ec == asio::error::operation_aborted) {
+                    ++aborted;
+                } else if (ec || parse(std::string_view(buf.data(), n)) != std::pair{0, next}) {
+                    bad = true;
+                    return dog.done();
+                } else if (++next == count) {
+                    return dog.done();
+                }
+                round();
+            }));
+        // Cancel now, after one scheduler pass, or not at all.
+        switch (rounds % 3) {
+        case 0:
+            sig.emit(asio::cancellation_type::terminal);
+            break;
+        case 1:
+            asio::post(ctx, [&] { sig.emit(asio::cancellation_type::partial); });
+            break;
+        default:
+            break;
+        }
+    };
+    round();
+    ctx.run();
+    BOOST_TEST(!dog.fired);
+    BOOST_TEST(!bad);
+    BOOST_TEST(next == count);
+    BOOST_TEST(aborted > 0U);
+    BOOST_TEST(producer.succeeded());
+}
+
+// A send cancelled at a random moment either published (success) or not; the sender repeats
+// an aborted number, and the consumer sees every number once, in order.
+BOOST_AUTO_TEST_CASE(cancelled_sends_lose_and_duplicate_nothing) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel tx(ctx, name, create(2));
+    constexpr std::uint64_t count = 5000;
+    pipc_test::child_process consumer([&] {
+        channel rx(name);
+        std::array<char, 64> b{};
+        for (std::uint64_t i = 0; i < count; ++i) {
+            const auto n = rx.receive_for(std::as_writable_bytes(std::span(b)), 30s);
+            if (!n || parse(std::string_view(b.data(), *n)) != std::pair{0, i}) return false;
+        }
+        return true;
+    });
+    std::uint64_t next = 0, aborted = 0, rounds = 0;
+    std::string msg;
+    bool bad = false;
+    watchdog dog(ctx, 60s);
+    asio::cancellation_signal sig;
+    std::function<void()> round = [&] {
+        ++rounds;
+        msg = numbered(0, next);
+        tx.async_send(asio::buffer(msg),
+                      asio::bind_cancellation_slot(sig.slot(), [&](error_code ec) {
+                          if (ec == asio::error::operation_aborted) {
+                              ++aborted;
+                          } else if (ec) {
+                              bad = true;
+                              return dog.done();
+                          } else if (++next == count) {
+                              return dog.done();
+                          }
+                          round();
+                      }));
+        switch (rounds % 3) {
+        case 0:
+            sig.emit(asio::cancellation_type::total);
+            break;
+        case 1:
+            asio::post(ctx, [&] { sig.emit(asio::cancellation_type::terminal); });
+            break;
+        default:
+            break;
+        }
+    };
+    round();
+    ctx.run();
+    BOOST_TEST(!dog.fired);
+    BOOST_TEST(!bad);
+    BOOST_TEST(next == count);
+    BOOST_TEST(aborted > 0U);
+    BOOST_TEST(consumer.succeeded());
+}
+
+BOOST_AUTO_TEST_CASE(destruction_with_pending_operations) {
+    channel_name name;
+    asio::io_context ctx;
+    error_code rec, sent;
+    bool rec_called = false, sent_called = false;
+    std::array<char, 64> buf{};
+    {
+        pipc::async_channel ch(ctx, name, create(2));
+        ch.core().send("a"); // fill the ring: the send below waits
+        ch.core().send("b");
+        ch.async_send(asio::buffer("c", 1), [&](error_code ec) {
+            sent_called = true;
+            sent = ec;
+        });
+        BOOST_TEST(!sent_called);
+    }
+    BOOST_TEST(!sent_called); // never inside the destructor
+    ctx.run();
+    BOOST_TEST(sent_called);
+    BOOST_TEST(sent == asio::error::operation_aborted);
+    {
+        // The ring still holds exactly a and b: the aborted send published nothing.
+        pipc::async_channel ch(ctx, name);
+        std::size_t n = ch.core().receive(std::as_writable_bytes(std::span(buf)));
+        BOOST_TEST(std::string(buf.data(), n) == "a");
+        n = ch.core().receive(std::as_writable_bytes(std::span(buf)));
+        BOOST_TEST(std::string(buf.data(), n) == "b");
+        ch.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t) {
+            rec_called = true;
+            rec = ec;
+        });
+    }
+    ctx.restart();
+    ctx.run();
+    BOOST_TEST(rec_called);
+    BOOST_TEST(rec == asio::error::operation_aborted);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_and_no_inline_completion) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel ch(ctx, name, create(2));
+    std::array<char, 64> buf{};
+    int calls = 0;
+    ch.core().send("x");
+    ch.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t n) {
+        ++calls;
+        BOOST_TEST(!ec);
+        BOOST_TEST(std::string(buf.data(), n) == "x");
+    });
+    BOOST_TEST(calls == 0); // ready at once, still not inline
+    ctx.run();
+    BOOST_TEST(calls == 1);
+    ch.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t) {
+        ++calls;
+        BOOST_TEST(ec == asio::error::operation_aborted);
+    });
+    ctx.restart();
+    ctx.poll();
+    ch.cancel();
+    BOOST_TEST(calls == 1);
+    ctx.run(); // returns: nothing left waiting on the doorbell
+    BOOST_TEST(calls == 2);
+    // Errors: too long, too small, closed.
+    const std::string big(65, 'x');
+    ch.async_send(asio::buffer(big), [&](error_code ec) {
+        ++calls;
+        BOOST_TEST((ec == pipc::make_error_code(pipc::errc::message_too_long)));
+    });
+    ch.core().send("0123456789");
+    ch.async_receive(asio::buffer(buf.data(), 4), [&](error_code ec, std::size_t) {
+        ++calls;
+        BOOST_TEST((ec == pipc::make_error_code(pipc::errc::buffer_too_small)));
+    });
+    ctx.restart();
+    ctx.run();
+    BOOST_TEST(calls == 4);
+    BOOST_TEST(ch.core().fill() == 1U); // the long message stayed
+    ch.close();
+    ch.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t) {
+        ++calls;
+        BOOST_TEST((ec == pipc::make_error_code(pipc::errc::closed)));
+    });
+    ctx.restart();
+    ctx.run();
+    BOOST_TEST(calls == 5);
+}
+
+BOOST_AUTO_TEST_CASE(every_completion_token) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel ch(ctx, name, create(8));
+    std::array<char, 64> buf{};
+    // use_future, with the context on another thread.
+    {
+        auto work = asio::make_work_guard(ctx);
+        std::thread runner([&] { ctx.run(); });
+        auto f = ch.async_send(asio::buffer("fut", 3), asio::use_future);
+        BOOST_TEST((f.wait_for(20s) == std::future_status::ready));
+        f.get();
+        auto r = ch.async_receive(asio::buffer(buf), asio::use_future);
+        BOOST_TEST((r.wait_for(20s) == std::future_status::ready));
+        BOOST_TEST(r.get() == 3U);
+        work.reset();
+        runner.join();
+    }
+    ctx.restart();
+    // deferred
+    auto d = ch.async_send(asio::buffer("def", 3), asio::deferred);
+    bool deferred_done = false;
+    std::move(d)([&](error_code ec) { deferred_done = !ec; });
+    ctx.run();
+    BOOST_TEST(deferred_done);
+    ctx.restart();
+    // use_awaitable, as_tuple, redirect_error; the receive waits for a send started later.
+    bool co_done = false;
+    watchdog dog(ctx, 20s);
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+            std::size_t n = co_await ch.async_receive(asio::buffer(buf), asio::use_awaitable);
+            BOOST_TEST(std::string(buf.data(), n) == "def");
+            auto [ec, v] = co_await ch.async_receive_view(asio::as_tuple(asio::use_awaitable));
+            BOOST_TEST(!ec);
+            BOOST_TEST(v.text() == "later");
+            v.release();
+            error_code ec2;
+            auto loan = co_await ch.async_loan(asio::redirect_error(asio::use_awaitable, ec2));
+            BOOST_TEST(!ec2);
+            loan.publish(0);
+            co_done = true;
+            dog.done();
+        },
+        asio::detached);
+    asio::post(ctx, [&] { ch.core().send("later"); });
+    ctx.run();
+    BOOST_TEST(!dog.fired);
+    BOOST_TEST(co_done);
+}
+
+BOOST_AUTO_TEST_CASE(mpsc_from_several_producer_processes) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel rx(ctx, name, create(4, channel_mode::mpsc));
+    constexpr int producers = 4;
+    constexpr std::uint64_t each = 5000;
+    std::vector<std::unique_ptr<pipc_test::child_process>> kids;
+    for (int p = 0; p < producers; ++p) {
+        kids.push_back(std::make_unique<pipc_test::child_process>([&, p]() -> bool {
+            if (p % 2 == 0) {
+                channel tx(name);
+                for (std::uint64_t i = 0; i < each; ++i) tx.send(numbered(p, i));
+                return true;
+            }
+            // Asynchronous producers too: they wait for room on the shared room bell.
+            asio::io_context cctx;
+            pipc::async_channel tx(cctx, name);
+            std::uint64_t i = 0;
+            std::string m;
+            bool ok = true;
+            std::function<void(error_code)> next = [&](error_code ec) {
+                if (ec) ok = false;
+                if (ec || ++i == each) return;
+                m = numbered(p, i);
+                tx.async_send(asio::buffer(m), next);
+            };
+            m = numbered(p, 0);
+            tx.async_send(asio::buffer(m), next);
+            cctx.run_for(40s);
+            return ok && i == each;
+        }));
+    }
+    std::array<std::uint64_t, producers> next{};
+    std::uint64_t total = 0;
+    bool bad = false;
+    std::array<char, 64> buf{};
+    watchdog dog(ctx, 50s);
+    std::function<void(error_code, std::size_t)> on_receive = [&](error_code ec, std::size_t n) {
+        const auto [p, k] = parse(std::string_view(buf.data(), ec ? 0 : n));
+        if (ec || p < 0 || p >= producers || k != next[p]) {
+            bad = true;
+            return dog.done();
+        }
+        ++next[p];
+        if (++total == producers * each) return dog.done();
+        rx.async_receive(asio::buffer(buf), on_receive);
+    };
+    rx.async_receive(asio::buffer(buf), on_receive);
+    ctx.run();
+    BOOST_TEST(!dog.fired);
+    BOOST_TEST(!bad);
+    BOOST_TEST(total == producers * each);
+    for (auto& k : kids) BOOST_TEST(k->succeeded());
+}
+
+// Threads instead of processes (for TSan): an asynchronous consumer and a blocking producer,
+// then an asynchronous producer and a blocking consumer, through separate handles.
+BOOST_AUTO_TEST_CASE(threads_both_directions) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel rx(ctx, name, create(2));
+    constexpr std::uint64_t count = 3000;
+    std::thread producer([&] { // bounded waits: the thread ends even if a wake-up is lost
+        channel tx(name);
+        for (std::uint64_t i = 0; i < count; ++i) {
+            const std::string m = numbered(0, i);
+            if (!tx.send_for(std::as_bytes(std::span(m.data(), m.size())), 20s)) return;
+        }
+    });
+    std::array<char, 64> buf{};
+    std::uint64_t got = 0;
+    bool bad = false;
+    watchdog dog(ctx, 30s);
+    std::function<void(error_code, std::size_t)> on_receive = [&](error_code ec, std::size_t n) {
+        if (ec || parse(std::string_view(buf.data(), n)) != std::pair{0, got}) {
+            bad = true;
+            return dog.done();
+        }
+        if (++got == count) return dog.done();
+        rx.async_receive(asio::buffer(buf), on_receive);
+    };
+    rx.async_receive(asio::buffer(buf), on_receive);
+    ctx.run();
+    producer.join();
+    BOOST_TEST(!bad);
+    BOOST_TEST(got == count);
+
+    std::thread consumer_thread;
+    bool consumer_ok = false;
+    {
+        channel_name name2;
+        asio::io_context ctx2;
+        pipc::async_channel tx(ctx2, name2, create(2));
+        consumer_thread = std::thread([&] {
+            channel rxb(name2);
+            std::array<char, 64> b{};
+            for (std::uint64_t i = 0; i < count; ++i) {
+                const auto n = rxb.receive_for(std::as_writable_bytes(std::span(b)), 20s);
+                if (!n || parse(std::string_view(b.data(), *n)) != std::pair{0, i}) return;
+            }
+            consumer_ok = true;
+        });
+        std::uint64_t i = 0;
+        std::string m = numbered(0, 0);
+        std::function<void(error_code)> on_send = [&](error_code ec) {
+            if (ec || ++i == count) return;
+            m = numbered(0, i);
+            tx.async_send(asio::buffer(m), on_send);
+        };
+        tx.async_send(asio::buffer(m), on_send);
+        ctx2.run_for(30s);
+        consumer_thread.join();
+        BOOST_TEST(i == count);
+    }
+    BOOST_TEST(consumer_ok);
+}
+
+// Two threads run the io_context, the object lives on a strand: a ring can reach the other
+// thread's epoll_wait while the wait is not queued yet (the reason for the look at the bell).
+BOOST_AUTO_TEST_CASE(strand_on_a_multi_threaded_context) {
+    channel_name name;
+    asio::io_context ctx(2);
+    auto strand = asio::make_strand(ctx);
+    pipc::async_channel rx(strand, name, create(2));
+    constexpr std::uint64_t count = 20000;
+    pipc_test::child_process producer([&] {
+        channel tx(name);
+        for (std::uint64_t i = 0; i < count; ++i) tx.send(numbered(0, i));
+        return true;
+    });
+    std::array<char, 64> buf{};
+    std::uint64_t next = 0;
+    bool bad = false;
+    asio::steady_timer dog(strand, 30s);
+    bool fired = false;
+    dog.async_wait([&](error_code ec) {
+        if (ec) return;
+        fired = true;
+        ctx.stop();
+    });
+    std::function<void(error_code, std::size_t)> on_receive = [&](error_code ec, std::size_t n) {
+        if (ec || parse(std::string_view(buf.data(), n)) != std::pair{0, next}) {
+            bad = true;
+            dog.cancel();
+            return;
+        }
+        if (++next == count) {
+            dog.cancel();
+            return;
+        }
+        rx.async_receive(asio::buffer(buf), on_receive);
+    };
+    asio::post(strand, [&] { rx.async_receive(asio::buffer(buf), on_receive); });
+    std::thread second([&] { ctx.run(); });
+    ctx.run();
+    second.join();
+    BOOST_TEST(!fired);
+    BOOST_TEST(!bad);
+    BOOST_TEST(next == count);
+    BOOST_TEST(producer.succeeded());
+}
+
+// A producer killed while holding a loan: the waiting asynchronous consumer looks now and then
+// (no ring will come), skips the dead slot and delivers the message behind it.
+BOOST_AUTO_TEST_CASE(dead_writer_is_skipped_by_a_waiting_receive) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel rx(ctx, name, create(4, channel_mode::mpsc));
+    pipc_test::handshake loaned;
+    pipc_test::child_process writer([&] {
+        channel tx(name);
+        auto loan = tx.loan();
+        loaned.signal();
+        ::pause(); // killed here, holding the loan
+        return false;
+    });
+    loaned.wait();
+    channel tx(name);
+    tx.send("behind");
+    std::array<char, 64> buf{};
+    std::string got;
+    error_code result;
+    watchdog dog(ctx, 20s);
+    rx.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t n) {
+        result = ec;
+        if (!ec) got.assign(buf.data(), n);
+        dog.done();
+    });
+    ctx.poll(); // the receive now waits at the claimed slot
+    BOOST_TEST(got.empty());
+    ::kill(writer.pid(), SIGKILL);
+    BOOST_TEST(!writer.succeeded());
+    ctx.run();
+    BOOST_TEST(!dog.fired);
+    BOOST_TEST(!result);
+    BOOST_TEST(got == "behind");
+    BOOST_TEST(rx.core().abandoned() == 1U);
+}
