@@ -2,7 +2,7 @@
 // Read-only inspection of robust mutexes and channels. Nothing here writes to shared memory,
 // takes a lock or waits: the objects are opened O_RDONLY and mapped PROT_READ, so a bug here
 // cannot change what the owners see. The layouts below mirror robust_mutex.cpp and channel.cpp
-// (robust-mutex layout version 1, channel protocol version 1) and are checked the same way.
+// (robust-mutex layout version 1, channel protocol version 2) and are checked the same way.
 #include <pipc/inspect.hpp>
 #include <pipc/robust_mutex.hpp>
 
@@ -144,7 +144,7 @@ constexpr std::uint64_t channel_magic = 0x314e'4843'4350'4950ULL; // "PIPCCHN1"
 constexpr std::size_t cache_line = 64;
 constexpr std::size_t channel_header_size = 3 * cache_line;
 
-struct channel_header { // channel.cpp's channel::header, protocol version 1
+struct channel_header { // channel.cpp's channel::header, protocol version 2
     std::uint64_t magic;
     std::uint32_t version;
     std::uint32_t mode;
@@ -155,6 +155,7 @@ struct channel_header { // channel.cpp's channel::header, protocol version 1
     alignas(cache_line) std::uint64_t tail;
     std::uint32_t room_futex;
     std::uint32_t room_sleepers;
+    std::uint32_t room_bells;
     alignas(cache_line) std::uint64_t head;
     std::uint32_t data_futex;
     std::uint32_t data_sleepers;
@@ -162,6 +163,9 @@ struct channel_header { // channel.cpp's channel::header, protocol version 1
     std::uint64_t abandoned;
 };
 static_assert(sizeof(channel_header) == channel_header_size);
+// The layout this file reads is the one the library writes: a new protocol version must be
+// mirrored here before it builds.
+static_assert(channel::protocol_version == 2, "update channel_header to the new protocol");
 
 struct channel_slot { // channel.cpp's channel::slot
     std::uint64_t seq;
