@@ -132,24 +132,15 @@ public:
     /// budget is zero. Feeds the outcome back into `adaptive`.
     template <class TryStep>
     bool spin_until(TryStep&& try_step) {
-        if (kind_ == kind::block) return false;
-        const std::uint64_t wait_no = waits_.fetch_add(1, std::memory_order_relaxed);
-        const std::int64_t budget = budget_for(wait_no);
-        if (budget <= 0) return false;
-        const auto start = std::chrono::steady_clock::now();
-        for (unsigned i = 1;; ++i) {
-            if (try_step()) {
-                record(true, std::chrono::steady_clock::now() - start);
-                return true;
-            }
-            detail::cpu_relax();
-            // The clock is read every 8 pauses (a pause is 10-150 cycles): cheap and fine enough.
-            if (i % 8 == 0 &&
-                std::chrono::steady_clock::now() - start >= std::chrono::nanoseconds(budget)) {
-                record(false, std::chrono::nanoseconds(budget));
-                return false;
-            }
-        }
+        return spin_capped(try_step, nullptr);
+    }
+
+    /// As spin_until(try_step), but never spins past `limit` (the deadline of a timed wait). A spin
+    /// that `limit` cut short of the budget is not fed back into `adaptive`: it says nothing about
+    /// whether spinning pays.
+    template <class TryStep>
+    bool spin_until(TryStep&& try_step, std::chrono::steady_clock::time_point limit) {
+        return spin_capped(try_step, &limit);
     }
 
     /// Feeds one outcome into `adaptive` (ignored by the others): `rewarded` when spinning served
@@ -168,6 +159,38 @@ public:
     }
 
 private:
+    template <class TryStep>
+    bool spin_capped(TryStep& try_step, const std::chrono::steady_clock::time_point* limit) {
+        if (kind_ == kind::block) return false;
+        const std::uint64_t wait_no = waits_.fetch_add(1, std::memory_order_relaxed);
+        std::int64_t budget = budget_for(wait_no);
+        if (budget <= 0) return false;
+        const auto start = std::chrono::steady_clock::now();
+        bool capped = false;
+        if (limit) {
+            const std::int64_t left =
+                std::chrono::duration_cast<std::chrono::nanoseconds>(*limit - start).count();
+            if (left < budget) {
+                budget = left;
+                capped = true;
+            }
+            if (budget <= 0) return false;
+        }
+        for (unsigned i = 1;; ++i) {
+            if (try_step()) {
+                record(true, std::chrono::steady_clock::now() - start);
+                return true;
+            }
+            detail::cpu_relax();
+            // The clock is read every 8 pauses (a pause is 10-150 cycles): cheap and fine enough.
+            if (i % 8 == 0 &&
+                std::chrono::steady_clock::now() - start >= std::chrono::nanoseconds(budget)) {
+                if (!capped) record(false, std::chrono::nanoseconds(budget));
+                return false;
+            }
+        }
+    }
+
     static std::int64_t clamp(std::chrono::nanoseconds d) noexcept {
         constexpr std::int64_t one_second = 1'000'000'000;
         if (d.count() <= 0) return 0;
