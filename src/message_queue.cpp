@@ -259,8 +259,12 @@ error_code check_receive(::mqd_t mqd, bool can_read, long max_size, std::size_t 
 void message_queue::send(std::span<const std::byte> msg, unsigned priority, error_code& ec) {
     ec = check_send(mqd_, can_write(), max_message_size_, msg.size(), priority);
     if (ec) return;
-    // block() returns at once without a call: the default path is the send below alone.
-    if (wait_.spin_until([&] { return try_send(msg, priority, ec) || ec; })) return;
+    // The default block() makes no call here: its path is the send below alone. A spinning
+    // strategy tries once first, so that only waits that had to wait teach adaptive anything.
+    if (wait_.type() != wait_strategy::kind::block) {
+        const auto poll = [&] { return try_send(msg, priority, ec) || ec; };
+        if (poll() || wait_.spin_until(poll)) return;
+    }
     const auto* data = reinterpret_cast<const char*>(msg.data());
     for (;;) {
         if (sys().mq_timedsend(mqd_, data, msg.size(), priority, nullptr) == 0) return;
@@ -351,9 +355,11 @@ bool message_queue::send_until_deadline(std::span<const std::byte> msg, unsigned
 received message_queue::receive(std::span<std::byte> buffer, error_code& ec) {
     ec = check_receive(mqd_, can_read(), max_message_size_, buffer.size());
     if (ec) return {};
-    std::optional<received> got; // block() returns at once without a call, as in send
-    if (wait_.spin_until([&] { return (got = try_receive(buffer, ec)) || ec; }))
-        return got.value_or(received{});
+    if (wait_.type() != wait_strategy::kind::block) { // as in send
+        std::optional<received> got;
+        const auto poll = [&] { return (got = try_receive(buffer, ec)) || ec; };
+        if (poll() || wait_.spin_until(poll)) return got.value_or(received{});
+    }
     auto* data = reinterpret_cast<char*>(buffer.data());
     for (;;) {
         unsigned priority = 0;

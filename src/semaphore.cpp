@@ -202,8 +202,11 @@ void semaphore::acquire(error_code& ec) {
         ec = make_error_code(errc::closed);
         return;
     }
-    // block() returns at once without a call: the default path is the sem_wait below alone.
-    if (wait_.spin_until([&] { return poll_semaphore(sem_, ec); })) return;
+    // The default block() makes no call here: its path is the sem_wait below alone. A spinning
+    // strategy tries once first, so that only waits that had to wait teach adaptive anything.
+    if (spins() &&
+        (poll_semaphore(sem_, ec) || wait_.spin_until([&] { return poll_semaphore(sem_, ec); })))
+        return;
     while (sys().sem_wait(sem_) != 0) {
         if (errno == EINTR && on_signal_ == signal_policy::retry) continue;
         ec = errno_code();
@@ -264,7 +267,9 @@ bool semaphore::wait_until(const detail::deadline& dl, error_code& ec) {
     }
     // A past deadline still takes a free unit (glibc tries before it sleeps); only a deadline
     // before the clock's epoch is clamped, since sem_clockwait fails those without trying.
-    if (wait_.spin_until([&] { return poll_semaphore(sem_, ec); }, dl.when)) return !ec;
+    if (spins() && (poll_semaphore(sem_, ec) ||
+                    wait_.spin_until([&] { return poll_semaphore(sem_, ec); }, dl.when)))
+        return !ec;
     const auto since_epoch = std::max(dl.when.time_since_epoch(), std::chrono::nanoseconds(0));
     // libstdc++'s steady_clock is CLOCK_MONOTONIC, so its epoch is the kernel's.
     return clock_wait(sem_, CLOCK_MONOTONIC, detail::to_timespec(since_epoch), on_signal_, ec);

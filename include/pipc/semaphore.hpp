@@ -194,6 +194,7 @@ public:
 
 private:
     bool wait_until(const detail::deadline& dl, error_code& ec);
+    bool spins() const noexcept { return wait_.type() != pipc::wait_strategy::kind::block; }
 
     sem_t* sem_ = nullptr;
     std::string name_;

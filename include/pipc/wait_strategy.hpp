@@ -36,10 +36,11 @@ inline void cpu_relax() noexcept {
 ///   in the spirit of glibc's adaptive mutexes. Each wait served while spinning moves the budget
 ///   towards twice the time it took (a moving average, never above `max_budget`); after
 ///   `collapse_after` consecutive spins that ran out of budget the budget collapses to zero, and
-///   from then on only every 2^k-th wait (k growing to 6) probes with a short spin, so a peer that
-///   moved to another CPU is noticed again. When this thread may run on one CPU only
-///   (sched_getaffinity, read when the strategy is made), it never spins: the peer cannot run
-///   while this thread spins.
+///   from then on only every 2^k-th wait (k growing to 6) probes with a spin of `max_budget`, so a
+///   peer that moved to another CPU is noticed again. Callers try once before they spin: a wait
+///   served by its first try says nothing about spinning and is not fed back. When this thread may
+///   run on one CPU only (sched_getaffinity, read when the strategy is made), it never spins: the
+///   peer cannot run while this thread spins.
 ///
 /// @par Thread safety
 /// The learned state of `adaptive` is kept in relaxed atomics: concurrent waiters on one object
@@ -209,11 +210,14 @@ private:
         if (single_cpu_) return 0;
         const unsigned misses = misses_.load(std::memory_order_relaxed);
         if (misses >= collapse_after) {
-            // Collapsed: probe every 2^k-th wait with a short spin; k grows with the misses.
+            // Collapsed: probe every 2^k-th wait; k grows with the misses. A probe spins the full
+            // budget: a peer that sleeps itself (it stopped spinning too) answers only after its
+            // kernel wake-up, and a shorter probe would never see that, so two collapsed peers
+            // would never find each other again.
             unsigned shift = misses - collapse_after + 1;
             if (shift > max_probe_shift) shift = max_probe_shift;
             const std::uint64_t period = std::uint64_t{1} << shift;
-            return wait_no % period == 0 ? max_budget_ns_ / 4 : 0;
+            return wait_no % period == 0 ? max_budget_ns_ : 0;
         }
         const std::int64_t want = 2 * estimate_ns_.load(std::memory_order_relaxed) + 500;
         return want > max_budget_ns_ ? max_budget_ns_ : want;
