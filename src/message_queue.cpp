@@ -263,7 +263,8 @@ void message_queue::send(std::span<const std::byte> msg, unsigned priority, erro
     // strategy tries once first, so that only waits that had to wait teach adaptive anything.
     if (wait_.type() != wait_strategy::kind::block) {
         const auto poll = [&] { return try_send(msg, priority, ec) || ec; };
-        if (poll() || wait_.spin_until(poll)) return;
+        // The try is made only when this wait will spin: a collapsed adaptive costs nothing.
+        if ((wait_.current_budget().count() > 0 && poll()) || wait_.spin_until(poll)) return;
     }
     const auto* data = reinterpret_cast<const char*>(msg.data());
     for (;;) {
@@ -358,7 +359,8 @@ received message_queue::receive(std::span<std::byte> buffer, error_code& ec) {
     if (wait_.type() != wait_strategy::kind::block) { // as in send
         std::optional<received> got;
         const auto poll = [&] { return (got = try_receive(buffer, ec)) || ec; };
-        if (poll() || wait_.spin_until(poll)) return got.value_or(received{});
+        if ((wait_.current_budget().count() > 0 && poll()) || wait_.spin_until(poll))
+            return got.value_or(received{});
     }
     auto* data = reinterpret_cast<char*>(buffer.data());
     for (;;) {

@@ -204,9 +204,11 @@ void semaphore::acquire(error_code& ec) {
     }
     // The default block() makes no call here: its path is the sem_wait below alone. A spinning
     // strategy tries once first, so that only waits that had to wait teach adaptive anything.
-    if (spins() &&
-        (poll_semaphore(sem_, ec) || wait_.spin_until([&] { return poll_semaphore(sem_, ec); })))
-        return;
+    if (spins()) {
+        const auto poll = [&] { return poll_semaphore(sem_, ec); };
+        // The try is made only when this wait will spin: a collapsed adaptive costs nothing.
+        if ((wait_.current_budget().count() > 0 && poll()) || wait_.spin_until(poll)) return;
+    }
     while (sys().sem_wait(sem_) != 0) {
         if (errno == EINTR && on_signal_ == signal_policy::retry) continue;
         ec = errno_code();
@@ -267,9 +269,11 @@ bool semaphore::wait_until(const detail::deadline& dl, error_code& ec) {
     }
     // A past deadline still takes a free unit (glibc tries before it sleeps); only a deadline
     // before the clock's epoch is clamped, since sem_clockwait fails those without trying.
-    if (spins() && (poll_semaphore(sem_, ec) ||
-                    wait_.spin_until([&] { return poll_semaphore(sem_, ec); }, dl.when)))
-        return !ec;
+    if (spins()) { // as in acquire
+        const auto poll = [&] { return poll_semaphore(sem_, ec); };
+        if ((wait_.current_budget().count() > 0 && poll()) || wait_.spin_until(poll, dl.when))
+            return !ec;
+    }
     const auto since_epoch = std::max(dl.when.time_since_epoch(), std::chrono::nanoseconds(0));
     // libstdc++'s steady_clock is CLOCK_MONOTONIC, so its epoch is the kernel's.
     return clock_wait(sem_, CLOCK_MONOTONIC, detail::to_timespec(since_epoch), on_signal_, ec);

@@ -58,6 +58,9 @@ public:
     static constexpr unsigned collapse_after = 4;
     /// Largest probing interval of a collapsed `adaptive` strategy is 2^max_probe_shift waits.
     static constexpr unsigned max_probe_shift = 6;
+    /// A spin served after a gap this long between two tries (and that gap most of the spin) was
+    /// descheduled meanwhile: `adaptive` counts it as a miss, not as a spin that paid.
+    static constexpr std::int64_t descheduled_gap_ns = 2000;
 
     /// Sleep at once (no spinning). This is what every object did before strategies existed.
     constexpr wait_strategy() noexcept = default;
@@ -177,18 +180,33 @@ private:
             }
             if (budget <= 0) return false;
         }
-        for (unsigned i = 1;; ++i) {
-            if (try_step()) {
-                record(true, std::chrono::steady_clock::now() - start);
+        // The clock is read after every try (a vDSO read, far below a spin's budget): it bounds
+        // the spin, and the longest gap between two tries tells whether this thread was off the
+        // CPU meanwhile.
+        auto prev = start;
+        std::int64_t longest_gap = 0;
+        for (;;) {
+            const bool served = try_step();
+            const auto now = std::chrono::steady_clock::now();
+            const std::int64_t gap = std::chrono::nanoseconds(now - prev).count();
+            longest_gap = gap > longest_gap ? gap : longest_gap;
+            prev = now;
+            const auto spent = std::chrono::nanoseconds(now - start);
+            if (served) {
+                // Served after most of the wait went by in one gap of over 2 us (longer than a
+                // system call, shorter than a peer's turn on this CPU): this
+                // thread was descheduled, and the peer may well have run on this very CPU
+                // meanwhile. That proves nothing for spinning: adaptive counts it as a miss.
+                const bool descheduled =
+                    longest_gap > descheduled_gap_ns && 2 * longest_gap > spent.count();
+                record(!descheduled, spent);
                 return true;
             }
-            detail::cpu_relax();
-            // The clock is read every 8 pauses (a pause is 10-150 cycles): cheap and fine enough.
-            if (i % 8 == 0 &&
-                std::chrono::steady_clock::now() - start >= std::chrono::nanoseconds(budget)) {
+            if (spent.count() >= budget) {
                 if (!capped) record(false, std::chrono::nanoseconds(budget));
                 return false;
             }
+            detail::cpu_relax();
         }
     }
 

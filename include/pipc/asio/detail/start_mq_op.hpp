@@ -57,7 +57,7 @@ bool spin_once(async_mq_state<Executor>& s, op_payload<Kind>& payload, error_cod
     auto& w = s.queue.strategy();
     if (w.type() == wait_strategy::kind::block) return false;
     const auto poll = [&] { return try_once(s.queue, payload, ec); };
-    return (!tried && poll()) || w.spin_until(poll);
+    return (!tried && w.current_budget().count() > 0 && poll()) || w.spin_until(poll);
 }
 
 // The initiation shared by the three operations: one attempt on the calling thread (unless
