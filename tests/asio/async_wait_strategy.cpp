@@ -196,8 +196,8 @@ BOOST_AUTO_TEST_CASE(queue_message_sent_while_spinning_completes_the_receive,
         size = len;
     });
     sender.join();
-    BOOST_TEST(!got.has_value());             // not inside the initiation
-    BOOST_TEST(peer.current_messages() == 0); // taken while spinning
+    BOOST_TEST(!got.has_value());                          // not inside the initiation
+    BOOST_TEST(peer.current_messages() == 0);              // taken while spinning
     BOOST_WARN(q.core().strategy().current_budget() < 1s); // as for the semaphore above
     BOOST_TEST(run_until(ctx, [&] { return got.has_value(); }));
     BOOST_TEST(!*got);
