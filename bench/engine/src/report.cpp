@@ -252,11 +252,12 @@ std::vector<target> targets(const run_result& r) {
         for (const char* base : {"pipc-blocking", "pipc-async"}) {
             const std::string adaptive = std::string(base) + "-adaptive";
             const std::string spin = std::string(base) + "-spin";
-            add(std::string(t) + " " + adaptive + " / " + base + ", p50",
-                cell_at(r, s, t, adaptive.c_str(), size), cell_at(r, s, t, base, size), 1.1, true,
-                p50);
-            add(std::string(t) + " " + adaptive + " / " + spin + ", cross-cpu p50",
-                cell_at(r, "cross-cpu", t, adaptive.c_str(), size),
+            std::string what = t;
+            what.append(" ").append(adaptive).append(" / ");
+            add(what + base + ", p50", cell_at(r, s, t, adaptive.c_str(), size),
+                cell_at(r, s, t, base, size), 1.1, true, p50);
+            what.append(spin).append(", cross-cpu p50");
+            add(what, cell_at(r, "cross-cpu", t, adaptive.c_str(), size),
                 cell_at(r, "cross-cpu", t, spin.c_str(), size), 1.5, true, p50);
         }
     }
