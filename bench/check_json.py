@@ -31,6 +31,8 @@ assert results, "no results"
 transports = {"mq", "channel", "sem", "shm", "pipe", "eventfd", "lock"}
 impls = {"raw", "raw-epoll", "pipc-blocking", "pipc-blocking-zc", "pipc-async", "pipc-async-zc", "pipc-async-public",
          "pipc-async-notify", "boost-interprocess"}
+# Spinning wait strategies of the pipc variants (pipc::wait_strategy).
+impls |= {base + suffix for base in ("pipc-blocking", "pipc-async") for suffix in ("-spin", "-adaptive")}
 pins = {"same-cpu", "cross-cpu", "none"}
 want = set(sys.argv[1].split(",")) if len(sys.argv) > 1 else set()
 seen = set()
@@ -44,6 +46,9 @@ for r in results:
     assert all(isinstance(x, (int, float)) and x > 0 for x in p), r
     assert p == sorted(p), ("percentiles not monotonic", r)
     assert r["msgs_per_s"] is None or r["msgs_per_s"] > 0, r
+    # Optional: CPU time of both processes per round trip (what spinning costs).
+    assert "cpu_us_per_rt" not in r or (isinstance(r["cpu_us_per_rt"], (int, float))
+                                        and r["cpu_us_per_rt"] >= 0), r
     seen.add(r["transport"] + "/" + r["impl"])
 assert not doc.get("failures"), doc.get("failures")
 missing = want - seen

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -129,8 +130,8 @@ message_queue::message_queue(message_queue&& other) noexcept
     : mqd_(std::exchange(other.mqd_, -1)), name_(std::move(other.name_)),
       permissions_(other.permissions_), created_(other.created_), access_(other.access_),
       on_signal_(other.on_signal_), max_messages_(other.max_messages_),
-      max_message_size_(other.max_message_size_),
-      callback_id_(std::exchange(other.callback_id_, 0)) {}
+      max_message_size_(other.max_message_size_), poll_mqd_(std::exchange(other.poll_mqd_, -1)),
+      wait_(other.wait_), callback_id_(std::exchange(other.callback_id_, 0)) {}
 
 message_queue& message_queue::operator=(message_queue&& other) noexcept {
     if (this != &other) {
@@ -144,6 +145,8 @@ message_queue& message_queue::operator=(message_queue&& other) noexcept {
         on_signal_ = other.on_signal_;
         max_messages_ = other.max_messages_;
         max_message_size_ = other.max_message_size_;
+        poll_mqd_ = std::exchange(other.poll_mqd_, -1);
+        wait_ = other.wait_;
         callback_id_ = std::exchange(other.callback_id_, 0);
     }
     return *this;
@@ -198,6 +201,8 @@ void message_queue::open(std::string_view name, const options& opts, error_code&
     on_signal_ = opts.on_signal;
     max_messages_ = actual.mq_maxmsg;
     max_message_size_ = actual.mq_msgsize;
+    wait_ = opts.wait;
+    update_poll_descriptor(); // nothing at all with the default block()
     detail::log_debug("message queue {} \"{}\" ({} x {} bytes)", created ? "created" : "opened",
                       name_, max_messages_, max_message_size_);
 }
@@ -254,6 +259,13 @@ error_code check_receive(::mqd_t mqd, bool can_read, long max_size, std::size_t 
 void message_queue::send(std::span<const std::byte> msg, unsigned priority, error_code& ec) {
     ec = check_send(mqd_, can_write(), max_message_size_, msg.size(), priority);
     if (ec) return;
+    // The default block() makes no call here: its path is the send below alone. A spinning
+    // strategy tries once first, so that only waits that had to wait teach adaptive anything.
+    if (wait_.type() != wait_strategy::kind::block) {
+        const auto poll = [&] { return try_send(msg, priority, ec) || ec; };
+        // The try is made only when this wait will spin: a collapsed adaptive costs nothing.
+        if ((wait_.current_budget().count() > 0 && poll()) || wait_.spin_until(poll)) return;
+    }
     const auto* data = reinterpret_cast<const char*>(msg.data());
     for (;;) {
         if (sys().mq_timedsend(mqd_, data, msg.size(), priority, nullptr) == 0) return;
@@ -286,8 +298,11 @@ bool message_queue::try_send(std::span<const std::byte> msg, unsigned priority, 
     ec = check_send(mqd_, can_write(), max_message_size_, msg.size(), priority);
     if (ec) return false;
     const auto* data = reinterpret_cast<const char*>(msg.data());
+    // The poll descriptor (O_NONBLOCK) fails at once without reading a timeout.
+    const bool nb = poll_mqd_ != -1;
     for (;;) {
-        if (sys().mq_timedsend(mqd_, data, msg.size(), priority, &already_expired) == 0)
+        if (sys().mq_timedsend(nb ? poll_mqd_ : mqd_, data, msg.size(), priority,
+                               nb ? nullptr : &already_expired) == 0)
             return true;
         const int err = errno;
         if (err == EAGAIN || err == ETIMEDOUT) return false;
@@ -321,8 +336,14 @@ bool message_queue::send_until_deadline(std::span<const std::byte> msg, unsigned
     // Try, then sleep in ppoll on the monotonic clock until the queue has room or the budget is
     // spent. The kernel's own timed send takes only CLOCK_REALTIME deadlines, which a wall-clock
     // jump (either way) would stretch or cut.
+    bool spun = false;
     for (;;) {
         if (try_send(msg, priority, ec) || ec) return !ec;
+        if (!spun) { // once, and never past the deadline
+            spun = true;
+            if (wait_.spin_until([&] { return try_send(msg, priority, ec) || ec; }, dl.when))
+                return !ec;
+        }
         const auto now = std::chrono::steady_clock::now();
         if (now >= dl.when) return false;
         const ::timespec budget = detail::to_timespec(dl.when - now);
@@ -335,6 +356,12 @@ bool message_queue::send_until_deadline(std::span<const std::byte> msg, unsigned
 received message_queue::receive(std::span<std::byte> buffer, error_code& ec) {
     ec = check_receive(mqd_, can_read(), max_message_size_, buffer.size());
     if (ec) return {};
+    if (wait_.type() != wait_strategy::kind::block) { // as in send
+        std::optional<received> got;
+        const auto poll = [&] { return (got = try_receive(buffer, ec)) || ec; };
+        if ((wait_.current_budget().count() > 0 && poll()) || wait_.spin_until(poll))
+            return got.value_or(received{});
+    }
     auto* data = reinterpret_cast<char*>(buffer.data());
     for (;;) {
         unsigned priority = 0;
@@ -379,10 +406,11 @@ std::optional<received> message_queue::try_receive(std::span<std::byte> buffer, 
     ec = check_receive(mqd_, can_read(), max_message_size_, buffer.size());
     if (ec) return std::nullopt;
     auto* data = reinterpret_cast<char*>(buffer.data());
+    const bool nb = poll_mqd_ != -1; // as in try_send
     for (;;) {
         unsigned priority = 0;
-        const auto n =
-            sys().mq_timedreceive(mqd_, data, buffer.size(), &priority, &already_expired);
+        const auto n = sys().mq_timedreceive(nb ? poll_mqd_ : mqd_, data, buffer.size(), &priority,
+                                             nb ? nullptr : &already_expired);
         if (n >= 0) return received{static_cast<std::size_t>(n), priority};
         const int err = errno;
         if (err == EAGAIN || err == ETIMEDOUT) return std::nullopt;
@@ -419,9 +447,15 @@ std::optional<received> message_queue::receive_until_deadline(std::span<std::byt
         if (ec) return std::nullopt;
         return r;
     }
-    for (;;) { // as send_until_deadline: try, then a monotonic ppoll
+    bool spun = false;
+    for (;;) { // as send_until_deadline: try, spin once, then a monotonic ppoll
         auto r = try_receive(buffer, ec);
         if (r || ec) return r;
+        if (!spun) {
+            spun = true;
+            if (wait_.spin_until([&] { return (r = try_receive(buffer, ec)) || ec; }, dl.when))
+                return ec ? std::nullopt : r;
+        }
         const auto now = std::chrono::steady_clock::now();
         if (now >= dl.when) return std::nullopt;
         const ::timespec budget = detail::to_timespec(dl.when - now);
@@ -438,6 +472,34 @@ bool message_queue::wait_or_report(const ::timespec* timeout, bool sending, erro
         return true;
     }
     return false;
+}
+
+// ---- wait strategy -------------------------------------------------------------------------
+
+void message_queue::set_wait_strategy(const pipc::wait_strategy& w) noexcept {
+    wait_ = w;
+    update_poll_descriptor();
+}
+
+void message_queue::update_poll_descriptor() noexcept {
+    const bool spins = wait_.type() != wait_strategy::kind::block;
+    if (!spins || mqd_ == -1) {
+        if (poll_mqd_ != -1) sys().mq_close(std::exchange(poll_mqd_, -1));
+        return;
+    }
+    if (poll_mqd_ != -1) return;
+    // O_NONBLOCK belongs to the open file description, so a dup() would share it: a second
+    // mq_open of the name it is, kept only when it reaches the very queue mqd_ does.
+    const ::mqd_t p = sys().mq_open(name_.c_str(), access_flags(access_) | O_NONBLOCK, 0, nullptr);
+    if (p == -1) return; // polls fall back to mqd_ with an expired timeout
+    struct ::stat mine {};
+    struct ::stat theirs {};
+    if (sys().fstat(mqd_, &mine) == 0 && sys().fstat(p, &theirs) == 0 &&
+        mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino) {
+        poll_mqd_ = p;
+        return;
+    }
+    sys().mq_close(p);
 }
 
 // ---- attributes ----------------------------------------------------------------------------
@@ -595,6 +657,7 @@ void message_queue::cancel_notification() {
 void message_queue::close(error_code& ec) {
     ec = {};
     release_callback();
+    if (poll_mqd_ != -1) sys().mq_close(std::exchange(poll_mqd_, -1)); // ours alone: no error
     if (mqd_ == -1) return;
     if (sys().mq_close(std::exchange(mqd_, -1)) != 0) ec = errno_code();
     detail::log_debug("message queue closed \"{}\"", name_);

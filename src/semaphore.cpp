@@ -31,7 +31,8 @@ semaphore::semaphore(unique_name_t, const options& opts) {
 
 semaphore::semaphore(semaphore&& other) noexcept
     : sem_(std::exchange(other.sem_, nullptr)), name_(std::move(other.name_)),
-      permissions_(other.permissions_), created_(other.created_), on_signal_(other.on_signal_) {}
+      permissions_(other.permissions_), created_(other.created_), on_signal_(other.on_signal_),
+      wait_(other.wait_) {}
 
 semaphore& semaphore::operator=(semaphore&& other) noexcept {
     if (this != &other) {
@@ -42,6 +43,7 @@ semaphore& semaphore::operator=(semaphore&& other) noexcept {
         permissions_ = other.permissions_;
         created_ = other.created_;
         on_signal_ = other.on_signal_;
+        wait_ = other.wait_;
     }
     return *this;
 }
@@ -149,6 +151,7 @@ void semaphore::open(std::string_view name, const options& opts, error_code& ec)
     permissions_ = opts.permissions;
     created_ = created;
     on_signal_ = opts.on_signal;
+    wait_ = opts.wait;
     detail::log_debug("semaphore {} \"{}\"", created ? "created" : "opened", name_);
 }
 
@@ -178,11 +181,33 @@ void semaphore::open(unique_name_t, const options& opts) {
     if (ec) throw_error(ec, "semaphore::open (generated name)");
 }
 
+namespace {
+// One poll of a spinning wait: sem_trywait is an atomic in user space (no system call). True
+// when the wait is over: a unit taken, or an error (`ec`) that the sleeping call would report
+// as well. EINTR cannot come from a call that never sleeps; retrying it costs nothing.
+bool poll_semaphore(::sem_t* sem, error_code& ec) {
+    for (;;) {
+        if (sys().sem_trywait(sem) == 0) return true;
+        if (errno == EAGAIN) return false;
+        if (errno == EINTR) continue;
+        ec = errno_code();
+        return true;
+    }
+}
+} // namespace
+
 void semaphore::acquire(error_code& ec) {
     ec = {};
     if (!sem_) {
         ec = make_error_code(errc::closed);
         return;
+    }
+    // The default block() makes no call here: its path is the sem_wait below alone. A spinning
+    // strategy tries once first, so that only waits that had to wait teach adaptive anything.
+    if (spins()) {
+        const auto poll = [&] { return poll_semaphore(sem_, ec); };
+        // The try is made only when this wait will spin: a collapsed adaptive costs nothing.
+        if ((wait_.current_budget().count() > 0 && poll()) || wait_.spin_until(poll)) return;
     }
     while (sys().sem_wait(sem_) != 0) {
         if (errno == EINTR && on_signal_ == signal_policy::retry) continue;
@@ -244,6 +269,11 @@ bool semaphore::wait_until(const detail::deadline& dl, error_code& ec) {
     }
     // A past deadline still takes a free unit (glibc tries before it sleeps); only a deadline
     // before the clock's epoch is clamped, since sem_clockwait fails those without trying.
+    if (spins()) { // as in acquire
+        const auto poll = [&] { return poll_semaphore(sem_, ec); };
+        if ((wait_.current_budget().count() > 0 && poll()) || wait_.spin_until(poll, dl.when))
+            return !ec;
+    }
     const auto since_epoch = std::max(dl.when.time_since_epoch(), std::chrono::nanoseconds(0));
     // libstdc++'s steady_clock is CLOCK_MONOTONIC, so its epoch is the kernel's.
     return clock_wait(sem_, CLOCK_MONOTONIC, detail::to_timespec(since_epoch), on_signal_, ec);

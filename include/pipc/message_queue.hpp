@@ -7,6 +7,7 @@
 #include <pipc/detail/deadline.hpp>
 #include <pipc/error.hpp>
 #include <pipc/open_mode.hpp>
+#include <pipc/wait_strategy.hpp>
 
 #include <mqueue.h>
 #include <sys/types.h>
@@ -70,6 +71,10 @@ struct message_queue_options {
     bool blocking = true;
     /// What a signal interrupting a wait does: retry with the remaining time, or report EINTR.
     signal_policy on_signal = signal_policy::retry;
+    /// How the blocking and timed sends and receives wait when they cannot proceed: sleep at once
+    /// (the default, exactly the behaviour without strategies), or first poll the queue for a
+    /// budget (see set_wait_strategy and docs/wait-strategies.md).
+    wait_strategy wait{};
 };
 
 /// A named POSIX message queue, posix_ipc's `MessageQueue`.
@@ -153,6 +158,17 @@ public:
     signal_policy on_signal() const noexcept { return on_signal_; }
     /// Changes what a signal interrupting a later wait does.
     void set_signal_policy(signal_policy p) noexcept { on_signal_ = p; }
+    /// The wait strategy of the blocking and timed sends and receives (learned state included).
+    pipc::wait_strategy& strategy() noexcept { return wait_; }
+    /// The wait strategy of the blocking and timed sends and receives.
+    const pipc::wait_strategy& strategy() const noexcept { return wait_; }
+    /// Replaces the wait strategy; no wait on this object may be under way. A spinning strategy
+    /// polls with a second descriptor of the same queue opened O_NONBLOCK (mq_open by name, kept
+    /// only if it is the same queue; a plain receive on it costs about half of a receive with an
+    /// expired timeout). When that cannot be had (the name was unlinked or reused, no descriptor
+    /// left) the polls use the main descriptor with an expired timeout instead: never an error.
+    /// block() closes that descriptor again.
+    void set_wait_strategy(const pipc::wait_strategy& w) noexcept;
     /// The descriptor; on Linux a pollable fd (readable when non-empty, writable when not full).
     ::mqd_t native_handle() const noexcept { return mqd_; }
     /// Capacity in messages; read once at open (a queue's geometry never changes).
@@ -163,7 +179,8 @@ public:
     // --- send -----------------------------------------------------------------------------
     /// @{
     /// Sends `msg` with `priority` (0 .. message_priority_max()-1), waiting while the queue is
-    /// full. @throws pipc::error (the `ec` forms set `ec` instead).
+    /// full (spinning first if the wait strategy says so). @throws pipc::error (the `ec` forms set
+    /// `ec` instead).
     void send(std::span<const std::byte> msg, unsigned priority = 0);
     void send(std::span<const std::byte> msg, unsigned priority, error_code& ec);
     void send(std::string_view msg, unsigned priority = 0);
@@ -356,6 +373,8 @@ private:
     /// `ec` on a failure, or on EINTR when the signal policy says report.
     bool wait_or_report(const ::timespec* timeout, bool sending, error_code& ec);
     void release_callback() noexcept;
+    /// Opens poll_mqd_ when the strategy spins (and it is not open yet), closes it when not.
+    void update_poll_descriptor() noexcept;
 
     ::mqd_t mqd_ = -1;
     std::string name_;
@@ -365,6 +384,9 @@ private:
     signal_policy on_signal_ = signal_policy::retry;
     long max_messages_ = 0;
     long max_message_size_ = 0;
+    /// O_NONBLOCK descriptor of the same queue for the polls of a spinning wait; -1 if none.
+    ::mqd_t poll_mqd_ = -1;
+    pipc::wait_strategy wait_{};
     std::uint64_t callback_id_ = 0; ///< Registry key of the SIGEV_THREAD callback, 0 if none.
 };
 

@@ -7,6 +7,7 @@
 #include <pipc/detail/deadline.hpp>
 #include <pipc/error.hpp>
 #include <pipc/open_mode.hpp>
+#include <pipc/wait_strategy.hpp>
 
 #include <semaphore.h>
 #include <sys/types.h>
@@ -29,6 +30,10 @@ struct semaphore_options {
     unsigned initial_value = 0;
     /// What a signal interrupting a wait does: retry with the remaining time, or report EINTR.
     signal_policy on_signal = signal_policy::retry;
+    /// How acquire() and the timed acquires wait when no unit is free: sleep at once (the
+    /// default, exactly the behaviour without strategies), or first retry sem_trywait (a
+    /// user-space atomic, no system call) for a budget. See docs/wait-strategies.md.
+    wait_strategy wait{};
 };
 
 /// A named POSIX semaphore, posix_ipc's `Semaphore`.
@@ -101,11 +106,19 @@ public:
     signal_policy on_signal() const noexcept { return on_signal_; }
     /// Changes what a signal interrupting a later wait does.
     void set_signal_policy(signal_policy p) noexcept { on_signal_ = p; }
+    /// The wait strategy of acquire() and the timed acquires (its learned state included).
+    pipc::wait_strategy& strategy() noexcept { return wait_; }
+    /// The wait strategy of acquire() and the timed acquires.
+    const pipc::wait_strategy& strategy() const noexcept { return wait_; }
+    /// Replaces the wait strategy; no wait on this object may be under way.
+    void set_wait_strategy(const pipc::wait_strategy& w) noexcept { wait_ = w; }
     /// The sem_t*, nullptr when closed. Still owned by this object.
     sem_t* native_handle() const noexcept { return sem_; }
 
     /// @{
-    /// Waits until the value is positive, then decrements it.
+    /// Waits until the value is positive, then decrements it (spinning first if the wait
+    /// strategy says so; a signal during the spin changes nothing, the sleep after it follows
+    /// the signal policy).
     /// @throws pipc::error (the `ec` form sets `ec` instead).
     void acquire();
     void acquire(error_code& ec);
@@ -181,12 +194,14 @@ public:
 
 private:
     bool wait_until(const detail::deadline& dl, error_code& ec);
+    bool spins() const noexcept { return wait_.type() != pipc::wait_strategy::kind::block; }
 
     sem_t* sem_ = nullptr;
     std::string name_;
     ::mode_t permissions_ = 0600;
     bool created_ = false;
     signal_policy on_signal_ = signal_policy::retry;
+    pipc::wait_strategy wait_{};
 };
 
 /// @{

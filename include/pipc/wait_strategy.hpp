@@ -36,10 +36,11 @@ inline void cpu_relax() noexcept {
 ///   in the spirit of glibc's adaptive mutexes. Each wait served while spinning moves the budget
 ///   towards twice the time it took (a moving average, never above `max_budget`); after
 ///   `collapse_after` consecutive spins that ran out of budget the budget collapses to zero, and
-///   from then on only every 2^k-th wait (k growing to 6) probes with a short spin, so a peer that
-///   moved to another CPU is noticed again. When this thread may run on one CPU only
-///   (sched_getaffinity, read when the strategy is made), it never spins: the peer cannot run
-///   while this thread spins.
+///   from then on only every 2^k-th wait (k growing to 6) probes with a spin of `max_budget`, so a
+///   peer that moved to another CPU is noticed again. Callers try once before they spin: a wait
+///   served by its first try says nothing about spinning and is not fed back. When this thread may
+///   run on one CPU only (sched_getaffinity, read when the strategy is made), it never spins: the
+///   peer cannot run while this thread spins.
 ///
 /// @par Thread safety
 /// The learned state of `adaptive` is kept in relaxed atomics: concurrent waiters on one object
@@ -57,6 +58,9 @@ public:
     static constexpr unsigned collapse_after = 4;
     /// Largest probing interval of a collapsed `adaptive` strategy is 2^max_probe_shift waits.
     static constexpr unsigned max_probe_shift = 6;
+    /// A spin served after a gap this long between two tries (and that gap most of the spin) was
+    /// descheduled meanwhile: `adaptive` counts it as a miss, not as a spin that paid.
+    static constexpr std::int64_t descheduled_gap_ns = 2000;
 
     /// Sleep at once (no spinning). This is what every object did before strategies existed.
     constexpr wait_strategy() noexcept = default;
@@ -132,24 +136,15 @@ public:
     /// budget is zero. Feeds the outcome back into `adaptive`.
     template <class TryStep>
     bool spin_until(TryStep&& try_step) {
-        if (kind_ == kind::block) return false;
-        const std::uint64_t wait_no = waits_.fetch_add(1, std::memory_order_relaxed);
-        const std::int64_t budget = budget_for(wait_no);
-        if (budget <= 0) return false;
-        const auto start = std::chrono::steady_clock::now();
-        for (unsigned i = 1;; ++i) {
-            if (try_step()) {
-                record(true, std::chrono::steady_clock::now() - start);
-                return true;
-            }
-            detail::cpu_relax();
-            // The clock is read every 8 pauses (a pause is 10-150 cycles): cheap and fine enough.
-            if (i % 8 == 0 &&
-                std::chrono::steady_clock::now() - start >= std::chrono::nanoseconds(budget)) {
-                record(false, std::chrono::nanoseconds(budget));
-                return false;
-            }
-        }
+        return spin_capped(try_step, nullptr);
+    }
+
+    /// As spin_until(try_step), but never spins past `limit` (the deadline of a timed wait). A spin
+    /// that `limit` cut short of the budget is not fed back into `adaptive`: it says nothing about
+    /// whether spinning pays.
+    template <class TryStep>
+    bool spin_until(TryStep&& try_step, std::chrono::steady_clock::time_point limit) {
+        return spin_capped(try_step, &limit);
     }
 
     /// Feeds one outcome into `adaptive` (ignored by the others): `rewarded` when spinning served
@@ -168,6 +163,53 @@ public:
     }
 
 private:
+    template <class TryStep>
+    bool spin_capped(TryStep& try_step, const std::chrono::steady_clock::time_point* limit) {
+        if (kind_ == kind::block) return false;
+        const std::uint64_t wait_no = waits_.fetch_add(1, std::memory_order_relaxed);
+        std::int64_t budget = budget_for(wait_no);
+        if (budget <= 0) return false;
+        const auto start = std::chrono::steady_clock::now();
+        bool capped = false;
+        if (limit) {
+            const std::int64_t left =
+                std::chrono::duration_cast<std::chrono::nanoseconds>(*limit - start).count();
+            if (left < budget) {
+                budget = left;
+                capped = true;
+            }
+            if (budget <= 0) return false;
+        }
+        // The clock is read after every try (a vDSO read, far below a spin's budget): it bounds
+        // the spin, and the longest gap between two tries tells whether this thread was off the
+        // CPU meanwhile.
+        auto prev = start;
+        std::int64_t longest_gap = 0;
+        for (;;) {
+            const bool served = try_step();
+            const auto now = std::chrono::steady_clock::now();
+            const std::int64_t gap = std::chrono::nanoseconds(now - prev).count();
+            longest_gap = gap > longest_gap ? gap : longest_gap;
+            prev = now;
+            const auto spent = std::chrono::nanoseconds(now - start);
+            if (served) {
+                // Served after most of the wait went by in one gap of over 2 us (longer than a
+                // system call, shorter than a peer's turn on this CPU): this
+                // thread was descheduled, and the peer may well have run on this very CPU
+                // meanwhile. That proves nothing for spinning: adaptive counts it as a miss.
+                const bool descheduled =
+                    longest_gap > descheduled_gap_ns && 2 * longest_gap > spent.count();
+                record(!descheduled, spent);
+                return true;
+            }
+            if (spent.count() >= budget) {
+                if (!capped) record(false, std::chrono::nanoseconds(budget));
+                return false;
+            }
+            detail::cpu_relax();
+        }
+    }
+
     static std::int64_t clamp(std::chrono::nanoseconds d) noexcept {
         constexpr std::int64_t one_second = 1'000'000'000;
         if (d.count() <= 0) return 0;
@@ -186,11 +228,14 @@ private:
         if (single_cpu_) return 0;
         const unsigned misses = misses_.load(std::memory_order_relaxed);
         if (misses >= collapse_after) {
-            // Collapsed: probe every 2^k-th wait with a short spin; k grows with the misses.
+            // Collapsed: probe every 2^k-th wait; k grows with the misses. A probe spins the full
+            // budget: a peer that sleeps itself (it stopped spinning too) answers only after its
+            // kernel wake-up, and a shorter probe would never see that, so two collapsed peers
+            // would never find each other again.
             unsigned shift = misses - collapse_after + 1;
             if (shift > max_probe_shift) shift = max_probe_shift;
             const std::uint64_t period = std::uint64_t{1} << shift;
-            return wait_no % period == 0 ? max_budget_ns_ / 4 : 0;
+            return wait_no % period == 0 ? max_budget_ns_ : 0;
         }
         const std::int64_t want = 2 * estimate_ns_.load(std::memory_order_relaxed) + 500;
         return want > max_budget_ns_ ? max_budget_ns_ : want;

@@ -127,3 +127,27 @@ BOOST_AUTO_TEST_CASE(copies_keep_the_learned_state) {
     BOOST_TEST(assigned.collapsed());
     BOOST_TEST((assigned.type() == wait_strategy::kind::adaptive));
 }
+
+BOOST_AUTO_TEST_CASE(adaptive_counts_a_spin_served_after_a_long_gap_as_a_miss) {
+    // A step that is served only after one long gap between tries looks like a spinner that was
+    // descheduled while its peer ran on its CPU: that proves nothing, so it is a miss.
+    auto s = wait_strategy::adaptive(1s, 2);
+    for (unsigned i = 0; i < wait_strategy::collapse_after; ++i) {
+        BOOST_TEST(!s.collapsed());
+        int calls = 0;
+        BOOST_TEST(s.spin_until([&] {
+            if (++calls == 1) return false;
+            // The gap: far longer than descheduled_gap_ns, and most of the spin.
+            const auto until = std::chrono::steady_clock::now() + 50us;
+            while (std::chrono::steady_clock::now() < until) {
+            }
+            return true;
+        }));
+    }
+    BOOST_TEST(s.collapsed());
+    // Served without such a gap: a spin that paid, which restores spinning at the next probe.
+    auto t = wait_strategy::adaptive(1s, 2);
+    int calls = 0;
+    BOOST_TEST(t.spin_until([&] { return ++calls == 3; }));
+    BOOST_TEST(t.current_budget() < 1s); // the estimate moved towards the short wait
+}

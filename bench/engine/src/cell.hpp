@@ -8,8 +8,11 @@
 // the same helpers (seq_put/seq_get, record_sample) so every variant is timed the same way.
 #pragma once
 
+#include <pipc/wait_strategy.hpp>
+
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -17,6 +20,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace pipc_bench::detail {
@@ -42,7 +46,10 @@ struct measurement {
     double msgs_per_s = -1;               ///< < 0: not measured.
     double switches_per_rt = -1;          ///< Initiator process's context switches per round trip.
     double peer_switches_per_rt = -1;     ///< The same for the peer process.
-    long depth = 0;                       ///< Effective in-flight limit of the throughput phase.
+    /// CPU time (user + system, all threads) of both processes per timed round trip, in us:
+    /// what a wait strategy's spinning costs. < 0: not measured.
+    double cpu_us_per_rt = -1;
+    long depth = 0; ///< Effective in-flight limit of the throughput phase.
 };
 
 struct variant {
@@ -66,6 +73,40 @@ void register_lock_variants(std::vector<variant>& out);
 /// Context switches (voluntary + involuntary) of the whole calling process so far: every thread,
 /// so helper threads of an async variant count too.
 std::int64_t process_switches() noexcept;
+/// CPU time (user + system, getrusage RUSAGE_SELF: every thread) of the calling process so far, ns.
+std::int64_t process_cpu_ns() noexcept;
+
+/// How a variant's pipc objects wait: the `-spin` and `-adaptive` variants of pipc-blocking and
+/// pipc-async use pipc::wait_strategy::spin() / adaptive() (default budgets, 20 us) on every
+/// object, the plain ones the default block(). adaptive() alone reads the affinity of the thread
+/// that makes it, and the runner is pinned to one CPU by then (never spins, even with the peer on
+/// another CPU); the variant passes the machine's CPU count instead, as a pinned deployment
+/// should, and lets the strategy learn whether spinning pays.
+enum class spin_mode { block, spin, adaptive };
+inline pipc::wait_strategy strategy_for(spin_mode m) {
+    switch (m) {
+    case spin_mode::spin:
+        return pipc::wait_strategy::spin();
+    case spin_mode::adaptive:
+        return pipc::wait_strategy::adaptive(std::chrono::microseconds(20),
+                                             std::thread::hardware_concurrency());
+    case spin_mode::block:
+        break;
+    }
+    return pipc::wait_strategy::block();
+}
+/// The impl name of a variant with this spin mode: "pipc-blocking" -> "pipc-blocking-spin".
+inline std::string spin_impl(const char* base, spin_mode m) {
+    switch (m) {
+    case spin_mode::spin:
+        return std::string(base) + "-spin";
+    case spin_mode::adaptive:
+        return std::string(base) + "-adaptive";
+    case spin_mode::block:
+        break;
+    }
+    return base;
+}
 
 inline std::int64_t now_ns() noexcept {
     timespec ts;
@@ -100,9 +141,11 @@ inline void seq_check(const char* where, std::uint64_t expected, std::uint64_t g
 struct pair_sync {
     std::function<void()> ready;
     std::function<void()> wait_ready;
-    /// Peer: hands its context-switch count of the timed round trips to the initiator.
+    /// Peer: hands its context-switch count of the timed round trips to the initiator, then
+    /// (second call) its CPU time over them in ns; the generic loops do both.
     std::function<void(std::int64_t)> report;
-    /// Initiator: receives that count (waits for the peer to finish its round trips).
+    /// Initiator: receives those values in the same order (waits for the peer to finish its
+    /// round trips).
     std::function<std::int64_t()> collect;
 };
 void run_pair(const cell_spec& spec, const std::function<void(pair_sync&)>& peer,
@@ -118,14 +161,18 @@ void unlink_everything(const std::string& name) noexcept;
 template <class E>
 void peer_blocking(E& e, const cell_spec& s, std::vector<std::byte>& buf, pair_sync& ps) {
     const std::uint64_t total = s.warmup + s.round_trips;
-    std::int64_t cs0 = 0;
+    std::int64_t cs0 = 0, cpu0 = 0;
     for (std::uint64_t i = 0; i < total; ++i) {
-        if (i == s.warmup) cs0 = process_switches();
+        if (i == s.warmup) {
+            cs0 = process_switches();
+            cpu0 = process_cpu_ns();
+        }
         e.recv(buf.data(), buf.size());
         if constexpr (E::checks_seq) seq_check("peer echo", i, seq_get(buf.data()));
         e.send(buf.data(), buf.size());
     }
     ps.report(process_switches() - cs0);
+    ps.report(process_cpu_ns() - cpu0);
     if (s.tput_msgs == 0) return;
     e.tput_begin_peer();
     const std::uint64_t n = s.tput_warmup + s.tput_msgs;
@@ -150,6 +197,7 @@ void initiator_blocking(E& e, const cell_spec& s, std::vector<std::byte>& buf, m
     // reported as the instrument cost).
     std::int64_t* sample = m.samples_ns.data();
     const std::int64_t cs0 = process_switches();
+    const std::int64_t cpu0 = process_cpu_ns();
     std::int64_t prev = now_ns();
     for (std::uint64_t i = 0; i < s.round_trips; ++i) {
         const std::uint64_t seq = s.warmup + i;
@@ -161,8 +209,10 @@ void initiator_blocking(E& e, const cell_spec& s, std::vector<std::byte>& buf, m
         prev = t;
         if constexpr (E::checks_seq) seq_check("echo", seq, seq_get(buf.data()));
     }
+    const std::int64_t cpu = process_cpu_ns() - cpu0;
     m.switches_per_rt = double(process_switches() - cs0) / double(s.round_trips);
     m.peer_switches_per_rt = double(ps.collect()) / double(s.round_trips);
+    m.cpu_us_per_rt = double(cpu + ps.collect()) / 1000.0 / double(s.round_trips);
     if (s.tput_msgs == 0) return;
     e.tput_begin_initiator();
     const std::uint64_t n = s.tput_warmup + s.tput_msgs;

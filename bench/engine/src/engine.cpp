@@ -51,6 +51,15 @@ void seq_mismatch(const char* where, std::uint64_t expected, std::uint64_t got) 
          std::to_string(expected));
 }
 
+std::int64_t process_cpu_ns() noexcept {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    const auto ns = [](const timeval& t) {
+        return std::int64_t(t.tv_sec) * 1000000000 + std::int64_t(t.tv_usec) * 1000;
+    };
+    return ns(ru.ru_utime) + ns(ru.ru_stime);
+}
+
 std::int64_t process_switches() noexcept {
     rusage ru{};
     ::getrusage(RUSAGE_SELF, &ru);
@@ -186,8 +195,12 @@ int impl_rank(const std::string& t) {
                                   "raw-epoll",
                                   "pipc-blocking",
                                   "pipc-blocking-zc",
+                                  "pipc-blocking-spin",
+                                  "pipc-blocking-adaptive",
                                   "pipc-async",
                                   "pipc-async-zc",
+                                  "pipc-async-spin",
+                                  "pipc-async-adaptive",
                                   "pipc-async-public",
                                   "pipc-async-notify",
                                   "boost-interprocess"};
@@ -223,7 +236,8 @@ constexpr int curve_points = 96;
 struct wire {
     int ok = 0;
     char error[480] = {};
-    double p50, p90, p99, p999, max, min, mean, msgs_per_s, switches_per_rt, peer_switches_per_rt;
+    double p50, p90, p99, p999, max, min, mean, msgs_per_s, switches_per_rt, peer_switches_per_rt,
+        cpu_us_per_rt;
     long depth;
     int curve_n;
     double curve_x[curve_points], curve_y[curve_points];
@@ -339,6 +353,7 @@ void run_cell(const variant& v, const cell_spec& spec, cell_result& out) {
             w->msgs_per_s = m.msgs_per_s;
             w->switches_per_rt = m.switches_per_rt;
             w->peer_switches_per_rt = m.peer_switches_per_rt;
+            w->cpu_us_per_rt = m.cpu_us_per_rt;
             w->depth = m.depth;
             w->ok = 1;
         } catch (const std::exception& e) {
@@ -370,6 +385,7 @@ void run_cell(const variant& v, const cell_spec& spec, cell_result& out) {
     if (w->msgs_per_s >= 0) s.msgs_per_s = w->msgs_per_s;
     if (w->switches_per_rt >= 0) s.switches_per_rt = w->switches_per_rt;
     if (w->peer_switches_per_rt >= 0) s.peer_switches_per_rt = w->peer_switches_per_rt;
+    if (w->cpu_us_per_rt >= 0) s.cpu_us_per_rt = w->cpu_us_per_rt;
     out.depth = w->depth;
 }
 

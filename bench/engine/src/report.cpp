@@ -262,6 +262,22 @@ std::vector<target> targets(const run_result& r) {
         1.10, true, p50);
     add("lock pipc-async / lock raw, p50", cell_at(r, s, "lock", "pipc-async", 0), lock_raw, 3.0,
         true, p50);
+    // Spinning wait strategies: adaptive must cost (almost) nothing where spinning cannot pay
+    // (one CPU) and keep most of spin's gain across CPUs.
+    for (const char* t : {"mq", "sem"}) {
+        const std::size_t size = std::string(t) == "mq" ? 64 : 0;
+        for (const char* base : {"pipc-blocking", "pipc-async"}) {
+            const std::string adaptive = std::string(base) + "-adaptive";
+            const std::string spin = std::string(base) + "-spin";
+            std::string what = t;
+            what.append(" ").append(adaptive).append(" / ");
+            add(what + base + ", p50", cell_at(r, s, t, adaptive.c_str(), size),
+                cell_at(r, s, t, base, size), 1.1, true, p50);
+            what.append(spin).append(", cross-cpu p50");
+            add(what, cell_at(r, "cross-cpu", t, adaptive.c_str(), size),
+                cell_at(r, "cross-cpu", t, spin.c_str(), size), 1.5, true, p50);
+        }
+    }
     if (r.instrument.ns_per_sample > 0) {
         target t;
         t.what = "instrument cost per sample, ns";
@@ -311,12 +327,13 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
                  "size; sem/* "
                  "and shm/* vs sem/raw; pipe and eventfd vs mq/raw as kernel baselines); xepoll: "
                  "vs mq/raw-epoll, the event-loop floor. cs/rt: context switches of both "
-                 "processes (all threads) per timed round trip.\n");
+                 "processes (all threads) per timed round trip; cpu/rt: their CPU time (user + "
+                 "sys, getrusage) per timed round trip in us, what spinning costs.\n");
     for (const auto& pin : pins_of(r)) {
         std::fprintf(out, "\n== %s: %s ==\n", pin.c_str(), pin_description(r, pin).c_str());
-        std::fprintf(out, "%-8s %-19s %5s %8s %8s %8s %8s %9s %10s %5s  %-8s %6s %6s %6s %6s\n",
+        std::fprintf(out, "%-8s %-22s %5s %8s %8s %8s %8s %9s %10s %5s %6s  %-8s %6s %6s %6s %6s\n",
                      "transp", "impl", "size", "p50", "p90", "p99", "p99.9", "max", "msgs/s",
-                     "cs/rt", "floor", "xp50", "xp99", "xtput", "xepoll");
+                     "cs/rt", "cpu/rt", "floor", "xp50", "xp99", "xtput", "xepoll");
         std::vector<const cell_result*> rows;
         for (const auto& c : r.cells)
             if (c.pin == pin) rows.push_back(&c);
@@ -325,7 +342,7 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
         for (const cell_result* c : rows) {
             const std::string size = c->size ? std::to_string(c->size) : "-";
             if (!c->ok) {
-                std::fprintf(out, "%-8s %-19s %5s  FAILED: %s\n", c->transport.c_str(),
+                std::fprintf(out, "%-8s %-22s %5s  FAILED: %s\n", c->transport.c_str(),
                              c->impl.c_str(), size.c_str(), c->error.c_str());
                 continue;
             }
@@ -349,12 +366,13 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
             const std::string cs = s.switches_per_rt && s.peer_switches_per_rt
                                        ? fmt("%.1f", *s.switches_per_rt + *s.peer_switches_per_rt)
                                        : "-";
-            std::fprintf(
-                out,
-                "%-8s %-19s %5s %8.2f %8.2f %8.2f %8.2f %9.2f %10s %5s  %-8s %6s %6s %6s %6s\n",
-                c->transport.c_str(), c->impl.c_str(), size.c_str(), s.p50, s.p90, s.p99, s.p999,
-                s.max, tput.c_str(), cs.c_str(), floor.c_str(), xp50.c_str(), xp99.c_str(),
-                xt.c_str(), xe.c_str());
+            const std::string cpu = s.cpu_us_per_rt ? fmt("%.2f", *s.cpu_us_per_rt) : "-";
+            std::fprintf(out,
+                         "%-8s %-22s %5s %8.2f %8.2f %8.2f %8.2f %9.2f %10s %5s %6s  %-8s %6s %6s "
+                         "%6s %6s\n",
+                         c->transport.c_str(), c->impl.c_str(), size.c_str(), s.p50, s.p90, s.p99,
+                         s.p999, s.max, tput.c_str(), cs.c_str(), cpu.c_str(), floor.c_str(),
+                         xp50.c_str(), xp99.c_str(), xt.c_str(), xe.c_str());
         }
     }
     if (!r.cells.empty() && r.cells.front().impl != "peer") {
@@ -393,15 +411,15 @@ void write_markdown(const run_result& r, const options& o, const std::string& pa
       << fmt("%.0f", r.instrument.ns_per_sample) << " ns per sample.\n";
     for (const auto& pin : pins_of(r)) {
         m << "\n**" << pin << "** (" << pin_description(r, pin) << ")\n\n";
-        m << "| variant | size | p50 | p90 | p99 | p99.9 | max | msgs/s | p50 ×floor | p99 ×floor "
-             "| msgs/s ×floor | p50 ×epoll |\n";
-        m << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        m << "| variant | size | p50 | p90 | p99 | p99.9 | max | msgs/s | CPU µs/rt | p50 ×floor "
+             "| p99 ×floor | msgs/s ×floor | p50 ×epoll |\n";
+        m << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
         for (const auto& c : r.cells) {
             if (c.pin != pin) continue;
             const std::string size = c.size ? std::to_string(c.size) : "-";
             m << "| " << variant_key(c) << " | " << size << " | ";
             if (!c.ok) {
-                m << "failed: " << c.error << " ||||||||||\n";
+                m << "failed: " << c.error << " |||||||||||\n";
                 continue;
             }
             const auto& s = c.stats;
@@ -419,8 +437,9 @@ void write_markdown(const run_result& r, const options& o, const std::string& pa
                     xe = ratio(s.p50, e->stats.p50);
             m << fmt("%.2f", s.p50) << " | " << fmt("%.2f", s.p90) << " | " << fmt("%.2f", s.p99)
               << " | " << fmt("%.1f", s.p999) << " | " << fmt("%.0f", s.max) << " | "
-              << (s.msgs_per_s ? fmt("%.0f", *s.msgs_per_s) : std::string("-")) << " | " << xp50
-              << " | " << xp99 << " | " << xt << " | " << xe << " |\n";
+              << (s.msgs_per_s ? fmt("%.0f", *s.msgs_per_s) : std::string("-")) << " | "
+              << (s.cpu_us_per_rt ? fmt("%.2f", *s.cpu_us_per_rt) : std::string("-")) << " | "
+              << xp50 << " | " << xp99 << " | " << xt << " | " << xe << " |\n";
         }
     }
     m << "\nSpeed targets (same-cpu, 64 B):\n\n| target | goal | this run |\n|---|---|---:|\n";
@@ -495,6 +514,7 @@ std::string to_json(const run_result& r, const options& o) {
         if (s.switches_per_rt) row["ctx_switches_per_rt"] = round3(*s.switches_per_rt);
         if (s.peer_switches_per_rt)
             row["peer_ctx_switches_per_rt"] = round3(*s.peer_switches_per_rt);
+        if (s.cpu_us_per_rt) row["cpu_us_per_rt"] = round3(*s.cpu_us_per_rt);
         row["min_us"] = round3(s.min);
         row["mean_us"] = round3(s.mean);
         row["warmup"] = c.warmup;

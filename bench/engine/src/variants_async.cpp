@@ -71,14 +71,18 @@ template <class E>
 asio::awaitable<void> peer_async(E& e, const cell_spec& s, std::vector<std::byte>& buf,
                                  pair_sync& ps) {
     const std::uint64_t total = s.warmup + s.round_trips;
-    std::int64_t cs0 = 0;
+    std::int64_t cs0 = 0, cpu0 = 0;
     for (std::uint64_t i = 0; i < total; ++i) {
-        if (i == s.warmup) cs0 = process_switches();
+        if (i == s.warmup) {
+            cs0 = process_switches();
+            cpu0 = process_cpu_ns();
+        }
         co_await e.recv(buf.data(), buf.size());
         if constexpr (E::checks_seq) seq_check("peer echo", i, seq_get(buf.data()));
         co_await e.send(buf.data(), buf.size());
     }
     ps.report(process_switches() - cs0);
+    ps.report(process_cpu_ns() - cpu0);
     if (s.tput_msgs == 0) co_return;
     const std::uint64_t n = s.tput_warmup + s.tput_msgs;
     for (std::uint64_t i = 0; i < n; ++i) {
@@ -99,6 +103,7 @@ asio::awaitable<void> initiator_async(E& e, const cell_spec& s, std::vector<std:
     }
     std::int64_t* sample = m.samples_ns.data();
     const std::int64_t cs0 = process_switches();
+    const std::int64_t cpu0 = process_cpu_ns();
     std::int64_t prev = now_ns();
     for (std::uint64_t i = 0; i < s.round_trips; ++i) {
         const std::uint64_t seq = s.warmup + i;
@@ -110,8 +115,10 @@ asio::awaitable<void> initiator_async(E& e, const cell_spec& s, std::vector<std:
         prev = t;
         if constexpr (E::checks_seq) seq_check("echo", seq, seq_get(buf.data()));
     }
+    const std::int64_t cpu = process_cpu_ns() - cpu0;
     m.switches_per_rt = double(process_switches() - cs0) / double(s.round_trips);
     m.peer_switches_per_rt = double(ps.collect()) / double(s.round_trips);
+    m.cpu_us_per_rt = double(cpu + ps.collect()) / 1000.0 / double(s.round_trips);
     if (s.tput_msgs == 0) co_return;
     e.tput_begin_initiator();
     const std::uint64_t n = s.tput_warmup + s.tput_msgs;
@@ -157,7 +164,7 @@ namespace {
 
 /// Both queues on both sides use `Backend`; receives drain speculatively (the library tries
 /// first and waits only when the queue is empty).
-template <pipc::mq_backend Backend>
+template <pipc::mq_backend Backend, spin_mode Spin = spin_mode::block>
 struct mq_async {
     static constexpr bool checks_seq = true;
     static void create(const cell_spec& s) {
@@ -170,6 +177,7 @@ struct mq_async {
     static pipc::message_queue::options opts(pipc::access a) {
         pipc::message_queue::options o;
         o.access = a;
+        o.wait = strategy_for(Spin);
         return o;
     }
     mq_async(asio::io_context& ctx, const cell_spec& s, bool initiator)
@@ -205,11 +213,18 @@ void create_sems(const cell_spec& s) {
 
 /// Ping-pong: release the outbound semaphore, co_await the inbound one. Stream: the same credit
 /// window as sem/raw (variants_blocking.cpp).
+template <spin_mode Spin = spin_mode::block>
 struct sem_async {
     static constexpr bool checks_seq = false;
     static void create(const cell_spec& s) { create_sems(s); }
+    static pipc::semaphore::options opts() {
+        pipc::semaphore::options o;
+        o.wait = strategy_for(Spin);
+        return o;
+    }
     sem_async(asio::io_context& ctx, const cell_spec& s, bool initiator)
-        : in_(ctx, in_name(s, initiator)), out_(ctx, out_name(s, initiator)), depth_(s.depth) {}
+        : in_(ctx, in_name(s, initiator), opts()), out_(ctx, out_name(s, initiator), opts()),
+          depth_(s.depth) {}
     asio::awaitable<void> send(const std::byte*, std::size_t) {
         out_.release();
         co_return;
@@ -361,12 +376,21 @@ void register_async_public_variants(std::vector<variant>& out) {
 #else
 void register_async_variants(std::vector<variant>& out) {
 #ifdef PIPC_BENCH_ASYNC_MQ
-    out.push_back({"mq", "pipc-async", true, async_cell<mq_async<pipc::mq_backend::descriptor>>});
+    constexpr auto descriptor = pipc::mq_backend::descriptor;
+    out.push_back({"mq", "pipc-async", true, async_cell<mq_async<descriptor>>});
+    out.push_back({"mq", spin_impl("pipc-async", spin_mode::spin), true,
+                   async_cell<mq_async<descriptor, spin_mode::spin>>});
+    out.push_back({"mq", spin_impl("pipc-async", spin_mode::adaptive), true,
+                   async_cell<mq_async<descriptor, spin_mode::adaptive>>});
     out.push_back(
         {"mq", "pipc-async-notify", true, async_cell<mq_async<pipc::mq_backend::notify>>});
 #endif
 #ifdef PIPC_BENCH_ASYNC_SEM
-    out.push_back({"sem", "pipc-async", false, async_cell<sem_async>});
+    out.push_back({"sem", "pipc-async", false, async_cell<sem_async<>>});
+    out.push_back({"sem", spin_impl("pipc-async", spin_mode::spin), false,
+                   async_cell<sem_async<spin_mode::spin>>});
+    out.push_back({"sem", spin_impl("pipc-async", spin_mode::adaptive), false,
+                   async_cell<sem_async<spin_mode::adaptive>>});
     out.push_back({"shm", "pipc-async", true, async_cell<shm_async>});
 #endif
 #ifdef PIPC_BENCH_ASYNC_CHANNEL

@@ -173,6 +173,7 @@ struct mq_raw_epoll : stream_is_pingpong {
 
 // ---- mq: pipc blocking calls --------------------------------------------------------------
 
+template <spin_mode Spin = spin_mode::block>
 struct mq_pipc : stream_is_pingpong {
     static constexpr bool checks_seq = true;
     using shared = no_shared;
@@ -187,6 +188,7 @@ struct mq_pipc : stream_is_pingpong {
     mq_pipc(const cell_spec& s, bool initiator, shared&) : depth_(s.depth) {
         const auto d = dirs(s, initiator);
         pipc::message_queue::options o;
+        o.wait = strategy_for(Spin);
         o.access = pipc::access::read_only;
         in_.open(d.in, o);
         o.access = pipc::access::write_only;
@@ -370,6 +372,7 @@ void create_pipc_sems(const cell_spec& s) {
     for (int i = 0; i < 2; ++i) pipc::semaphore sem(s.names[i], o);
 }
 
+template <spin_mode Spin = spin_mode::block>
 struct sem_pipc {
     static constexpr bool checks_seq = false;
     using shared = no_shared;
@@ -377,8 +380,14 @@ struct sem_pipc {
         create_pipc_sems(s);
         return {};
     }
+    static pipc::semaphore::options opts() {
+        pipc::semaphore::options o;
+        o.wait = strategy_for(Spin);
+        return o;
+    }
     sem_pipc(const cell_spec& s, bool initiator, shared&)
-        : in_(dirs(s, initiator).in), out_(dirs(s, initiator).out), depth_(s.depth) {}
+        : in_(dirs(s, initiator).in, opts()), out_(dirs(s, initiator).out, opts()),
+          depth_(s.depth) {}
     void send(const std::byte*, std::size_t) { out_.release(); }
     void recv(std::byte*, std::size_t) { in_.acquire(); }
     void tput_begin_initiator() { out_.release(depth_); }
@@ -579,12 +588,20 @@ void blocking_cell(const cell_spec& s, measurement& m) {
 void register_blocking_variants(std::vector<variant>& out) {
     out.push_back({"mq", "raw", true, blocking_cell<mq_raw>});
     out.push_back({"mq", "raw-epoll", true, blocking_cell<mq_raw_epoll>});
-    out.push_back({"mq", "pipc-blocking", true, blocking_cell<mq_pipc>});
+    out.push_back({"mq", "pipc-blocking", true, blocking_cell<mq_pipc<>>});
+    out.push_back({"mq", spin_impl("pipc-blocking", spin_mode::spin), true,
+                   blocking_cell<mq_pipc<spin_mode::spin>>});
+    out.push_back({"mq", spin_impl("pipc-blocking", spin_mode::adaptive), true,
+                   blocking_cell<mq_pipc<spin_mode::adaptive>>});
     out.push_back({"mq", "boost-interprocess", true, blocking_cell<mq_bip>});
     out.push_back({"channel", "pipc-blocking", true, blocking_cell<channel_pipc>});
     out.push_back({"channel", "pipc-blocking-zc", true, blocking_cell<channel_pipc_zc>});
     out.push_back({"sem", "raw", false, blocking_cell<sem_raw>});
-    out.push_back({"sem", "pipc-blocking", false, blocking_cell<sem_pipc>});
+    out.push_back({"sem", "pipc-blocking", false, blocking_cell<sem_pipc<>>});
+    out.push_back({"sem", spin_impl("pipc-blocking", spin_mode::spin), false,
+                   blocking_cell<sem_pipc<spin_mode::spin>>});
+    out.push_back({"sem", spin_impl("pipc-blocking", spin_mode::adaptive), false,
+                   blocking_cell<sem_pipc<spin_mode::adaptive>>});
     out.push_back({"shm", "pipc-blocking", true, blocking_cell<shm_pipc>});
     out.push_back({"pipe", "raw", true, blocking_cell<pipe_ep>});
     out.push_back({"eventfd", "raw", false, blocking_cell<eventfd_ep>});

@@ -69,6 +69,16 @@ inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 /// the open file description in O_NONBLOCK while the object waits on it (as for any Asio
 /// descriptor); close() and release() put the flag back as they found it.
 ///
+/// @par Spinning
+/// With a spinning wait strategy (message_queue::options::wait, or set_wait_strategy), an
+/// operation that finds the queue not ready, and no older operation of its direction waiting,
+/// retries the non-blocking call on the initiating thread for at most the strategy's budget
+/// (per initiation, 20 us by default; adaptive() learns a smaller one, or none) before it goes
+/// to the reactor. The budget bounds how long one initiation keeps the thread from the
+/// io_context's other work; an operation that completes at its first attempt never spins. A
+/// message taken while spinning completes at once (as above), so the guarantees stay: nothing
+/// lost, no overtaking, no handler called inside the initiation except as described above.
+///
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe, as for Asio's own I/O objects: run the
 /// operations of one object on one thread or a strand. Operations may run on a multi-threaded
@@ -314,6 +324,26 @@ public:
     /// call reports pipc::errc::closed, or throws it) shared by all closed objects; never
     /// undefined behaviour.
     const message_queue& core() const noexcept { return state_ ? state_->queue : closed_core(); }
+
+    /// @{
+    /// Replaces the wait strategy of the core queue (pipc::message_queue::set_wait_strategy),
+    /// which message_queue::options::wait sets at open. It rules the blocking calls and the
+    /// asynchronous operations alike: an operation that cannot complete at its first attempt
+    /// (and has no older operation of its direction waiting) polls the queue on the initiating
+    /// thread for at most one budget of the strategy before it goes to the reactor (see
+    /// "Spinning" above). Not while an operation is being initiated or performed on another
+    /// thread. A closed object reports errc::closed.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
+    void set_wait_strategy(const wait_strategy& w, error_code& ec) {
+        ec = state_ ? error_code{} : make_error_code(errc::closed);
+        if (state_) state_->queue.set_wait_strategy(w);
+    }
+    void set_wait_strategy(const wait_strategy& w) {
+        error_code ec;
+        set_wait_strategy(w, ec);
+        if (ec) throw_error(ec, "async_message_queue::set_wait_strategy");
+    }
+    /// @}
 
     /// @{
     /// Makes every pending operation complete with operation_aborted; none of them moves a

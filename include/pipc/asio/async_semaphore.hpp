@@ -73,6 +73,15 @@ private:
 /// completion only resumes a coroutine suspended on it with use_awaitable, by resuming it
 /// directly (at most 16 in a row per thread; see async_message_queue's "Completion at once").
 ///
+/// @par Spinning
+/// With a spinning wait strategy (semaphore_options::wait, or set_wait_strategy), an acquire
+/// that finds no free unit retries sem_trywait (no system call) on the initiating thread for at
+/// most the strategy's budget per initiation (20 us by default; adaptive() learns a smaller one,
+/// or none; never past the acquire's deadline) before it is handed to the waiter service. That
+/// budget bounds how long one initiation keeps the thread from the io_context's other work; an
+/// acquire that gets its unit at the first try, or has an older acquire of this object queued,
+/// never spins. A unit taken while spinning completes as a free semaphore does (above).
+///
 /// @par Nothing lost
 /// An acquire that completes with an error (operation_aborted, a timeout) holds no unit. If a
 /// helper took a unit for an acquire whose result can no longer be delivered (cancelled in the
@@ -220,6 +229,22 @@ public:
     /// The underlying core semaphore, for its accessors (name(), created(), permissions()...).
     /// On a closed object: a closed core semaphore, on which every call reports errc::closed.
     const pipc::semaphore& core() const noexcept { return state_ ? *state_->sem : closed_core(); }
+
+    /// The wait strategy of the core semaphore (semaphore_options::wait at open); a closed
+    /// object gives a block() strategy.
+    const wait_strategy& strategy() const noexcept { return core().strategy(); }
+    /// @{
+    /// Replaces the wait strategy of the core semaphore. It rules the blocking acquires and the
+    /// asynchronous ones alike: an async_acquire* that finds no free unit (and no older acquire of
+    /// this object queued) retries sem_trywait on the initiating thread for at most one budget
+    /// of the strategy (never past its deadline) before it goes to the semaphore_waiter_service.
+    /// Not while an acquire is under way. A closed object reports errc::closed.
+    /// @throws pipc::error (the `ec` form sets `ec` instead).
+    void set_wait_strategy(const wait_strategy& w) { checked().set_wait_strategy(w); }
+    void set_wait_strategy(const wait_strategy& w, error_code& ec) {
+        if (auto* s = get(ec)) s->set_wait_strategy(w);
+    }
+    /// @}
 
     /// Completes every pending acquire with operation_aborted at once; none of them holds a unit
     /// (a unit a helper takes for one of them afterwards goes back with sem_post). Acquires
@@ -444,6 +469,14 @@ private:
         state_.reset(); // the last owner (perhaps a helper, later) calls sem_close
     }
 
+    // One sem_trywait (a user-space atomic): 0 when a unit was taken, else the errno.
+    static int take(::sem_t* raw) noexcept {
+        int rc;
+        while ((rc = ::sem_trywait(raw)) != 0 && errno == EINTR) {
+        }
+        return rc == 0 ? 0 : errno;
+    }
+
     template <bool DirectToken>
     struct initiate_acquire {
         basic_async_semaphore* self;
@@ -457,10 +490,18 @@ private:
             const auto& st = self->state_;
             if (!ec && !st) ec = make_error_code(errc::closed);
             if (!ec && st->queued.load(std::memory_order_acquire) == 0) {
-                int rc;
-                while ((rc = ::sem_trywait(st->raw)) != 0 && errno == EINTR) {
+                int err = take(st->raw);
+                // Spinning (a spinning wait strategy only): at most one budget, on this thread,
+                // never past the deadline, never when the acquire is over anyway.
+                if (err == EAGAIN && (dl.infinite || dl.when > std::chrono::steady_clock::now())) {
+                    auto& w = st->sem->strategy();
+                    const auto poll = [&] { return (err = take(st->raw)) != EAGAIN; };
+                    if (dl.infinite)
+                        w.spin_until(poll);
+                    else
+                        w.spin_until(poll, dl.when);
                 }
-                if (rc == 0) {
+                if (err == 0) {
                     // A coroutine suspended on this acquire resumes at once (see
                     // immediate_completion.hpp); anything else gets the unit through a post.
                     if (detail::may_resume_directly<DirectToken>())
@@ -473,7 +514,7 @@ private:
                                                  std::forward<Handler>(handler), st)));
                     return;
                 }
-                if (errno != EAGAIN) ec = error_code(errno, boost::system::system_category());
+                if (err != EAGAIN) ec = error_code(err, boost::system::system_category());
             }
             // An expired deadline (a zero timeout) is a try: it never waits behind others.
             if (!ec && !dl.infinite && dl.when <= std::chrono::steady_clock::now())

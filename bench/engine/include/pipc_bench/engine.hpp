@@ -51,6 +51,8 @@ struct cell_stats {
     /// Context switches of the initiator process (all its threads) per timed round trip.
     std::optional<double> switches_per_rt;
     std::optional<double> peer_switches_per_rt; ///< The same for the peer process.
+    /// CPU time (user + system) of both processes per timed round trip, us (getrusage).
+    std::optional<double> cpu_us_per_rt;
     /// Percentile curve for the plot: (x, latency) with x = -log10(1 - p).
     std::vector<std::pair<double, double>> curve;
 };

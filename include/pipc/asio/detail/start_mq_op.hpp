@@ -47,6 +47,19 @@ void complete_at_once(const Executor& io_ex, Handler& handler, const error_code&
     complete_immediately(io_ex, bind_result<Kind>(std::move(handler), ec, payload));
 }
 
+// The spinning step of an initiation that found the queue not ready: polls for at most one
+// budget of the queue's wait strategy (nothing at all, not even a clock read, with block()).
+// Only while no older operation of the direction waits, so it never overtakes one.
+// `tried`: the initiation already made its plain attempt. If not (a receive after one that
+// had to wait), one comes first: a wait served by its first try teaches adaptive nothing.
+template <class Executor, op_kind Kind>
+bool spin_once(async_mq_state<Executor>& s, op_payload<Kind>& payload, error_code& ec, bool tried) {
+    auto& w = s.queue.strategy();
+    if (w.type() == wait_strategy::kind::block) return false;
+    const auto poll = [&] { return try_once(s.queue, payload, ec); };
+    return (!tried && w.current_budget().count() > 0 && poll()) || w.spin_until(poll);
+}
+
 // The initiation shared by the three operations: one attempt on the calling thread (unless
 // older operations of its direction wait, or the last receive had to wait), then either a
 // completion at once or a waiting operation.
@@ -65,15 +78,18 @@ void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
         // The notify backend's receive must register before it waits (a wait alone would never
         // hear of a message), so it always makes the full attempt.
         const bool notify_receive = !is_send && s.backend == mq_backend::notify;
-        if (is_send || notify_receive || !s.receive_waited.load(std::memory_order_relaxed)) {
-            finished = perform_once(s, payload, ec);
-            if (!is_send && finished) s.receive_waited.store(false, std::memory_order_relaxed);
-        }
+        const bool tried =
+            is_send || notify_receive || !s.receive_waited.load(std::memory_order_relaxed);
+        if (tried) finished = perform_once(s, payload, ec);
+        if (!finished) finished = spin_once(s, payload, ec, tried);
+        if (!is_send && finished) s.receive_waited.store(false, std::memory_order_relaxed);
     }
 #else
-    if (s.queued[direction].load(std::memory_order_relaxed) == 0 &&
-        (is_send || !s.receive_waited.load(std::memory_order_relaxed)))
-        finished = try_once(s.queue, payload, ec);
+    if (s.queued[direction].load(std::memory_order_relaxed) == 0) {
+        const bool tried = is_send || !s.receive_waited.load(std::memory_order_relaxed);
+        if (tried) finished = try_once(s.queue, payload, ec);
+        if (!finished) finished = spin_once(s, payload, ec, tried);
+    }
 #endif
     if constexpr (is_send) {
         if (!finished && s.backend == mq_backend::notify) {
