@@ -254,7 +254,9 @@ void create_channels(const cell_spec& s) {
     for (int i = 0; i < 2; ++i) pipc::channel c(s.names[i], o);
 }
 
-/// Copying calls: send() copies the message into a slot, receive() copies it out.
+/// Copying calls: send() copies the message into a slot, receive() copies it out; both sides
+/// wait with the wait strategy `Spin` names.
+template <spin_mode Spin = spin_mode::block>
 struct channel_pipc : stream_is_pingpong {
     static constexpr bool checks_seq = true;
     using shared = no_shared;
@@ -262,8 +264,13 @@ struct channel_pipc : stream_is_pingpong {
         create_channels(s);
         return {};
     }
+    static pipc::channel::options opts() {
+        pipc::channel::options o;
+        o.wait = strategy_for(Spin);
+        return o;
+    }
     channel_pipc(const cell_spec& s, bool initiator, shared&)
-        : in_(dirs(s, initiator).in), out_(dirs(s, initiator).out) {}
+        : in_(dirs(s, initiator).in, opts()), out_(dirs(s, initiator).out, opts()) {}
     void send(const std::byte* p, std::size_t n) { out_.send(std::span<const std::byte>(p, n)); }
     void recv(std::byte* p, std::size_t n) {
         check_len(in_.receive(std::span<std::byte>(p, n)), n, "channel::receive");
@@ -594,7 +601,11 @@ void register_blocking_variants(std::vector<variant>& out) {
     out.push_back({"mq", spin_impl("pipc-blocking", spin_mode::adaptive), true,
                    blocking_cell<mq_pipc<spin_mode::adaptive>>});
     out.push_back({"mq", "boost-interprocess", true, blocking_cell<mq_bip>});
-    out.push_back({"channel", "pipc-blocking", true, blocking_cell<channel_pipc>});
+    out.push_back({"channel", "pipc-blocking", true, blocking_cell<channel_pipc<>>});
+    out.push_back({"channel", spin_impl("pipc-blocking", spin_mode::spin), true,
+                   blocking_cell<channel_pipc<spin_mode::spin>>});
+    out.push_back({"channel", spin_impl("pipc-blocking", spin_mode::adaptive), true,
+                   blocking_cell<channel_pipc<spin_mode::adaptive>>});
     out.push_back({"channel", "pipc-blocking-zc", true, blocking_cell<channel_pipc_zc>});
     out.push_back({"sem", "raw", false, blocking_cell<sem_raw>});
     out.push_back({"sem", "pipc-blocking", false, blocking_cell<sem_pipc<>>});
