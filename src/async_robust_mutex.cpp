@@ -347,6 +347,22 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
     }
 }
 
+/// Marks every operation not yet decided (the queued ones and the one the holder is locking
+/// for) as done and moves it to `aborted`, to be completed with operation_aborted once the
+/// state's mutex is released. Call with the state's mutex held.
+void take_undecided(robust_lock_state& st, std::vector<op_ptr>& aborted) {
+    for (auto& op : st.queue) {
+        op->done = true;
+        aborted.push_back(std::move(op));
+    }
+    st.queue.clear();
+    // The op the holder is locking for: decided here, the holder gives up within a slice.
+    if (st.active && !st.active->done) {
+        st.active->done = true;
+        aborted.push_back(st.active);
+    }
+}
+
 } // namespace
 
 robust_lock_holder::robust_lock_holder(robust_mutex&& m)
@@ -413,16 +429,7 @@ void robust_lock_holder::cancel() {
     std::vector<op_ptr> aborted;
     {
         std::lock_guard lk(st_->m);
-        for (auto& op : st_->queue) {
-            op->done = true;
-            aborted.push_back(std::move(op));
-        }
-        st_->queue.clear();
-        // The op the holder is locking for: decided here, the holder gives up within a slice.
-        if (st_->active && !st_->active->done) {
-            st_->active->done = true;
-            aborted.push_back(st_->active);
-        }
+        take_undecided(*st_, aborted);
     }
     for (auto& op : aborted)
         post_completion(std::move(op), asio::error::operation_aborted, {}, false);
@@ -435,15 +442,7 @@ void robust_lock_holder::close() noexcept {
     {
         std::lock_guard lk(st_->m);
         st_->stop = true;
-        for (auto& op : st_->queue) {
-            op->done = true;
-            aborted.push_back(std::move(op));
-        }
-        st_->queue.clear();
-        if (st_->active && !st_->active->done) {
-            st_->active->done = true;
-            aborted.push_back(st_->active);
-        }
+        take_undecided(*st_, aborted);
         if (st_->grant == grant_state::pending) st_->grant = grant_state::revoked;
         st_->owns.store(false);
         st_->inconsistent.store(false);
