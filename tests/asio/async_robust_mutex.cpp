@@ -43,25 +43,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-/// A unique robust-mutex name, unlinked on entry and exit.
-class mutex_name {
-public:
-    explicit mutex_name(const char* tag = "arm") : name_(pipc_test::unique_name(tag)) {
-        error_code ignored;
-        pipc::unlink_robust_mutex(name_, ignored);
-    }
-    ~mutex_name() {
-        error_code ignored;
-        pipc::unlink_robust_mutex(name_, ignored);
-    }
-    mutex_name(const mutex_name&) = delete;
-    mutex_name& operator=(const mutex_name&) = delete;
-    operator std::string_view() const noexcept { return name_; } // NOLINT: used as a name
-    const std::string& str() const noexcept { return name_; }
-
-private:
-    std::string name_;
-};
+using pipc_test::mutex_name;
 
 robust_mutex::options create_opts() {
     robust_mutex::options o;

@@ -33,26 +33,7 @@ using pipc::robust_mutex;
 
 namespace {
 
-/// A unique robust-mutex name, unlinked on entry and exit.
-class mutex_name {
-public:
-    explicit mutex_name(const char* tag = "rm") : name_(pipc_test::unique_name(tag)) {
-        error_code ignored;
-        pipc::unlink_robust_mutex(name_, ignored);
-    }
-    ~mutex_name() {
-        error_code ignored;
-        pipc::unlink_robust_mutex(name_, ignored);
-    }
-    mutex_name(const mutex_name&) = delete;
-    mutex_name& operator=(const mutex_name&) = delete;
-    operator std::string_view() const noexcept { return name_; } // NOLINT: used as a name
-    const std::string& str() const noexcept { return name_; }
-    std::string path() const { return "/dev/shm/pipc-robust-mutex." + name_.substr(1); }
-
-private:
-    std::string name_;
-};
+using pipc_test::mutex_name;
 
 bool path_exists(const std::string& path) {
     struct ::stat st {};

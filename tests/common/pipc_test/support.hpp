@@ -5,6 +5,7 @@
 
 #include <pipc/message_queue.hpp>
 #include <pipc/name.hpp>
+#include <pipc/robust_mutex.hpp>
 #include <pipc/semaphore.hpp>
 #include <pipc/shared_memory.hpp>
 
@@ -34,6 +35,28 @@ inline std::string unique_name(const char* tag = "t") {
     static std::atomic<unsigned> counter{0};
     return "/pipc-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + tag;
 }
+
+/// A unique robust-mutex name, unlinked on entry and exit.
+class mutex_name {
+public:
+    explicit mutex_name(const char* tag = "rm") : name_(unique_name(tag)) {
+        pipc::error_code ignored;
+        pipc::unlink_robust_mutex(name_, ignored);
+    }
+    ~mutex_name() {
+        pipc::error_code ignored;
+        pipc::unlink_robust_mutex(name_, ignored);
+    }
+    mutex_name(const mutex_name&) = delete;
+    mutex_name& operator=(const mutex_name&) = delete;
+    operator std::string_view() const noexcept { return name_; } // NOLINT: used as a name
+    const std::string& str() const noexcept { return name_; }
+    /// Where glibc-style naming puts the mutex's object in /dev/shm.
+    std::string path() const { return "/dev/shm/pipc-robust-mutex." + name_.substr(1); }
+
+private:
+    std::string name_;
+};
 
 inline void remove_quietly(pipc::object_kind kind, const std::string& name) {
     pipc::error_code ignored;
