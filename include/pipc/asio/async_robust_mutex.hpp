@@ -33,8 +33,9 @@ namespace pipc {
 /// its io_context, and releases it when unlock() hands the release to it. Other processes see
 /// an ordinary robust mutex: blocking robust_mutex users and async ones interoperate. If the
 /// process dies while the holder owns the lock, the next locker in any process sees owner_dead,
-/// exactly as with the blocking lock. An idle holder sleeps on a condition variable. The design
-/// and its cost (one thread hop each way per lock) are in docs/robust_mutex.md.
+/// exactly as with the blocking lock. An idle holder yields for up to 20 us, then sleeps on a
+/// condition variable. The design and its cost (thread hops each way per lock; none on the
+/// opt-in fast path, see set_lock_on_calling_thread) are in docs/robust_mutex.md.
 ///
 /// @par Contract
 /// - A lock that completes with success is owned by this object until unlock(): call unlock()
