@@ -28,6 +28,7 @@
 #include <array>
 #include <cstring>
 #include <future>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,6 +84,12 @@ struct watchdog {
     }
     void done() { timer.cancel(); }
 };
+
+/// Sends without blocking (the ring must have room): a broken wake-up fails the test instead
+/// of blocking it.
+void send_now(channel& tx, const std::string& s) {
+    BOOST_TEST_REQUIRE(tx.try_send(std::as_bytes(std::span(s.data(), s.size()))));
+}
 
 /// Names in /dev/mqueue containing `part`.
 int mqueue_entries(const std::string& part) {
@@ -698,7 +705,7 @@ BOOST_AUTO_TEST_CASE(bell_rung_while_nobody_waits_wakes_nothing_and_loses_nothin
             receive();
             ctx.poll(); // waits in the reactor
             BOOST_TEST(got.empty());
-            tx.send("m" + std::to_string(round));
+            send_now(tx, "m" + std::to_string(round));
             run_until_received();
             BOOST_TEST(got == "m" + std::to_string(round));
             // A late ring: nobody waits for it.
@@ -708,7 +715,7 @@ BOOST_AUTO_TEST_CASE(bell_rung_while_nobody_waits_wakes_nothing_and_loses_nothin
         receive();
         ctx.poll();
         BOOST_TEST(got.empty()); // the stale ring delivered nothing
-        tx.send("last");
+        send_now(tx, "last");
         run_until_received();
         BOOST_TEST(!dog.fired);
         BOOST_TEST(got == "last");
@@ -755,7 +762,7 @@ BOOST_AUTO_TEST_CASE(cancel_while_waiting_in_the_reactor_loses_nothing) {
         receive();
         ctx.poll();
         BOOST_TEST(!completed);
-        tx.send(msg);
+        send_now(tx, msg);
         sig.emit(asio::cancellation_type::terminal);
         run_until_completed();
         BOOST_TEST(result == asio::error::operation_aborted);
@@ -768,7 +775,7 @@ BOOST_AUTO_TEST_CASE(cancel_while_waiting_in_the_reactor_loses_nothing) {
         receive();
         ctx.poll();
         BOOST_TEST(!completed);
-        tx.send(msg + "-woken");
+        send_now(tx, msg + "-woken");
         run_until_completed();
         BOOST_TEST(!result);
         BOOST_TEST(got == msg + "-woken");
