@@ -711,6 +711,19 @@ BOOST_AUTO_TEST_CASE(bell_rung_while_nobody_waits_wakes_nothing_and_loses_nothin
             // A late ring: nobody waits for it.
             pipc::detail::channel_async_access::ring(tx, pipc::detail::channel_bell::data);
             if (reactor_saw_it) ctx.poll();
+            // A wait cancelled with its bell empty, then a ring nobody waits for.
+            asio::cancellation_signal sig;
+            bool aborted = false;
+            rx.async_receive(
+                asio::buffer(buf),
+                asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, std::size_t) {
+                    aborted = ec == asio::error::operation_aborted;
+                }));
+            ctx.poll();
+            sig.emit(asio::cancellation_type::terminal);
+            while (!aborted && !dog.fired) ctx.run_one();
+            pipc::detail::channel_async_access::ring(tx, pipc::detail::channel_bell::data);
+            if (reactor_saw_it) ctx.poll();
         }
         receive();
         ctx.poll();
