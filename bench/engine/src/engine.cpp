@@ -206,6 +206,7 @@ int impl_rank(const std::string& t) {
                                   "pipc-async-public",
                                   "pipc-async-notify",
                                   "pipc-async-free",
+                                  "pipc-async-free-try",
                                   "boost-interprocess"};
     for (int i = 0; i < static_cast<int>(std::size(order)); ++i)
         if (t == order[i]) return i;

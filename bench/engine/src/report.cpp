@@ -330,7 +330,7 @@ std::string floor_of(const cell_result& c) {
     if (c.impl == "peer") return "";
     if (c.transport == "mq") return c.impl == "raw" ? "" : "mq/raw";
     if (c.transport == "channel") return "mq/raw";
-    if (c.transport == "sem" && c.impl.ends_with("-free")) // one process, batches of acquires
+    if (c.transport == "sem" && c.impl.find("-free") != std::string::npos) // one process, batches
         return c.impl == "raw-free" ? "" : "sem/raw-free";
     if (c.transport == "sem") return c.impl == "raw" ? "" : "sem/raw";
     if (c.transport == "shm") return "sem/raw";

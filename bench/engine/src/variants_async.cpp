@@ -282,7 +282,10 @@ void free_cell_raw(const cell_spec& s, measurement& m) {
 }
 
 /// co_await async_acquire(use_awaitable) on a semaphore that has units, in a coroutine on a
-/// single-threaded io_context, as an Asio service would take a free unit.
+/// single-threaded io_context, as an Asio service would take a free unit. With `TryFirst`, the
+/// coroutine calls try_acquire() first and co_awaits only when it fails (the idiom
+/// docs/wait-strategies.md gives for a free semaphore; it never waits behind older acquires).
+template <bool TryFirst>
 void free_cell_async(const cell_spec& s, measurement& m) {
     pipc::semaphore::options o;
     o.open = pipc::open_mode::create_exclusive;
@@ -294,7 +297,9 @@ void free_cell_async(const cell_spec& s, measurement& m) {
         for (std::uint64_t i = 0; i < total; ++i) {
             sem.release(free_batch);
             const std::int64_t t0 = now_ns();
-            for (int k = 0; k < free_batch; ++k) co_await sem.async_acquire(asio::use_awaitable);
+            for (int k = 0; k < free_batch; ++k)
+                if (!TryFirst || !sem.try_acquire())
+                    co_await sem.async_acquire(asio::use_awaitable);
             const std::int64_t t = now_ns() - t0;
             if (i >= s.warmup) m.samples_ns[i - s.warmup] = t;
         }
@@ -449,7 +454,8 @@ void register_async_variants(std::vector<variant>& out) {
                    async_cell<sem_async<spin_mode::adaptive>>});
     out.push_back({"shm", "pipc-async", true, async_cell<shm_async>});
     out.push_back({"sem", "raw-free", false, free_cell_raw});
-    out.push_back({"sem", "pipc-async-free", false, free_cell_async});
+    out.push_back({"sem", "pipc-async-free", false, free_cell_async<false>});
+    out.push_back({"sem", "pipc-async-free-try", false, free_cell_async<true>});
 #endif
 #ifdef PIPC_BENCH_ASYNC_CHANNEL
     out.push_back({"channel", "pipc-async", true, channel_cell<channel_async<false>>});
