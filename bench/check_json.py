@@ -33,6 +33,8 @@ impls = {"raw", "raw-epoll", "pipc-blocking", "pipc-blocking-zc", "pipc-async", 
          "pipc-async-notify", "boost-interprocess"}
 # Spinning wait strategies of the pipc variants (pipc::wait_strategy).
 impls |= {base + suffix for base in ("pipc-blocking", "pipc-async") for suffix in ("-spin", "-adaptive")}
+# The floor of a spinning queue wait, and the free-semaphore cells (one process, batches).
+impls |= {"raw-spin", "raw-free", "pipc-async-free", "pipc-async-free-try"}
 pins = {"same-cpu", "cross-cpu", "none"}
 want = set(sys.argv[1].split(",")) if len(sys.argv) > 1 else set()
 seen = set()

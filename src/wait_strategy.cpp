@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: BSL-1.0
 #include <pipc/wait_strategy.hpp>
 
-#include <sched.h>
+#include <unistd.h>
 
 namespace pipc::detail {
 
-unsigned allowed_cpu_count() noexcept {
-    ::cpu_set_t set;
-    CPU_ZERO(&set);
-    if (::sched_getaffinity(0, sizeof(set), &set) != 0) return 1; // unknown: do not spin
-    const int n = CPU_COUNT(&set);
+unsigned online_cpu_count() noexcept {
+    // The system's CPUs, not sched_getaffinity(): the waiter's own mask says nothing about where
+    // its peer (another thread or process) runs. Unknown counts as one CPU: do not spin.
+    const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? static_cast<unsigned>(n) : 1U;
 }
 

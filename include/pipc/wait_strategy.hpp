@@ -10,8 +10,9 @@
 namespace pipc {
 
 namespace detail {
-/// Number of CPUs this thread may run on (sched_getaffinity); 1 if it cannot be read.
-unsigned allowed_cpu_count() noexcept;
+/// Number of CPUs online in the system (sysconf(_SC_NPROCESSORS_ONLN)); 1 if it cannot be read.
+/// Not this thread's affinity: a thread pinned to one CPU may wait for a peer on another one.
+PIPC_API unsigned online_cpu_count() noexcept;
 
 /// One CPU "pause": tells the core (and an SMT sibling) that this is a spin loop.
 inline void cpu_relax() noexcept {
@@ -38,9 +39,12 @@ inline void cpu_relax() noexcept {
 ///   `collapse_after` consecutive spins that ran out of budget the budget collapses to zero, and
 ///   from then on only every 2^k-th wait (k growing to 6) probes with a spin of `max_budget`, so a
 ///   peer that moved to another CPU is noticed again. Callers try once before they spin: a wait
-///   served by its first try says nothing about spinning and is not fed back. When this thread may
-///   run on one CPU only (sched_getaffinity, read when the strategy is made), it never spins: the
-///   peer cannot run while this thread spins.
+///   served by its first try says nothing about spinning and is not fed back. When the system has
+///   a single CPU online (read when the strategy is made), it never spins: no peer can run while
+///   this thread spins. The waiting thread's own affinity is not consulted: a thread pinned to one
+///   CPU may wait for a peer pinned to another (where spinning pays most), so whether a peer
+///   shares the CPU is learned from the outcomes (a peer on the same CPU answers only once the
+///   spinner gives the CPU up, so its spins run out and the strategy collapses).
 ///
 /// @par Thread safety
 /// The learned state of `adaptive` is kept in relaxed atomics: concurrent waiters on one object
@@ -76,12 +80,14 @@ public:
         s.estimate_ns_.store(s.max_budget_ns_, std::memory_order_relaxed);
         return s;
     }
-    /// Spin adaptively for up to `max_budget`, then block; never spins on a single allowed CPU.
+    /// Spin adaptively for up to `max_budget`, then block; never spins when the system has a
+    /// single CPU online (detail::online_cpu_count(), not this thread's affinity).
     static wait_strategy
     adaptive(std::chrono::nanoseconds max_budget = std::chrono::microseconds(20)) {
-        return adaptive(max_budget, detail::allowed_cpu_count());
+        return adaptive(max_budget, detail::online_cpu_count());
     }
-    /// As above with the number of allowed CPUs given (tests, or a caller that knows better).
+    /// As above with the number of CPUs the waiter and its peer may share given: 1 (or 0) never
+    /// spins, e.g. for a caller that knows both sides are confined to one CPU.
     static wait_strategy adaptive(std::chrono::nanoseconds max_budget, unsigned cpus) {
         wait_strategy s;
         s.kind_ = kind::adaptive;
@@ -118,7 +124,8 @@ public:
     std::chrono::nanoseconds max_budget() const noexcept {
         return std::chrono::nanoseconds(max_budget_ns_);
     }
-    /// True when `adaptive` saw a single allowed CPU and will never spin.
+    /// True when `adaptive` was made for a single CPU (one online, or `cpus` <= 1) and will
+    /// never spin.
     bool single_cpu() const noexcept { return single_cpu_; }
     /// True when `adaptive` has stopped spinning after repeated unrewarded spins.
     bool collapsed() const noexcept {

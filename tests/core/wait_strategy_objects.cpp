@@ -40,6 +40,8 @@ struct counts {
     std::atomic<::mqd_t> main_mqd{-1};
 };
 counts* g = nullptr;
+// The semaphore a test's fake peer posts to from inside a poll.
+::sem_t* g_post_to = nullptr;
 // Signalled when a blocking call is about to sleep (so the peer can act without sleeps).
 pipc_test::handshake* g_sleeping = nullptr;
 
@@ -259,21 +261,45 @@ BOOST_AUTO_TEST_CASE(adaptive_semaphore_stops_spinning_when_spins_do_not_pay) {
     BOOST_TEST(s.strategy().collapsed());
 }
 
-BOOST_AUTO_TEST_CASE(adaptive_semaphore_never_spins_on_one_cpu) {
+BOOST_AUTO_TEST_CASE(adaptive_semaphore_never_spins_on_a_one_cpu_strategy) {
+    named n(kind::semaphore);
+    pipc::semaphore s(n, sem_opts(0, wait_strategy::adaptive(20us, 1)));
+    counting_scope c;
+    BOOST_TEST(!s.try_acquire_for(5ms));
+    BOOST_TEST(s.strategy().single_cpu());
+    BOOST_TEST(c->sem_trywait == 0); // no poll at all, straight to the sleep
+    BOOST_TEST(c->sem_clockwait == 1);
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_semaphore_on_a_pinned_thread_spins_and_learns) {
+    if (pipc::detail::online_cpu_count() < 2) return; // nothing to learn: never spins
     named n(kind::semaphore);
     const std::string name = n.str();
-    // In a child pinned to one CPU: the strategy made there sees one CPU and never polls.
+    // In a child pinned to one CPU (its peer could run on any other): the default adaptive()
+    // spins; a spin served by the peer is kept, and spins that run out collapse it.
     pipc_test::child_process child([&] {
         ::cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET(0, &set);
         if (::sched_setaffinity(0, sizeof(set), &set) != 0) return false;
-        pipc::semaphore s(name, sem_opts(0, wait_strategy::adaptive()));
-        counting_scope c;
-        const bool timed_out = !s.try_acquire_for(5ms);
-        return timed_out && s.strategy().single_cpu() &&
-               s.strategy().current_budget().count() == 0 && c->sem_trywait == 0 &&
-               c->sem_clockwait == 1;
+        pipc::semaphore s(name, sem_opts(0, wait_strategy::adaptive(2ms)));
+        if (s.strategy().single_cpu()) return false;
+        {
+            counting_scope c;
+            // The "peer" posts once the waiter has polled twice in vain: a spin it served.
+            g_post_to = s.native_handle();
+            pipc::detail::sys().sem_trywait = [](::sem_t* sem) {
+                if (++g->sem_trywait == 3) ::sem_post(g_post_to);
+                return pipc::detail::real_sys().sem_trywait(sem);
+            };
+            const bool served = s.try_acquire_for(10s);
+            if (!served || c->sem_trywait < 3 || c->sem_clockwait != 0) return false;
+        }
+        if (s.strategy().collapsed()) return false;
+        // Spins that run out (5 ms > the 2 ms budget, so none is cut short by the deadline).
+        for (unsigned i = 0; i < wait_strategy::collapse_after; ++i)
+            if (s.try_acquire_for(5ms)) return false;
+        return s.strategy().collapsed();
     });
     BOOST_TEST(child.succeeded());
 }

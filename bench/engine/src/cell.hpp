@@ -88,8 +88,7 @@ inline pipc::wait_strategy strategy_for(spin_mode m) {
     case spin_mode::spin:
         return pipc::wait_strategy::spin();
     case spin_mode::adaptive:
-        return pipc::wait_strategy::adaptive(std::chrono::microseconds(20),
-                                             std::thread::hardware_concurrency());
+        return pipc::wait_strategy::adaptive(); // 20 us; learns even though we are pinned
     case spin_mode::block:
         break;
     }

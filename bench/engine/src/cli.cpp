@@ -13,9 +13,10 @@ void add_bench_options(CLI::App& app, const std::shared_ptr<options>& o) {
                    "Transports to run (default all): mq, channel, sem, shm, pipe, eventfd, lock")
         ->delimiter(',');
     app.add_option("--impls", o->impls,
-                   "Implementations to run (default all): raw, raw-epoll, pipc-blocking, "
-                   "pipc-blocking-spin, pipc-blocking-adaptive, pipc-async, pipc-async-spin, "
-                   "pipc-async-adaptive, pipc-async-public, pipc-async-notify, boost-interprocess")
+                   "Implementations to run (default all): raw, raw-epoll, raw-spin, raw-free, "
+                   "pipc-blocking, pipc-blocking-spin, pipc-blocking-adaptive, pipc-async, "
+                   "pipc-async-spin, pipc-async-adaptive, pipc-async-public, pipc-async-notify, "
+                   "pipc-async-free, pipc-async-free-try, boost-interprocess")
         ->delimiter(',');
     app.add_option("--sizes", o->sizes, "Message sizes in bytes, >= 8 (default 64,1024,8192)")
         ->delimiter(',');

@@ -193,6 +193,8 @@ int transport_rank(const std::string& t) {
 int impl_rank(const std::string& t) {
     static const char* order[] = {"raw",
                                   "raw-epoll",
+                                  "raw-spin",
+                                  "raw-free",
                                   "pipc-blocking",
                                   "pipc-blocking-zc",
                                   "pipc-blocking-spin",
@@ -203,6 +205,8 @@ int impl_rank(const std::string& t) {
                                   "pipc-async-adaptive",
                                   "pipc-async-public",
                                   "pipc-async-notify",
+                                  "pipc-async-free",
+                                  "pipc-async-free-try",
                                   "boost-interprocess"};
     for (int i = 0; i < static_cast<int>(std::size(order)); ++i)
         if (t == order[i]) return i;

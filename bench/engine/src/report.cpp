@@ -271,6 +271,10 @@ std::vector<target> targets(const run_result& r) {
         false, tput);
     add("sem pipc-blocking / sem raw, p50", sem_pipc, sem_raw, 1.05, true, p50);
     add("sem pipc-async / sem raw, p50", sem_async, sem_raw, 3.0, true, p50);
+    // A free semaphore: co_await async_acquire against a bare sem_trywait (one process).
+    add("sem pipc-async-free / sem raw-free (co_await vs sem_trywait), p50",
+        cell_at(r, s, "sem", "pipc-async-free", 0), cell_at(r, s, "sem", "raw-free", 0), 2.0, true,
+        p50);
     const auto* lock_raw = cell_at(r, s, "lock", "raw", 0);
     add("lock pipc-blocking / lock raw, p50", cell_at(r, s, "lock", "pipc-blocking", 0), lock_raw,
         1.10, true, p50);
@@ -316,6 +320,12 @@ std::vector<target> targets(const run_result& r) {
     add_us("sem", "pipc-async-spin", 0, 1.0);
     add_us("mq", "pipc-blocking-spin", 64, 3.0);
     add_us("mq", "pipc-async-spin", 64, 3.0);
+    // ... and against the bare polling loop in the same run (the floor of a spinning queue).
+    const auto* mq_raw_spin = cell_at(r, "cross-cpu", "mq", "raw-spin", 64);
+    add_us("mq", "raw-spin", 64, 3.0);
+    for (const char* impl : {"pipc-blocking-spin", "pipc-async-spin"})
+        add(std::string("mq ") + impl + " / mq raw-spin, cross-cpu p50",
+            cell_at(r, "cross-cpu", "mq", impl, 64), mq_raw_spin, 1.1, true, p50);
     add_us("channel", "pipc-blocking-spin", 64, 1.0);
     if (r.instrument.ns_per_sample > 0) {
         target t;
@@ -334,6 +344,8 @@ std::string floor_of(const cell_result& c) {
     if (c.impl == "peer") return "";
     if (c.transport == "mq") return c.impl == "raw" ? "" : "mq/raw";
     if (c.transport == "channel") return "mq/raw";
+    if (c.transport == "sem" && c.impl.find("-free") != std::string::npos) // one process, batches
+        return c.impl == "raw-free" ? "" : "sem/raw-free";
     if (c.transport == "sem") return c.impl == "raw" ? "" : "sem/raw";
     if (c.transport == "shm") return "sem/raw";
     if (c.transport == "pipe" || c.transport == "eventfd") return "mq/raw";

@@ -15,6 +15,9 @@
 #define PIPC_BENCH_ASYNC_SEM 1
 #include <pipc/asio/async_semaphore.hpp>
 #include <pipc/shared_memory.hpp>
+
+#include <fcntl.h>
+#include <semaphore.h>
 #endif
 
 #if __has_include(<pipc/asio/async_channel.hpp>) && !defined(PIPC_BENCH_PUBLIC_PATH_VARIANTS)
@@ -271,6 +274,64 @@ struct sem_async {
     long depth_;
 };
 
+// ---- sem: acquiring a free semaphore (one process, no peer) --------------------------------
+
+/// Operations per sample of the free-semaphore cells: one acquire costs tens of ns, far below a
+/// clock read's resolution and cost, so each sample times a batch. The table's microseconds per
+/// sample are therefore nanoseconds per acquire.
+constexpr int free_batch = 1000;
+
+/// Fills m.samples_ns with warmup + round_trips batches of `free_batch` acquires, each preceded
+/// by an untimed refill of `free_batch` units; `acquire_batch` returns the batch's time in ns.
+template <class AcquireBatch>
+void sample_free_batches(const cell_spec& s, measurement& m, AcquireBatch&& acquire_batch) {
+    for (std::uint64_t i = 0; i < s.warmup; ++i) acquire_batch();
+    const std::int64_t cpu0 = process_cpu_ns();
+    for (std::uint64_t i = 0; i < s.round_trips; ++i) m.samples_ns[i] = acquire_batch();
+    m.cpu_us_per_rt = double(process_cpu_ns() - cpu0) / 1000.0 / double(s.round_trips);
+}
+
+/// The floor: sem_trywait on a semaphore that has units (no system call).
+void free_cell_raw(const cell_spec& s, measurement& m) {
+    sem_t* p = ::sem_open(s.names[0].c_str(), O_CREAT | O_EXCL, 0600, 0u);
+    if (p == SEM_FAILED) fail_errno("sem_open " + s.names[0]);
+    ::sem_unlink(s.names[0].c_str());
+    sample_free_batches(s, m, [&] {
+        for (int k = 0; k < free_batch; ++k) ::sem_post(p);
+        const std::int64_t t0 = now_ns();
+        for (int k = 0; k < free_batch; ++k)
+            if (::sem_trywait(p) != 0) fail_errno("sem_trywait");
+        return now_ns() - t0;
+    });
+    ::sem_close(p);
+}
+
+/// co_await async_acquire(use_awaitable) on a semaphore that has units, in a coroutine on a
+/// single-threaded io_context, as an Asio service would take a free unit. With `TryFirst`, the
+/// coroutine calls try_acquire() first and co_awaits only when it fails (the idiom
+/// docs/wait-strategies.md gives for a free semaphore; it never waits behind older acquires).
+template <bool TryFirst>
+void free_cell_async(const cell_spec& s, measurement& m) {
+    pipc::semaphore::options o;
+    o.open = pipc::open_mode::create_exclusive;
+    run_io([&](asio::io_context& ctx) -> asio::awaitable<void> {
+        pipc::async_semaphore sem(ctx, s.names[0], o);
+        sem.unlink();
+        const std::uint64_t total = s.warmup + s.round_trips;
+        const std::int64_t cpu0 = process_cpu_ns();
+        for (std::uint64_t i = 0; i < total; ++i) {
+            sem.release(free_batch);
+            const std::int64_t t0 = now_ns();
+            for (int k = 0; k < free_batch; ++k)
+                if (!TryFirst || !sem.try_acquire())
+                    co_await sem.async_acquire(asio::use_awaitable);
+            const std::int64_t t = now_ns() - t0;
+            if (i >= s.warmup) m.samples_ns[i - s.warmup] = t;
+        }
+        m.cpu_us_per_rt = double(process_cpu_ns() - cpu0) / 1000.0 / double(total);
+    });
+}
+
 /// The shm variant of variants_blocking.cpp with co_await on the semaphores.
 struct shm_async {
     static constexpr bool checks_seq = true;
@@ -417,6 +478,9 @@ void register_async_variants(std::vector<variant>& out) {
     out.push_back({"sem", spin_impl("pipc-async", spin_mode::adaptive), false,
                    async_cell<sem_async<spin_mode::adaptive>>});
     out.push_back({"shm", "pipc-async", true, async_cell<shm_async>});
+    out.push_back({"sem", "raw-free", false, free_cell_raw});
+    out.push_back({"sem", "pipc-async-free", false, free_cell_async<false>});
+    out.push_back({"sem", "pipc-async-free-try", false, free_cell_async<true>});
 #endif
 #ifdef PIPC_BENCH_ASYNC_CHANNEL
     out.push_back({"channel", "pipc-async", true, channel_cell<channel_async<false>>});

@@ -105,6 +105,58 @@ struct mq_raw : stream_is_pingpong {
     long depth_;
 };
 
+// ---- mq: the floor of a spinning queue wait --------------------------------------------------
+
+/// The bare loop a spinning receive is measured against: poll an O_NONBLOCK descriptor of the
+/// queue with mq_receive for up to the default spin budget (20 us, one clock read per poll, no
+/// pause, no bookkeeping), then block on a second, blocking descriptor. Sends are plain mq_send.
+struct mq_raw_spin : stream_is_pingpong {
+    static constexpr bool checks_seq = true;
+    static constexpr std::int64_t budget_ns = 20000; // pipc::wait_strategy::spin()'s default
+    using shared = no_shared;
+    static shared create(const cell_spec& s) {
+        create_raw_queues(s);
+        return {};
+    }
+    mq_raw_spin(const cell_spec& s, bool initiator, shared&) : depth_(s.depth) {
+        const auto d = dirs(s, initiator);
+        in_ = ::mq_open(d.in.c_str(), O_RDONLY);
+        if (in_ == mqd_t(-1)) fail_errno("mq_open " + d.in);
+        in_nb_ = ::mq_open(d.in.c_str(), O_RDONLY | O_NONBLOCK);
+        if (in_nb_ == mqd_t(-1)) fail_errno("mq_open(O_NONBLOCK) " + d.in);
+        out_ = ::mq_open(d.out.c_str(), O_WRONLY);
+        if (out_ == mqd_t(-1)) fail_errno("mq_open " + d.out);
+    }
+    ~mq_raw_spin() {
+        ::mq_close(in_);
+        ::mq_close(in_nb_);
+        ::mq_close(out_);
+    }
+    void send(const std::byte* p, std::size_t n) {
+        while (::mq_send(out_, reinterpret_cast<const char*>(p), n, 0) == -1)
+            if (errno != EINTR) fail_errno("mq_send");
+    }
+    void recv(std::byte* p, std::size_t n) {
+        auto* buf = reinterpret_cast<char*>(p);
+        const std::int64_t start = now_ns();
+        do {
+            const ssize_t r = ::mq_receive(in_nb_, buf, n, nullptr);
+            if (r >= 0) return check_len(std::size_t(r), n, "mq_receive(O_NONBLOCK)");
+            if (errno != EAGAIN && errno != EINTR) fail_errno("mq_receive(O_NONBLOCK)");
+        } while (now_ns() - start < budget_ns);
+        ssize_t r;
+        while ((r = ::mq_receive(in_, buf, n, nullptr)) == -1)
+            if (errno != EINTR) fail_errno("mq_receive");
+        check_len(std::size_t(r), n, "mq_receive");
+    }
+    void tput_send(const std::byte* p, std::size_t n) { send(p, n); }
+    void tput_recv(std::byte* p, std::size_t n) { recv(p, n); }
+    long depth() const { return depth_; }
+
+    mqd_t in_ = -1, in_nb_ = -1, out_ = -1;
+    long depth_;
+};
+
 // ---- mq: O_NONBLOCK + a bare level-triggered epoll loop (the floor for any event loop) -----
 
 struct mq_raw_epoll : stream_is_pingpong {
@@ -595,6 +647,7 @@ void blocking_cell(const cell_spec& s, measurement& m) {
 void register_blocking_variants(std::vector<variant>& out) {
     out.push_back({"mq", "raw", true, blocking_cell<mq_raw>});
     out.push_back({"mq", "raw-epoll", true, blocking_cell<mq_raw_epoll>});
+    out.push_back({"mq", "raw-spin", true, blocking_cell<mq_raw_spin>});
     out.push_back({"mq", "pipc-blocking", true, blocking_cell<mq_pipc<>>});
     out.push_back({"mq", spin_impl("pipc-blocking", spin_mode::spin), true,
                    blocking_cell<mq_pipc<spin_mode::spin>>});
