@@ -195,6 +195,8 @@ int impl_rank(const std::string& t) {
                                   "raw-epoll",
                                   "pipc-blocking",
                                   "pipc-blocking-zc",
+                                  "pipc-blocking-cap64",
+                                  "pipc-blocking-zc-cap64",
                                   "pipc-blocking-spin",
                                   "pipc-blocking-adaptive",
                                   "pipc-async",
