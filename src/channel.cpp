@@ -261,7 +261,7 @@ channel::channel(channel&& o) noexcept
     : base_(std::exchange(o.base_, nullptr)), length_(std::exchange(o.length_, 0)),
       name_(std::move(o.name_)), permissions_(o.permissions_), created_(o.created_),
       consumer_(std::exchange(o.consumer_, false)), took_over_(o.took_over_),
-      view_out_(std::exchange(o.view_out_, false)), slot_count_(o.slot_count_),
+      view_out_(std::exchange(o.view_out_, false)), streak_(o.streak_), slot_count_(o.slot_count_),
       max_message_size_(o.max_message_size_), stride_(o.stride_), mode_(o.mode_), pid_(o.pid_),
       wait_(o.wait_), on_signal_(o.on_signal_) {
     for (int i = 0; i < 2; ++i)
@@ -280,6 +280,7 @@ channel& channel::operator=(channel&& o) noexcept {
         consumer_ = std::exchange(o.consumer_, false);
         took_over_ = o.took_over_;
         view_out_ = std::exchange(o.view_out_, false);
+        streak_ = o.streak_;
         slot_count_ = o.slot_count_;
         max_message_size_ = o.max_message_size_;
         stride_ = o.stride_;
@@ -770,11 +771,19 @@ channel::slot* channel::front_until(const detail::deadline& dl, error_code& ec) 
     if (!ec) ec = claim_consumer();
     if (!ec && view_out_) ec = make_error_code(errc::view_outstanding);
     if (ec) return nullptr;
-    if (slot* s = try_front(false)) return s;
+    if (slot* s = try_front(false)) {
+        if (streak_ < 2) ++streak_;
+        return s;
+    }
     if (single_try(dl)) return try_front(true);
+    // Draining a stream (two messages or more without waiting): the producer is likely runnable,
+    // on this CPU too. A round trip (one message per wait) sleeps at once, as a yield there could
+    // only hand the CPU to an unrelated process.
+    const bool streaming = streak_ >= 2;
+    streak_ = 0;
     slot* got = nullptr;
     if (wait_.spin_until([&] { return (got = try_front(false)) != nullptr; })) return got;
-    for (int i = 0; i < yields_before_sleep; ++i) {
+    for (int i = 0; streaming && i < yields_before_sleep; ++i) {
         ::sched_yield();
         if (slot* s = try_front(false)) return s;
     }

@@ -532,6 +532,9 @@ private:
     bool consumer_ = false; ///< This handle holds the consumer role.
     bool took_over_ = false;
     bool view_out_ = false;
+    /// Messages the consumer found without waiting since it last had to wait (saturates at 2):
+    /// it yields before sleeping only while draining a stream, never in a round trip.
+    std::uint32_t streak_ = 0;
     std::uint32_t slot_count_ = 0;
     std::uint32_t max_message_size_ = 0;
     std::uint64_t stride_ = 0;
