@@ -33,6 +33,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -78,9 +80,16 @@ struct robust_lock_state {
     std::shared_ptr<robust_lock_op> active; ///< The op the holder is locking for right now.
     std::thread thread;
     bool stop = false;
-    bool holder_holds = false;      ///< The holder thread owns the pthread lock.
-    bool holder_owner_dead = false; ///< ... taken with owner_dead and not yet consistent().
+    bool holder_holds = false;         ///< The holder thread owns the pthread lock.
+    bool holder_owner_dead = false;    ///< ... taken with owner_dead and not yet consistent().
+    bool holder_sleeping = false;      ///< The holder waits on cv: only then is it notified.
+    std::atomic<unsigned> work_seq{0}; ///< Bumped (under m) whenever the holder has news.
     grant_state grant = grant_state::none;
+    // The fast path (lock on the calling thread): the grant belongs to `inline_owner`, not to
+    // the holder thread; only that thread may unlock it, consistent() it or release it.
+    bool grant_inline = false;
+    bool inline_owner_dead = false; ///< ... taken with owner_dead and not yet consistent().
+    std::thread::id inline_owner;
     // The io side's view (read without the lock by owns_lock() and inconsistent()).
     std::atomic<bool> owns{false};
     std::atomic<bool> inconsistent{false};
@@ -89,6 +98,39 @@ struct robust_lock_state {
 namespace {
 
 using op_ptr = std::shared_ptr<robust_lock_op>;
+
+/// Wakes the holder thread if it sleeps on cv (when it is awake it sees the change before it
+/// sleeps again: every field it looks at is guarded by st.m). Call with st.m held.
+void wake_holder_locked(robust_lock_state& st) {
+    st.work_seq.fetch_add(1, std::memory_order_release);
+    if (st.holder_sleeping) st.cv.notify_one();
+}
+
+/// How long an idle holder keeps yielding before it sleeps on cv: an unlock or the next request
+/// that comes within it costs no wake-up (measured in docs/robust_mutex.md, "Cost": 20 us halves
+/// the uncontended round trip and removes a wake-up per hand-off; the bench showed no gain at
+/// 50 us). sched_yield, not a busy loop: on one CPU the thread it waits for must run.
+constexpr std::chrono::microseconds spin_budget{20};
+
+/// Releases a lock the fast path took for an operation that was never delivered (close() came
+/// first, or the completion was destroyed without running). Only the owning thread can: from
+/// any other thread the lock stays held until that thread ends (then owner_dead). A lock taken
+/// with owner_dead is never unlocked unrepaired (that would make it not recoverable for
+/// everybody): it stays held until the owning thread ends. Call with st.m held.
+void release_inline_locked(robust_lock_state& st) {
+    if (!st.grant_inline) return;
+    st.grant_inline = false;
+    st.grant = grant_state::none;
+    if (st.inline_owner != std::this_thread::get_id() || st.inline_owner_dead) {
+        log_debug("async robust mutex \"{}\": an undelivered fast-path lock stays held by its "
+                  "thread until that thread ends",
+                  st.mtx.name());
+        return;
+    }
+    error_code ec;
+    st.mtx.unlock(ec);
+    if (ec) log_debug("async robust mutex: unlock failed: {}", ec.message());
+}
 
 struct completion {
     op_ptr op;
@@ -113,10 +155,13 @@ struct completion {
         if (granted) {
             auto& st = *op->st;
             std::lock_guard lk(st.m);
-            if (st.grant == grant_state::pending) {
+            if (st.grant_inline) {
+                if (st.grant == grant_state::pending || st.grant == grant_state::revoked)
+                    release_inline_locked(st);
+            } else if (st.grant == grant_state::pending) {
                 st.grant = grant_state::revoked;
                 st.commands.push_back(command::drop);
-                st.cv.notify_one();
+                wake_holder_locked(st);
             }
         }
         robust_lock_holder::handler_type h = std::move(op->handler);
@@ -140,6 +185,7 @@ struct completion {
                 st.inconsistent.store(result == lock_result::owner_dead);
                 st.owns.store(true);
             } else {
+                if (st.grant_inline) release_inline_locked(st);
                 // close() came first and the holder lets go of it: not ours.
                 ec = asio::error::operation_aborted;
                 result = lock_result::acquired;
@@ -240,6 +286,7 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
         error_code ec;
     };
     std::vector<failed> done;
+    bool spun = false;
     std::unique_lock lk(st.m);
     for (;;) {
         while (!st.commands.empty()) {
@@ -282,7 +329,22 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
             return;
         }
         if (st.holder_holds || st.queue.empty()) {
+            if (!spun) {
+                spun = true;
+                const unsigned seen = st.work_seq.load(std::memory_order_relaxed);
+                lk.unlock();
+                const auto until = std::chrono::steady_clock::now() + spin_budget;
+                while (st.work_seq.load(std::memory_order_acquire) == seen &&
+                       std::chrono::steady_clock::now() < until)
+                    ::sched_yield();
+                lk.lock();
+                if (st.work_seq.load(std::memory_order_relaxed) != seen) spun = false;
+                continue;
+            }
+            spun = false;
+            st.holder_sleeping = true;
             st.cv.wait(lk);
+            st.holder_sleeping = false;
             continue;
         }
         op_ptr op = std::move(st.queue.front());
@@ -372,8 +434,8 @@ robust_lock_holder::~robust_lock_holder() {
     close();
 }
 
-void robust_lock_holder::async_lock(asio::any_io_executor io_ex, handler_type handler,
-                                    deadline dl) {
+void robust_lock_holder::async_lock(asio::any_io_executor io_ex, handler_type handler, deadline dl,
+                                    bool on_calling_thread) {
     auto op = std::make_shared<robust_lock_op>();
     op->st = st_;
     op->io_work = asio::prefer(io_ex, asio::execution::outstanding_work.tracked);
@@ -383,20 +445,42 @@ void robust_lock_holder::async_lock(asio::any_io_executor io_ex, handler_type ha
     op->slot = asio::get_associated_cancellation_slot(op->handler);
     if (op->slot.is_connected()) op->slot.template emplace<cancel_handler>(cancel_handler{op});
     bool closed = false;
+    bool granted = false;
+    lock_result result = lock_result::acquired;
     {
         std::lock_guard lk(st_->m);
-        if (st_->stop) {
+        auto& st = *st_;
+        if (st.stop) {
             closed = true;
             op->done = true;
-        } else {
-            st_->queue.push_back(op);
-            if (!st_->thread.joinable())
-                st_->thread = std::thread([sp = st_] { run_holder(sp); });
+        } else if (on_calling_thread && st.grant == grant_state::none && !st.holder_holds &&
+                   st.queue.empty() && !st.active && st.commands.empty()) {
+            // The fast path: nothing of this object is queued or held, so a lock taken here
+            // keeps the first-come, first-served order. One try, never a wait (an expired
+            // clocklock; the mutex is not held by this object, so no already_owner unless
+            // another object of this thread holds it, which the holder then waits for).
+            error_code ec;
+            if (st.mtx.try_lock(ec)) {
+                granted = true;
+                result = ec == errc::owner_dead ? lock_result::owner_dead : lock_result::acquired;
+                op->done = true;
+                st.grant = grant_state::pending;
+                st.grant_inline = true;
+                st.inline_owner_dead = result == lock_result::owner_dead;
+                st.inline_owner = std::this_thread::get_id();
+            }
+        }
+        if (!closed && !granted) {
+            st.queue.push_back(op);
+            if (!st.thread.joinable())
+                st.thread = std::thread([sp = st_] { run_holder(sp); });
             else
-                st_->cv.notify_one();
+                wake_holder_locked(st);
         }
     }
     if (closed) post_completion(std::move(op), asio::error::operation_aborted, {}, false);
+    // Posted, never run here: the handler does not run inside the initiating call.
+    if (granted) post_completion(std::move(op), {}, result, true);
 }
 
 void robust_lock_holder::unlock(error_code& ec) {
@@ -405,12 +489,29 @@ void robust_lock_holder::unlock(error_code& ec) {
         ec = make_error_code(errc::not_owner);
         return;
     }
+    if (st_->grant_inline) {
+        // Taken on the calling thread: only that thread can release it, at once, inline.
+        if (st_->inline_owner != std::this_thread::get_id()) {
+            ec = make_error_code(errc::not_owner);
+            return;
+        }
+        st_->mtx.unlock(ec);
+        if (ec) return; // not released: still owned
+        st_->owns.store(false);
+        st_->inconsistent.store(false);
+        st_->grant = grant_state::none;
+        st_->grant_inline = false;
+        st_->inline_owner_dead = false;
+        // Queued requests: the holder already waits in clocklock and gets the lock now; if
+        // it sleeps (nothing queued), there is nothing to do.
+        return;
+    }
     ec = {};
     st_->owns.store(false);
     st_->inconsistent.store(false);
     st_->grant = grant_state::none;
     st_->commands.push_back(command::unlock);
-    st_->cv.notify_one();
+    wake_holder_locked(*st_);
 }
 
 void robust_lock_holder::consistent(error_code& ec) {
@@ -419,10 +520,21 @@ void robust_lock_holder::consistent(error_code& ec) {
         ec = make_error_code(errc::not_owner);
         return;
     }
+    if (st_->grant_inline) {
+        if (st_->inline_owner != std::this_thread::get_id()) {
+            ec = make_error_code(errc::not_owner);
+            return;
+        }
+        st_->mtx.consistent(ec);
+        if (ec) return;
+        st_->inline_owner_dead = false;
+        st_->inconsistent.store(false);
+        return;
+    }
     ec = {};
     st_->inconsistent.store(false);
     st_->commands.push_back(command::consistent);
-    st_->cv.notify_one();
+    wake_holder_locked(*st_);
 }
 
 void robust_lock_holder::cancel() {
@@ -447,6 +559,7 @@ void robust_lock_holder::close() noexcept {
         st_->owns.store(false);
         st_->inconsistent.store(false);
         t = std::move(st_->thread);
+        st_->work_seq.fetch_add(1, std::memory_order_release); // ends a spin at once
         st_->cv.notify_one();
     }
     for (auto& op : aborted)

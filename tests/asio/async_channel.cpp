@@ -28,6 +28,7 @@
 #include <array>
 #include <cstring>
 #include <future>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,6 +84,12 @@ struct watchdog {
     }
     void done() { timer.cancel(); }
 };
+
+/// Sends without blocking (the ring must have room): a broken wake-up fails the test instead
+/// of blocking it.
+void send_now(channel& tx, const std::string& s) {
+    BOOST_TEST_REQUIRE(tx.try_send(std::as_bytes(std::span(s.data(), s.size()))));
+}
 
 /// Names in /dev/mqueue containing `part`.
 int mqueue_entries(const std::string& part) {
@@ -669,4 +676,123 @@ BOOST_AUTO_TEST_CASE(dead_writer_is_skipped_by_a_waiting_receive) {
     BOOST_TEST(!result);
     BOOST_TEST(got == "behind");
     BOOST_TEST(rx.core().abandoned() == 1U);
+}
+
+// The epoll path keeps the bell registered and skips the drain before a wait when the bell was
+// emptied and the reactor saw no edge since. A bell rung while nobody waited (a late ring)
+// must then still be emptied before the next wait, or the next ring would find it full and
+// wake nobody: with the reactor seeing that ring before the wait, and without.
+BOOST_AUTO_TEST_CASE(bell_rung_while_nobody_waits_wakes_nothing_and_loses_nothing) {
+    for (const bool reactor_saw_it : {true, false}) {
+        channel_name name;
+        asio::io_context ctx;
+        pipc::async_channel rx(ctx, name, create(4));
+        channel tx(name);
+        std::array<char, 64> buf{};
+        std::string got;
+        watchdog dog(ctx, 20s);
+        auto receive = [&] {
+            got.clear();
+            rx.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t n) {
+                BOOST_TEST(!ec);
+                got.assign(buf.data(), n);
+            });
+        };
+        auto run_until_received = [&] {
+            while (got.empty() && !dog.fired) ctx.run_one();
+        };
+        for (int round = 0; round < 3; ++round) {
+            receive();
+            ctx.poll(); // waits in the reactor
+            BOOST_TEST(got.empty());
+            send_now(tx, "m" + std::to_string(round));
+            run_until_received();
+            BOOST_TEST(got == "m" + std::to_string(round));
+            // A late ring: nobody waits for it.
+            pipc::detail::channel_async_access::ring(tx, pipc::detail::channel_bell::data);
+            if (reactor_saw_it) ctx.poll();
+            // A wait cancelled with its bell empty, then a ring nobody waits for.
+            asio::cancellation_signal sig;
+            bool aborted = false;
+            rx.async_receive(
+                asio::buffer(buf),
+                asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, std::size_t) {
+                    aborted = ec == asio::error::operation_aborted;
+                }));
+            ctx.poll();
+            sig.emit(asio::cancellation_type::terminal);
+            while (!aborted && !dog.fired) ctx.run_one();
+            pipc::detail::channel_async_access::ring(tx, pipc::detail::channel_bell::data);
+            if (reactor_saw_it) ctx.poll();
+        }
+        receive();
+        ctx.poll();
+        BOOST_TEST(got.empty()); // the stale ring delivered nothing
+        send_now(tx, "last");
+        run_until_received();
+        BOOST_TEST(!dog.fired);
+        BOOST_TEST(got == "last");
+        dog.done();
+    }
+}
+
+// A receive cancelled while it waits in the reactor, before and after the bell rang, consumed
+// nothing; the bell stays registered and wakes the next receive.
+BOOST_AUTO_TEST_CASE(cancel_while_waiting_in_the_reactor_loses_nothing) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel rx(ctx, name, create(4));
+    channel tx(name);
+    std::array<char, 64> buf{};
+    std::string got;
+    error_code result;
+    bool completed = false;
+    watchdog dog(ctx, 20s);
+    asio::cancellation_signal sig;
+    auto receive = [&] {
+        got.clear();
+        completed = false;
+        rx.async_receive(asio::buffer(buf), asio::bind_cancellation_slot(
+                                                sig.slot(), [&](error_code ec, std::size_t n) {
+                                                    result = ec;
+                                                    completed = true;
+                                                    if (!ec) got.assign(buf.data(), n);
+                                                }));
+    };
+    auto run_until_completed = [&] {
+        while (!completed && !dog.fired) ctx.run_one();
+    };
+    for (int round = 0; round < 3; ++round) {
+        const std::string msg = "r" + std::to_string(round);
+        // Cancelled before anything was sent.
+        receive();
+        ctx.poll();
+        BOOST_TEST(!completed);
+        sig.emit(asio::cancellation_type::terminal);
+        run_until_completed();
+        BOOST_TEST(result == asio::error::operation_aborted);
+        // Cancelled after the bell rang, before the handler could take the message.
+        receive();
+        ctx.poll();
+        BOOST_TEST(!completed);
+        send_now(tx, msg);
+        sig.emit(asio::cancellation_type::terminal);
+        run_until_completed();
+        BOOST_TEST(result == asio::error::operation_aborted);
+        // The message is still first in the ring.
+        receive();
+        run_until_completed();
+        BOOST_TEST(!result);
+        BOOST_TEST(got == msg);
+        // And the bell still wakes a waiting receive.
+        receive();
+        ctx.poll();
+        BOOST_TEST(!completed);
+        send_now(tx, msg + "-woken");
+        run_until_completed();
+        BOOST_TEST(!result);
+        BOOST_TEST(got == msg + "-woken");
+    }
+    BOOST_TEST(!dog.fired);
+    dog.done();
 }

@@ -628,3 +628,187 @@ BOOST_AUTO_TEST_CASE(an_undelivered_owner_dead_lock_stays_owner_dead) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The opt-in fast path (set_lock_on_calling_thread): an uncontended lock is taken by the thread
+// that calls async_lock, completes through a post, and is unlocked inline by that thread only.
+BOOST_FIXTURE_TEST_SUITE(lock_on_the_calling_thread, watchdog)
+
+namespace {
+
+/// What a second handle on *this* thread gets: already_owner when this thread owns the mutex
+/// (the fast path took it here), busy when another thread (the holder) owns it.
+error_code probe_here(const std::string& name) {
+    robust_mutex probe(name);
+    error_code ec;
+    if (probe.try_lock(ec)) {
+        probe.unlock();
+        return {};
+    }
+    return ec;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(an_uncontended_lock_is_taken_by_the_calling_thread) {
+    mutex_name n;
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n, create_opts());
+    BOOST_TEST(!m.lock_on_calling_thread());
+    m.set_lock_on_calling_thread(true);
+    BOOST_TEST(m.lock_on_calling_thread());
+    for (int round = 0; round < 3; ++round) {
+        lock_outcome out;
+        m.async_lock(out.handler());
+        BOOST_TEST(!out.done); // posted, never run inside the initiating call
+        BOOST_TEST((probe_here(n.str()) == errc::already_owner)); // this thread owns it
+        run_until(ctx, [&] { return out.done; });
+        BOOST_TEST(!out.ec);
+        BOOST_TEST((out.result == lock_result::acquired));
+        BOOST_TEST(m.owns_lock());
+        m.unlock();
+        // Released inline: free at once, for this thread too.
+        BOOST_TEST(!m.owns_lock());
+        BOOST_TEST(!probe_here(n.str()));
+        check_free(n.str());
+    }
+    // Off again: the holder thread takes it.
+    m.set_lock_on_calling_thread(false);
+    lock_outcome out;
+    m.async_lock(out.handler());
+    run_until(ctx, [&] { return out.done; });
+    BOOST_REQUIRE(!out.ec);
+    BOOST_TEST((probe_here(n.str()) != errc::already_owner));
+    m.unlock();
+    check_free(n.str());
+}
+
+BOOST_AUTO_TEST_CASE(unlock_and_consistent_from_another_thread_are_refused) {
+    mutex_name n;
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n, create_opts());
+    m.set_lock_on_calling_thread(true);
+    lock_outcome out;
+    m.async_lock(out.handler());
+    run_until(ctx, [&] { return out.done; });
+    BOOST_REQUIRE(!out.ec);
+    error_code unlock_ec, consistent_ec;
+    std::thread([&] {
+        m.unlock(unlock_ec);
+        m.consistent(consistent_ec);
+    }).join();
+    BOOST_TEST((unlock_ec == errc::not_owner));
+    BOOST_TEST((unlock_ec == pipc::condition::permissions));
+    BOOST_TEST((consistent_ec == errc::not_owner));
+    BOOST_TEST(m.owns_lock()); // nothing changed
+    BOOST_TEST((probe_here(n.str()) == errc::already_owner));
+    m.unlock();
+    check_free(n.str());
+}
+
+// Contended: the fast path fails and the request goes to the holder (which waits for the
+// blocking owner, and can be cancelled as always); a second request while the fast path's lock
+// is held waits for its unlock, first come, first served.
+BOOST_AUTO_TEST_CASE(contended_requests_go_to_the_holder) {
+    mutex_name n;
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n, create_opts());
+    m.set_lock_on_calling_thread(true);
+    lock_outcome first, second;
+    m.async_lock(first.handler());
+    m.async_lock(second.handler()); // queued behind the first
+    run_until(ctx, [&] { return first.done; });
+    BOOST_REQUIRE(!first.ec);
+    ctx.restart();
+    ctx.poll();
+    BOOST_TEST(!second.done);
+    m.unlock(); // inline; the holder, waiting in clocklock, gets it
+    run_until(ctx, [&] { return second.done; });
+    BOOST_REQUIRE(!second.ec);
+    BOOST_TEST((probe_here(n.str()) != errc::already_owner)); // the holder has it
+    std::thread([&] { m.unlock(); }).join(); // a holder lock: any thread may unlock
+    check_free(n.str());
+
+    pipc_test::handshake locked, release;
+    const pid_t pid = fork_blocking_holder(n.str(), locked, &release);
+    BOOST_REQUIRE(locked.wait() == 'L');
+    asio::cancellation_signal sig;
+    lock_outcome busy;
+    m.async_lock(asio::bind_cancellation_slot(sig.slot(), busy.handler()));
+    sig.emit(asio::cancellation_type::terminal);
+    run_until(ctx, [&] { return busy.done; });
+    BOOST_TEST((busy.ec == asio::error::operation_aborted));
+    BOOST_TEST(!m.owns_lock());
+    release.signal();
+    reap(pid);
+    check_free(n.str());
+}
+
+// A cancellation after the fast path granted the lock has no effect: the operation succeeds and
+// the caller owns (and unlocks) it; nothing is left held either way.
+BOOST_AUTO_TEST_CASE(cancellation_after_a_fast_path_grant) {
+    mutex_name n;
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n, create_opts());
+    m.set_lock_on_calling_thread(true);
+    for (int round = 0; round < 20; ++round) {
+        asio::cancellation_signal sig;
+        lock_outcome out;
+        m.async_lock(asio::bind_cancellation_slot(sig.slot(), out.handler()));
+        sig.emit(round % 2 ? asio::cancellation_type::terminal : asio::cancellation_type::partial);
+        m.cancel();
+        run_until(ctx, [&] { return out.done; });
+        BOOST_REQUIRE(!out.ec);
+        BOOST_REQUIRE(m.owns_lock());
+        m.unlock();
+        check_free(n.str());
+    }
+    // Cancelled from another thread while the grant is posted: same outcome.
+    for (int round = 0; round < 50; ++round) {
+        asio::cancellation_signal sig;
+        lock_outcome out;
+        m.async_lock(asio::bind_cancellation_slot(sig.slot(), out.handler()));
+        std::thread t([&] { m.cancel(); });
+        run_until(ctx, [&] { return out.done; });
+        t.join();
+        BOOST_REQUIRE(!out.ec);
+        m.unlock();
+        check_free(n.str());
+    }
+}
+
+// close() or the completion's destruction before delivery: the lock the fast path took goes
+// back on this thread, cleanly (the next locker sees acquired, not owner_dead).
+BOOST_AUTO_TEST_CASE(an_undelivered_fast_path_lock_goes_back) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    {
+        asio::io_context ctx;
+        lock_outcome out;
+        async_robust_mutex m(ctx, n);
+        m.set_lock_on_calling_thread(true);
+        m.async_lock(out.handler());
+        BOOST_TEST((probe_here(n.str()) == errc::already_owner));
+        m.close();
+        run_until(ctx, [&] { return out.done; });
+        BOOST_TEST((out.ec == asio::error::operation_aborted));
+        check_free(n.str());
+    }
+    {
+        bool called = false;
+        {
+            asio::io_context ctx;
+            async_robust_mutex m(ctx, n);
+            m.set_lock_on_calling_thread(true);
+            m.async_lock([&](error_code, lock_result) { called = true; });
+            BOOST_TEST((probe_here(n.str()) == errc::already_owner));
+        } // the object, then the context with the completion queued
+        BOOST_TEST(!called);
+        error_code ec;
+        robust_mutex probe(n);
+        BOOST_REQUIRE(probe.try_lock(ec));
+        BOOST_TEST(!ec); // acquired, not owner_dead
+        probe.unlock();
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

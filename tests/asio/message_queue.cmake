@@ -18,3 +18,6 @@ pipc_add_test(asio_immediate_completion SOURCES ${CMAKE_CURRENT_LIST_DIR}/immedi
 # Timed operations (async_send_for/until, async_receive_for/until).
 pipc_add_test(asio_async_message_queue_timed
               SOURCES ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_timed.cpp)
+# On an io_context made for one thread (concurrency hint 1): one failed call per wait.
+pipc_add_test(asio_async_message_queue_one_thread
+              SOURCES ${CMAKE_CURRENT_LIST_DIR}/async_message_queue_one_thread.cpp)

@@ -203,6 +203,11 @@ BOOST_AUTO_TEST_CASE(busy_errors_exit_5) {
     const auto full = run({"mq", "send", q.str(), "two", "--timeout", "0.1"});
     BOOST_TEST(full.exit_code == 5, full.err);
     BOOST_TEST(full.err.find("full") != std::string::npos, full.err);
+    // A partial batch: the message that was there is printed, then the shortfall is counted.
+    const auto partial = run({"mq", "recv", q.str(), "-n", "3", "--timeout", "0"});
+    BOOST_TEST(partial.exit_code == 5, partial.err);
+    BOOST_TEST(partial.out == "one\n");
+    BOOST_TEST(partial.err.find("(received 1 of 3)") != std::string::npos, partial.err);
 }
 
 BOOST_AUTO_TEST_CASE(other_failures_exit_1) {

@@ -324,7 +324,10 @@ BOOST_AUTO_TEST_CASE(channel_commands) {
     const auto full = run({"channel", "send", n.str(), "--timeout", "0", "extra"});
     BOOST_TEST(full.exit_code == 5);
     BOOST_TEST(full.err.find("still full") != std::string::npos, full.err);
-    BOOST_TEST(run({"channel", "recv", n.str(), "-n", "4"}).out == "f\nf\nf\nf\n");
+    const auto partial = run({"channel", "recv", n.str(), "-n", "5", "--timeout", "0"});
+    BOOST_TEST(partial.exit_code == 5, partial.err);
+    BOOST_TEST(partial.out == "f\nf\nf\nf\n");
+    BOOST_TEST(partial.err.find("(received 4 of 5)") != std::string::npos, partial.err);
 
     BOOST_TEST(run({"channel", "send", n.str(), "x"}).exit_code == 0);
     const auto js = json_lines(run({"channel", "recv", n.str(), "--json"}).out);

@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "inventory.hpp"
+#include "message_commands.hpp"
 
 #include <pipc/channel.hpp>
 #include <pipc/inspect.hpp>
@@ -28,20 +29,6 @@ namespace pipc_cli {
 namespace {
 
 using pipc::object_kind;
-
-std::string shown(const std::string& name) {
-    return escape_for_text(name);
-}
-
-void note(const std::string& message) {
-    std::fprintf(stderr, "pipc: %s\n", message.c_str());
-}
-
-std::string seconds_text(double s) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", s);
-    return std::string(buf) + " s";
-}
 
 // A robust mutex's name: a shared-memory name short enough for the "/pipc-robust-mutex." prefix.
 CLI::Validator lock_name_validator() {
@@ -298,29 +285,18 @@ void add_channel(CLI::App& app) {
                                                  std::to_string(bytes.size()) +
                                                  " bytes, its max message size is " +
                                                  std::to_string(ch.max_message_size()));
-            pipc::error_code ec;
-            if (o->timeout) {
-                const bool sent =
-                    ch.send_for(bytes, std::chrono::duration<double>(*o->timeout), ec);
-                check(ec, context);
-                if (!sent)
-                    throw tool_error(exit_busy,
-                                     context + ": still full after " + seconds_text(*o->timeout));
-            } else {
-                ch.send(bytes, ec);
-                check(ec, context);
-            }
+            send_or_fail(o->timeout, context,
+                         [&](const std::optional<double>& timeout, pipc::error_code& ec) {
+                             if (timeout)
+                                 return ch.send_for(bytes, std::chrono::duration<double>(*timeout),
+                                                    ec);
+                             ch.send(bytes, ec);
+                             return true;
+                         });
         });
     }
     {
-        struct options {
-            std::string name;
-            std::optional<double> timeout;
-            unsigned count = 1;
-            bool json = false;
-            bool null = false;
-        };
-        auto o = std::make_shared<options>();
+        auto o = std::make_shared<receive_options>();
         auto* cmd = add_command(*chan, "recv",
                                 "Receive messages in order (as the channel's one consumer while "
                                 "it runs); each body is followed by a newline (--null: a NUL "
@@ -328,48 +304,21 @@ void add_channel(CLI::App& app) {
         cmd->add_option("NAME", o->name, "Channel name")
             ->required()
             ->check(name_validator(object_kind::shared_memory));
-        cmd->add_option("-t,--timeout", o->timeout,
-                        "Wait at most this long for each message (default: forever; 0: do not "
-                        "wait)")
-            ->check(timeout_validator());
-        cmd->add_option("-n,--count", o->count, "Number of messages to receive")
-            ->check(CLI::Range(1U, UINT_MAX))
-            ->capture_default_str();
-        auto* json_flag = cmd->add_flag("--json", o->json,
-                                        "One JSON object per line per message: size, data, "
-                                        "encoding");
-        cmd->add_flag("-z,--null", o->null, "End each body with a NUL byte instead of a newline")
-            ->excludes(json_flag);
+        add_receive_flags(*cmd, *o, "size, data, encoding");
         cmd->callback([o] {
             auto ch = open_channel(o->name);
             std::vector<std::byte> buffer(ch.max_message_size());
-            const std::string context = "cannot receive from channel " + shown(o->name);
-            for (unsigned i = 0; i < o->count; ++i) {
-                pipc::error_code ec;
-                std::optional<std::size_t> r;
-                if (o->timeout)
-                    r = ch.receive_for(buffer, std::chrono::duration<double>(*o->timeout), ec);
-                else
-                    r = ch.receive(std::span<std::byte>(buffer), ec);
-                check(ec, context);
-                if (!r)
-                    throw tool_error(exit_busy,
-                                     context + ": no message within " + seconds_text(*o->timeout) +
-                                         (o->count > 1 ? " (received " + std::to_string(i) +
-                                                             " of " + std::to_string(o->count) + ")"
-                                                       : std::string()));
-                const std::string_view body(reinterpret_cast<const char*>(buffer.data()), *r);
-                if (o->json) {
-                    boost::json::object m;
-                    m["size"] = *r;
-                    put_bytes(m, "data", "encoding", body);
-                    print_json(m);
-                } else {
-                    std::string framed(body);
-                    framed += o->null ? '\0' : '\n';
-                    write_stdout(framed);
-                }
-            }
+            receive_and_print(
+                *o, "cannot receive from channel " + shown(o->name),
+                [&](const std::optional<double>& timeout,
+                    pipc::error_code& ec) -> std::optional<received_body> {
+                    const auto size =
+                        timeout
+                            ? ch.receive_for(buffer, std::chrono::duration<double>(*timeout), ec)
+                            : std::optional(ch.receive(std::span<std::byte>(buffer), ec));
+                    if (!size || ec) return std::nullopt;
+                    return received_body{{reinterpret_cast<const char*>(buffer.data()), *size}, {}};
+                });
         });
     }
     {

@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "inventory.hpp"
+#include "message_commands.hpp"
 
 #include <pipc/limits.hpp>
 #include <pipc/pipc.hpp>
@@ -34,20 +35,6 @@ CLI::App* add_command(CLI::App& parent, const std::string& name, const std::stri
 namespace {
 
 using pipc::object_kind;
-
-std::string shown(const std::string& name) {
-    return escape_for_text(name);
-}
-
-void note(const std::string& message) {
-    std::fprintf(stderr, "pipc: %s\n", message.c_str());
-}
-
-std::string seconds_text(double s) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", s);
-    return std::string(buf) + " s";
-}
 
 // Options shared by the three `create` commands.
 struct create_options {
@@ -190,82 +177,40 @@ void add_mq(CLI::App& app) {
             auto q = open_queue(o->name, pipc::access::write_only);
             const std::string data = o->message ? *o->message : read_stdin();
             const auto bytes = std::as_bytes(std::span(data.data(), data.size()));
-            pipc::error_code ec;
-            const std::string context = "cannot send to message queue " + shown(o->name);
-            if (o->timeout) {
-                const bool sent =
-                    q.send_for(bytes, std::chrono::duration<double>(*o->timeout), o->priority, ec);
-                check(ec, context);
-                if (!sent)
-                    throw tool_error(exit_busy,
-                                     context + ": still full after " + seconds_text(*o->timeout));
-            } else {
-                q.send(bytes, o->priority, ec);
-                check(ec, context);
-            }
+            send_or_fail(o->timeout, "cannot send to message queue " + shown(o->name),
+                         [&](const std::optional<double>& timeout, pipc::error_code& ec) {
+                             if (timeout)
+                                 return q.send_for(bytes, std::chrono::duration<double>(*timeout),
+                                                   o->priority, ec);
+                             q.send(bytes, o->priority, ec);
+                             return true;
+                         });
         });
     }
 
     {
-        struct options {
-            std::string name;
-            std::optional<double> timeout;
-            unsigned count = 1;
-            bool json = false;
-            bool null = false;
-        };
-        auto o = std::make_shared<options>();
+        auto o = std::make_shared<receive_options>();
         auto* cmd = add_command(*mq, "recv",
                                 "Receive messages, highest priority first; each body is followed "
                                 "by a newline (--null: a NUL byte)");
         cmd->add_option("NAME", o->name, "Queue name")
             ->required()
             ->check(name_validator(object_kind::message_queue));
-        cmd->add_option("-t,--timeout", o->timeout,
-                        "Wait at most this long for each message (default: forever; 0: do not "
-                        "wait)")
-            ->check(timeout_validator());
-        cmd->add_option("-n,--count", o->count, "Number of messages to receive")
-            ->check(CLI::Range(1U, UINT_MAX))
-            ->capture_default_str();
-        auto* json_flag =
-            cmd->add_flag("--json", o->json,
-                          "One JSON object per line per message: priority, size, data, encoding");
-        cmd->add_flag("-z,--null", o->null,
-                      "End each body with a NUL byte instead of a newline (for bodies that "
-                      "contain newlines; xargs -0)")
-            ->excludes(json_flag);
+        add_receive_flags(*cmd, *o, "priority, size, data, encoding");
         cmd->callback([o] {
             auto q = open_queue(o->name, pipc::access::read_only);
             std::vector<std::byte> buffer(static_cast<std::size_t>(q.max_message_size()));
-            const std::string context = "cannot receive from message queue " + shown(o->name);
-            for (unsigned i = 0; i < o->count; ++i) {
-                pipc::error_code ec;
-                std::optional<pipc::received> r;
-                if (o->timeout)
-                    r = q.receive_for(buffer, std::chrono::duration<double>(*o->timeout), ec);
-                else
-                    r = q.receive(buffer, ec);
-                check(ec, context);
-                if (!r)
-                    throw tool_error(exit_busy,
-                                     context + ": no message within " + seconds_text(*o->timeout) +
-                                         (o->count > 1 ? " (received " + std::to_string(i) +
-                                                             " of " + std::to_string(o->count) + ")"
-                                                       : std::string()));
-                const std::string_view body(reinterpret_cast<const char*>(buffer.data()), r->size);
-                if (o->json) {
-                    boost::json::object m;
-                    m["priority"] = r->priority;
-                    m["size"] = r->size;
-                    put_bytes(m, "data", "encoding", body);
-                    print_json(m);
-                } else {
-                    std::string framed(body);
-                    framed += o->null ? '\0' : '\n';
-                    write_stdout(framed);
-                }
-            }
+            receive_and_print(
+                *o, "cannot receive from message queue " + shown(o->name),
+                [&](const std::optional<double>& timeout,
+                    pipc::error_code& ec) -> std::optional<received_body> {
+                    const auto r =
+                        timeout ? q.receive_for(buffer, std::chrono::duration<double>(*timeout), ec)
+                                : std::optional(q.receive(buffer, ec));
+                    if (!r || ec) return std::nullopt;
+                    return received_body{{reinterpret_cast<const char*>(buffer.data()), r->size},
+                                         r->priority};
+                });
         });
     }
 

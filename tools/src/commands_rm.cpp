@@ -37,10 +37,6 @@ namespace {
 
 using pipc::object_kind;
 
-void note(const std::string& message) {
-    std::fprintf(stderr, "pipc: %s\n", message.c_str());
-}
-
 void unlink_object(object_kind kind, const std::string& name, pipc::error_code& ec) {
     switch (kind) {
     case object_kind::message_queue:

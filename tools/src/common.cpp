@@ -327,6 +327,20 @@ std::string human_size(std::uint64_t bytes) {
     return buf;
 }
 
+std::string shown(const std::string& name) {
+    return escape_for_text(name);
+}
+
+std::string seconds_text(double seconds) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", seconds);
+    return std::string(buf) + " s";
+}
+
+void note(const std::string& message) {
+    std::fprintf(stderr, "pipc: %s\n", message.c_str());
+}
+
 std::shared_ptr<spdlog::logger> logger() {
     return spdlog::get("pipc");
 }

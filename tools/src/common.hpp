@@ -52,6 +52,9 @@ private:
 /// Throws tool_error(exit_code_for(ec), context + ": " + ec.message()) when ec is set.
 void check(const pipc::error_code& ec, const std::string& context);
 
+/// Writes "pipc: MESSAGE" to stderr: warnings and notes that are not the command's output.
+void note(const std::string& message);
+
 /// Text of the footer every --help prints.
 extern const char* const exit_code_help;
 
@@ -95,6 +98,11 @@ void put_bytes(boost::json::object& obj, std::string_view key, std::string_view 
                std::string_view bytes);
 /// A name for a terminal: printable ASCII kept, everything else as \xNN.
 std::string escape_for_text(std::string_view bytes);
+
+/// An object name as the tool prints it (escape_for_text).
+std::string shown(const std::string& name);
+/// "0.5 s": a timeout as the tool prints it.
+std::string seconds_text(double seconds);
 
 /// "0644".
 std::string mode_string(::mode_t mode);

@@ -257,6 +257,20 @@ std::vector<target> targets(const run_result& r) {
         cell_at(r, s, "channel", "pipc-blocking-cap64", 64), mq_raw, 10.0, false, tput);
     add("channel pipc-blocking-zc-cap64 / mq raw, msgs/s",
         cell_at(r, s, "channel", "pipc-blocking-zc-cap64", 64), mq_raw, 10.0, false, tput);
+    // The asynchronous channel against the asynchronous queue, and every channel against
+    // Boost.Interprocess's message_queue at p50 and p99 in both pinnings.
+    add("channel pipc-async / mq pipc-async, p50", cell_at(r, s, "channel", "pipc-async", 64),
+        mq_async, 1.0, true, p50);
+    for (const char* pin : {"same-cpu", "cross-cpu"}) {
+        const auto* bip = cell_at(r, pin, "mq", "boost-interprocess", 64);
+        for (const char* impl : {"pipc-blocking", "pipc-async", "pipc-async-zc"}) {
+            const auto* c = cell_at(r, pin, "channel", impl, 64);
+            const std::string what =
+                std::string("channel ") + impl + " / boost-interprocess, " + pin;
+            add(what + " p50", c, bip, 1.0, true, p50);
+            add(what + " p99", c, bip, 1.0, true, p99);
+        }
+    }
     add("channel pipc-blocking-zc / pipe raw, bytes/s 1 MiB",
         cell_at(r, s, "channel", "pipc-blocking-zc", mib), cell_at(r, s, "pipe", "raw", mib), 10.0,
         false, tput);

@@ -3,7 +3,9 @@
 // pollable doorbells instead of helper threads.
 #pragma once
 
+#include <pipc/asio/detail/channel_bell_waiter.hpp>
 #include <pipc/asio/detail/immediate_completion.hpp>
+#include <pipc/asio/detail/mq_config.hpp>
 #include <pipc/channel.hpp>
 #include <pipc/detail/channel_async.hpp>
 #include <pipc/error.hpp>
@@ -18,7 +20,6 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution_context.hpp>
-#include <boost/asio/posix/basic_stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/wait_traits.hpp>
@@ -108,8 +109,12 @@ struct channel_loan_try {
     }
 };
 
+// The state's definition depends on the reactor path (channel_bell_waiter.hpp): one inline
+// namespace per path, as for async_message_queue.
+inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 template <class Executor>
 class async_channel_state;
+} // namespace PIPC_ASIO_MQ_PATH_NAMESPACE
 
 /// A queued operation (type-erased over its handler and its try).
 struct channel_op_base {
@@ -172,13 +177,15 @@ private:
     result_type result_{};
 };
 
+inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
+
 /// The shared state of a basic_async_channel: the core channel, its two doorbells and the
 /// queues of pending receives (data bell) and sends (room bell). Every function runs on the
 /// object's executor (one thread or strand), so nothing here is locked.
 template <class Executor>
 class async_channel_state : public std::enable_shared_from_this<async_channel_state<Executor>> {
 public:
-    using descriptor = boost::asio::posix::basic_stream_descriptor<Executor>;
+    using bell_waiter = channel_bell_waiter<Executor>;
     using timer = boost::asio::basic_waitable_timer<
         std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, Executor>;
     static constexpr int data = static_cast<int>(channel_bell::data);
@@ -189,7 +196,7 @@ public:
     static constexpr std::chrono::milliseconds writer_check{10};
 
     async_channel_state(const Executor& ex, channel&& ch)
-        : ex_(ex), ch_(std::move(ch)), bells_{descriptor(ex), descriptor(ex)}, recheck_(ex) {}
+        : ex_(ex), ch_(std::move(ch)), bells_{bell_waiter(ex), bell_waiter(ex)}, recheck_(ex) {}
 
     /// Opens both doorbells. On failure the state stays unusable (`ec` set).
     void attach(error_code& ec) {
@@ -344,26 +351,30 @@ private:
     void wait_bell(int dir) {
         if (!waiting_[dir]) {
             waiting_[dir] = true;
-            bells_[dir].async_wait(
-                descriptor::wait_read, [self = this->shared_from_this(), dir](error_code ec) {
-                    self->waiting_[dir] = false;
-                    if (self->closed_ || ec) {
-                        if (!self->closed_ && !self->queue_[dir].empty())
-                            self->pump(dir); // re-arm after a stray cancel
-                        return;
+            // The epoll path empties the bell when it wakes (and, only after an edge it has
+            // not drained yet, once at once, so a bell rung while nobody waited is seen: see
+            // channel_bell_waiter.hpp); the public path re-arms the descriptor on every wait.
+            bells_[dir].async_wait([self = this->shared_from_this(), dir](error_code ec) {
+                self->waiting_[dir] = false;
+                if (self->closed_) return;
+                if (ec) {
+                    if (ec == boost::asio::error::operation_aborted) {
+                        if (!self->queue_[dir].empty()) self->pump(dir); // a stray cancel
+                    } else {
+                        self->cancel_all(ec); // the reactor refused the bell: nothing moved
                     }
-                    // Awake: withdraw first so that peers stop ringing while we run handlers
-                    // (pump announces again before it waits), then empty the bell.
-                    if (self->announced_[dir]) {
-                        channel_async_access::withdraw(self->ch_, static_cast<channel_bell>(dir));
-                        self->announced_[dir] = false;
-                    }
+                    return;
+                }
+                // Awake: withdraw so that peers stop ringing while we run handlers (pump
+                // announces again before it waits), then empty the bell (if the wait did not).
+                if (self->announced_[dir]) {
+                    channel_async_access::withdraw(self->ch_, static_cast<channel_bell>(dir));
+                    self->announced_[dir] = false;
+                }
+                if constexpr (!bell_waiter::drains_itself)
                     channel_async_access::drain(self->bells_[dir].native_handle());
-                    self->pump(dir);
-                });
-            // No wake-up is lost between the drain and this wait: a non-speculative reactor
-            // wait re-arms the descriptor (epoll: EPOLL_CTL_MOD, which reports a bell that is
-            // already readable; select and io_uring poll the current state).
+                self->pump(dir);
+            });
         }
         if (dir == data && !rechecking_ && channel_async_access::write_in_progress(ch_)) {
             rechecking_ = true;
@@ -377,7 +388,7 @@ private:
 
     Executor ex_;
     channel ch_;
-    descriptor bells_[2];
+    bell_waiter bells_[2];
     timer recheck_;
     std::deque<std::unique_ptr<channel_op_base>> queue_[2];
     bool announced_[2] = {false, false};
@@ -387,7 +398,10 @@ private:
     bool closed_ = false;
 };
 
+} // namespace PIPC_ASIO_MQ_PATH_NAMESPACE
 } // namespace detail
+
+inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 
 /// A pipc::channel as a Boost.Asio I/O object: `co_await ch.async_receive(buf)` next to sockets
 /// and timers, without helper threads.
@@ -697,6 +711,8 @@ private:
     Executor ex_;
     std::shared_ptr<state> state_;
 };
+
+} // namespace PIPC_ASIO_MQ_PATH_NAMESPACE
 
 /// basic_async_channel on boost::asio::any_io_executor.
 using async_channel = basic_async_channel<>;

@@ -33,8 +33,9 @@ namespace pipc {
 /// its io_context, and releases it when unlock() hands the release to it. Other processes see
 /// an ordinary robust mutex: blocking robust_mutex users and async ones interoperate. If the
 /// process dies while the holder owns the lock, the next locker in any process sees owner_dead,
-/// exactly as with the blocking lock. An idle holder sleeps on a condition variable. The design
-/// and its cost (one thread hop each way per lock) are in docs/robust_mutex.md.
+/// exactly as with the blocking lock. An idle holder yields for up to 20 us, then sleeps on a
+/// condition variable. The design and its cost (thread hops each way per lock; none on the
+/// opt-in fast path, see set_lock_on_calling_thread) are in docs/robust_mutex.md.
 ///
 /// @par Contract
 /// - A lock that completes with success is owned by this object until unlock(): call unlock()
@@ -117,13 +118,15 @@ public:
 
     /// Takes over `other`'s mutex, holder thread, lock and pending locks; `other` is closed.
     basic_async_robust_mutex(basic_async_robust_mutex&& other) noexcept
-        : executor_(other.executor_), holder_(std::move(other.holder_)) {}
+        : executor_(other.executor_), holder_(std::move(other.holder_)),
+          on_calling_thread_(other.on_calling_thread_) {}
     /// Closes this object (see close()), then takes over `other`'s state; `other` is closed.
     basic_async_robust_mutex& operator=(basic_async_robust_mutex&& other) noexcept {
         if (this != &other) {
             holder_.reset();
             executor_ = other.executor_;
             holder_ = std::move(other.holder_);
+            on_calling_thread_ = other.on_calling_thread_;
         }
         return *this;
     }
@@ -170,6 +173,31 @@ public:
     /// True while the owned lock was delivered with lock_result::owner_dead and consistent() has
     /// not been called.
     bool inconsistent() const noexcept { return holder_ && holder_->inconsistent(); }
+
+    /// @{
+    /// The opt-in uncontended fast path ("lock on the calling thread"), off by default.
+    ///
+    /// When on, an async_lock* finding nothing of this object queued or held first tries the
+    /// lock once on the calling thread (a pthread_mutex_clocklock that never waits). If that
+    /// succeeds, the calling thread owns the lock and the completion is posted to the
+    /// executor (not run inside the call): no holder thread is involved. Otherwise the request
+    /// goes to the holder thread as usual. A lock taken this way must be unlocked (and
+    /// repaired with consistent()) **from the thread that called async_lock**: from any other
+    /// thread unlock() and consistent() fail with errc::not_owner and change nothing. Use it
+    /// where handlers run on the thread that initiated the lock (an io_context run by one
+    /// thread, or a strand that stays on one), e.g. a coroutine on a single-threaded context.
+    ///
+    /// Differences from the holder path, all for locks the fast path took: close() and the
+    /// destructor leave a delivered lock held by that thread, like robust_mutex::close() (the
+    /// next locker waits until the thread ends, then sees owner_dead), instead of owner-dead at
+    /// once; a lock granted but never delivered (close() first, or the completion destroyed
+    /// with its execution context) is released only on the owning thread, or left held by it
+    /// when it was taken with owner_dead or the completion is destroyed on another thread.
+    /// Cancellation is unchanged: the fast path grants at once, so a later cancellation has no
+    /// effect and the operation succeeds. See docs/robust_mutex.md ("Cost").
+    void set_lock_on_calling_thread(bool on) noexcept { on_calling_thread_ = on; }
+    bool lock_on_calling_thread() const noexcept { return on_calling_thread_; }
+    /// @}
 
     /// Waits until this object owns the mutex, without blocking the calling thread.
     ///
@@ -257,9 +285,11 @@ public:
     /// @{
     /// Releases the lock this object owns: hands the release to the holder thread and returns
     /// (it happens a few microseconds later, before any lock this object requests afterwards;
-    /// writes made before unlock() are visible to the next owner). Fails with errc::not_owner
-    /// (condition::permissions) when this object owns no delivered lock, errc::closed when
-    /// closed. Unlocking while inconsistent() makes the mutex not recoverable for every process.
+    /// writes made before unlock() are visible to the next owner). A lock the fast path took
+    /// (set_lock_on_calling_thread) is released inline, and only from its thread. Fails with
+    /// errc::not_owner (condition::permissions) when this object owns no delivered lock or the
+    /// fast path took it on another thread, errc::closed when closed. Unlocking while
+    /// inconsistent() makes the mutex not recoverable for every process.
     /// @throws pipc::error (the `ec` form sets `ec` instead).
     void unlock(error_code& ec) {
         if (!holder_) {
@@ -353,12 +383,13 @@ private:
             self->holder_->async_lock(asio::any_io_executor(self->executor_),
                                       asio::any_completion_handler<void(error_code, lock_result)>(
                                           std::forward<Handler>(handler)),
-                                      dl);
+                                      dl, self->on_calling_thread_);
         }
     };
 
     Executor executor_;
     std::unique_ptr<detail::robust_lock_holder> holder_;
+    bool on_calling_thread_ = false;
 };
 
 /// basic_async_robust_mutex on boost::asio::any_io_executor.

@@ -29,6 +29,7 @@ struct mq_op_common : boost::asio::detail::reactor_op {
     static status do_perform(reactor_op* base) {
         auto* o = static_cast<mq_op_common*>(base);
         ++o->attempts;
+        if (o->skip_speculative) return not_done; // see start_waiting_op
         auto& s = *o->st;
         if (!perform_once(s, o->payload, o->ec_)) return not_done;
         if constexpr (Kind != op_kind::send)
@@ -41,6 +42,9 @@ struct mq_op_common : boost::asio::detail::reactor_op {
     async_mq_state_ptr<Executor> st;
     op_payload<Kind> payload;
     unsigned attempts = 0;
+    /// Set only around start() on the reactor's only thread, right after a failed attempt: the
+    /// reactor's speculative perform would repeat that system call for nothing.
+    bool skip_speculative = false;
 };
 
 template <class Executor, class Handler, op_kind Kind>
@@ -79,9 +83,16 @@ private:
 // reactor, which performs it once at once under its descriptor lock, then on every readiness
 // edge. Returns an error instead when the descriptor cannot be registered (the caller completes
 // the operation with it, having moved nothing).
+//
+// `just_failed`: the initiation has just made the queue call and found the queue not ready, on
+// the reactor's only thread (reactor_registration::on_only_thread). Then the speculative perform
+// is skipped: nothing can have taken the readiness edge of a message that came after that
+// attempt (only this thread runs epoll_wait, and it is here), so the edge is still pending in the
+// kernel and performs the operation on the next reactor run. Asio's sockets cannot know this and
+// try twice; with several threads (or from a foreign thread) pipc also lets the reactor try again.
 template <op_kind Kind, class Executor, class Handler>
 error_code start_waiting_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
-                            op_payload<Kind>& payload, Handler& handler) {
+                            op_payload<Kind>& payload, Handler& handler, bool just_failed) {
     namespace ad = boost::asio::detail;
     constexpr bool is_send = Kind == op_kind::send;
     using op = mq_op<Executor, Handler, Kind>;
@@ -97,7 +108,12 @@ error_code start_waiting_op(const async_mq_state_ptr<Executor>& st, const Execut
         p.p->cancellation_key_ =
             &slot.template emplace<reactor_registration::op_cancellation>(s.registration, op_type);
     s.queued[op::direction].fetch_add(1, std::memory_order_relaxed);
-    s.registration.start(op_type, p.p, is_continuation);
+    auto* started = p.p;
+    started->skip_speculative = just_failed;
+    s.registration.start(op_type, started, is_continuation);
+    // Only this thread can perform, complete or free the operation (it runs the reactor and is
+    // here), so the operation is still alive: every later perform is a real one.
+    if (just_failed) started->skip_speculative = false;
     p.v = p.p = nullptr;
     return {};
 }

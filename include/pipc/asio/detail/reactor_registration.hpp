@@ -10,10 +10,34 @@
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <boost/asio/detail/concurrency_hint.hpp>
 #include <boost/asio/detail/reactor.hpp>
 #include <boost/asio/detail/reactor_op.hpp>
+#include <boost/asio/detail/scheduler.hpp>
+#if __has_include(<boost/asio/config.hpp>)
+#include <boost/asio/config.hpp> // Boost >= 1.87: the concurrency hint lives in the config
+#endif
 
 namespace pipc::detail {
+
+// Whether the io_context was created for one thread (concurrency hint 1, or a hint without
+// scheduler or reactor-I/O locking): the condition under which Asio's scheduler itself assumes a
+// single thread (its one_thread_). Boost < 1.87 exposes the hint on the scheduler; later versions
+// keep it in the context's config.
+template <class Scheduler>
+bool one_thread_hint(Scheduler& sched, [[maybe_unused]] boost::asio::execution_context& ctx) {
+    if constexpr (requires { sched.concurrency_hint(); }) {
+        const int hint = sched.concurrency_hint();
+        return hint == 1 || !BOOST_ASIO_CONCURRENCY_HINT_IS_LOCKING(SCHEDULER, hint) ||
+               !BOOST_ASIO_CONCURRENCY_HINT_IS_LOCKING(REACTOR_IO, hint);
+    } else {
+#if __has_include(<boost/asio/config.hpp>)
+        return boost::asio::config(ctx).get("scheduler", "concurrency_hint", 0) == 1;
+#else
+        return false;
+#endif
+    }
+}
 
 // Why not posix::stream_descriptor::async_wait: Asio starts a wait op without a speculative
 // attempt, which makes the reactor re-arm the descriptor with epoll_ctl(EPOLL_CTL_MOD) on every
@@ -28,7 +52,10 @@ public:
     using reactor = boost::asio::detail::reactor;
 
     explicit reactor_registration(boost::asio::execution_context& ctx)
-        : reactor_(&boost::asio::use_service<reactor>(ctx)) {
+        : reactor_(&boost::asio::use_service<reactor>(ctx)),
+          // The scheduler the reactor itself uses (epoll_reactor takes it the same way).
+          scheduler_(&boost::asio::use_service<boost::asio::detail::scheduler>(ctx)),
+          one_thread_(one_thread_hint(*scheduler_, ctx)) {
         // As Asio's I/O services do: makes sure the scheduler runs the reactor at all.
         reactor_->init_task();
     }
@@ -40,6 +67,12 @@ public:
     ~reactor_registration() { reset(); }
 
     bool registered() const noexcept { return fd_ != -1; }
+
+    /// True when the calling thread is the only one that runs the reactor: the io_context was
+    /// created for one thread (see one_thread_hint) and this thread is inside its run(). Then no
+    /// readiness edge can be taken from the reactor between a failed attempt made here and the
+    /// start() of the operation that waits for the next one.
+    bool on_only_thread() const noexcept { return one_thread_ && scheduler_->can_dispatch(); }
 
     /// Registers `fd` unless it is registered already.
     error_code ensure(int fd) noexcept {
@@ -100,6 +133,8 @@ public:
 
 private:
     reactor* reactor_;
+    boost::asio::detail::scheduler* scheduler_;
+    bool one_thread_;
     reactor::per_descriptor_data data_ = nullptr;
     int fd_ = -1;
 };

@@ -32,10 +32,13 @@ public:
     robust_lock_holder& operator=(const robust_lock_holder&) = delete;
 
     /// Queues a lock request; `handler` completes on `io_ex` (then its associated executor),
-    /// never inside this call.
-    void async_lock(boost::asio::any_io_executor io_ex, handler_type handler, deadline dl);
-    /// Hands the held lock back to the holder thread to release. errc::not_owner when no lock
-    /// was delivered to the caller.
+    /// never inside this call. With `on_calling_thread`, when nothing of this object is queued
+    /// or held, first tries the lock once on the calling thread, which then owns it.
+    void async_lock(boost::asio::any_io_executor io_ex, handler_type handler, deadline dl,
+                    bool on_calling_thread = false);
+    /// Hands the held lock back to the holder thread to release (or releases it inline when
+    /// the fast path took it). errc::not_owner when no lock was delivered to the caller, or
+    /// the fast path took it on another thread.
     void unlock(error_code& ec);
     /// Queues pthread_mutex_consistent on the holder thread. errc::not_owner unless the held
     /// lock was delivered with owner_dead and is still inconsistent.

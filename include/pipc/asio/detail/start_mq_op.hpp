@@ -85,10 +85,17 @@ void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
         if (!is_send && finished) s.receive_waited.store(false, std::memory_order_relaxed);
     }
 #else
+    // On the reactor's only thread a failed attempt here replaces the reactor's speculative one
+    // (start_waiting_op), so the attempt costs nothing extra and a receive always makes it: a
+    // message already there then completes at once instead of through the scheduler. The
+    // notify backend's receive must register in the reactor's attempt, so it keeps that one.
+    const bool alone = s.backend == mq_backend::descriptor && s.registration.on_only_thread();
+    bool just_failed = false;
     if (s.queued[direction].load(std::memory_order_relaxed) == 0) {
-        const bool tried = is_send || !s.receive_waited.load(std::memory_order_relaxed);
+        const bool tried = is_send || alone || !s.receive_waited.load(std::memory_order_relaxed);
         if (tried) finished = try_once(s.queue, payload, ec);
         if (!finished) finished = spin_once(s, payload, ec, tried);
+        just_failed = alone && tried && !finished;
     }
 #endif
     if constexpr (is_send) {
@@ -125,7 +132,7 @@ void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
     lock.unlock();
 #else
     if (!finished) {
-        ec = start_waiting_op<Kind>(st, io_ex, payload, handler);
+        ec = start_waiting_op<Kind>(st, io_ex, payload, handler, just_failed);
         if (!ec) return;
     }
 #endif
