@@ -29,7 +29,8 @@ assert isinstance(doc["machine"], dict) and doc["machine"], "machine"
 results = doc["results"]
 assert results, "no results"
 transports = {"mq", "channel", "sem", "shm", "pipe", "eventfd", "lock"}
-impls = {"raw", "raw-epoll", "pipc-blocking", "pipc-blocking-zc", "pipc-async", "pipc-async-zc", "pipc-async-public",
+impls = {"raw", "raw-epoll", "pipc-blocking", "pipc-blocking-zc", "pipc-blocking-cap64",
+         "pipc-blocking-zc-cap64", "pipc-async", "pipc-async-zc", "pipc-async-public",
          "pipc-async-notify", "boost-interprocess"}
 # Spinning wait strategies of the pipc variants (pipc::wait_strategy).
 impls |= {base + suffix for base in ("pipc-blocking", "pipc-async") for suffix in ("-spin", "-adaptive")}

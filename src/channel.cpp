@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <mqueue.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -43,6 +44,11 @@ constexpr auto writer_check_interval = std::chrono::milliseconds(10);
 /// for its doorbell (an asynchronous consumer polling the data bell).
 constexpr std::uint32_t futex_sleeper = 1;
 constexpr std::uint32_t bell_sleeper = 2;
+/// How often a blocking side that found nothing to do gives its CPU to a runnable peer
+/// (sched_yield) before it sleeps. On one CPU the peer then runs on, filling or draining the
+/// ring, instead of being preempted by every wake-up: a stream moves in batches of slots, not one
+/// message per pair of context switches. Where nobody else is runnable a yield returns at once.
+constexpr int yields_before_sleep = 2;
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -119,6 +125,13 @@ struct channel::header {
     std::atomic<std::uint32_t> room_sleepers; ///< Count of producers in futex_wait.
     /// Count of handles with asynchronous sends waiting for the room bell (protocol 2).
     std::atomic<std::uint32_t> room_bells;
+    /// 1 while a producer sleeping for room waits to be woken; the consumer takes it (exchange
+    /// to 0) when it wakes them, so it wakes once per sleep, not once per released slot
+    /// (protocol 3).
+    std::atomic<std::uint32_t> room_armed;
+    /// Count of sleeping producers that want the first free slot (timed waits); the others are
+    /// woken only once half the ring is free (protocol 3).
+    std::atomic<std::uint32_t> room_eager;
     // Consumer's line: the oldest unreleased position, its sleep flags and bookkeeping.
     alignas(cache_line) std::atomic<std::uint64_t> head;
     std::atomic<std::uint32_t> data_futex;
@@ -248,7 +261,7 @@ channel::channel(channel&& o) noexcept
     : base_(std::exchange(o.base_, nullptr)), length_(std::exchange(o.length_, 0)),
       name_(std::move(o.name_)), permissions_(o.permissions_), created_(o.created_),
       consumer_(std::exchange(o.consumer_, false)), took_over_(o.took_over_),
-      view_out_(std::exchange(o.view_out_, false)), slot_count_(o.slot_count_),
+      view_out_(std::exchange(o.view_out_, false)), streak_(o.streak_), slot_count_(o.slot_count_),
       max_message_size_(o.max_message_size_), stride_(o.stride_), mode_(o.mode_), pid_(o.pid_),
       wait_(o.wait_), on_signal_(o.on_signal_) {
     for (int i = 0; i < 2; ++i)
@@ -267,6 +280,7 @@ channel& channel::operator=(channel&& o) noexcept {
         consumer_ = std::exchange(o.consumer_, false);
         took_over_ = o.took_over_;
         view_out_ = std::exchange(o.view_out_, false);
+        streak_ = o.streak_;
         slot_count_ = o.slot_count_;
         max_message_size_ = o.max_message_size_;
         stride_ = o.stride_;
@@ -517,7 +531,11 @@ void channel::publish_slot(std::uint64_t pos, std::uint32_t size) noexcept {
 void channel::wake_consumer() noexcept {
     header& h = *hdr();
     const std::uint32_t flags = h.data_sleepers.load(std::memory_order_relaxed);
-    if ((flags & futex_sleeper) != 0) {
+    // Taking the flag wakes the sleeping consumer once: the messages published before it runs
+    // again find no flag and make no system call (it sets the flag again before it sleeps).
+    if ((flags & futex_sleeper) != 0 &&
+        (h.data_sleepers.fetch_and(~futex_sleeper, std::memory_order_acq_rel) & futex_sleeper) !=
+            0) {
         h.data_futex.fetch_add(1, std::memory_order_release);
         futex_wake(&h.data_futex, 1);
     }
@@ -529,23 +547,39 @@ std::optional<std::uint64_t> channel::claim_until(const detail::deadline& dl, er
     if (single_try(dl)) return std::nullopt;
     std::optional<std::uint64_t> got;
     if (wait_.spin_until([&] { return (got = try_claim()).has_value(); })) return got;
+    for (int i = 0; i < yields_before_sleep; ++i) {
+        ::sched_yield();
+        if (auto pos = try_claim()) return pos;
+    }
     header& h = *hdr();
+    // A timed wait wants the first free slot, or it could time out with room in the ring; an
+    // untimed one is woken once half the ring is free, so that a stream refills the ring in
+    // batches instead of one wake-up per released slot.
+    const bool eager = !dl.infinite;
     for (;;) {
         h.room_sleepers.fetch_add(1, std::memory_order_relaxed);
+        if (eager) h.room_eager.fetch_add(1, std::memory_order_relaxed);
+        h.room_armed.store(1, std::memory_order_relaxed);
+        // Dekker with release_front: either the re-check below sees the released slot, or the
+        // consumer sees the flag.
         std::atomic_thread_fence(std::memory_order_seq_cst);
         const std::uint32_t word = h.room_futex.load(std::memory_order_acquire);
-        if (auto pos = try_claim()) {
+        auto leave = [&] {
+            if (eager) h.room_eager.fetch_sub(1, std::memory_order_relaxed);
             h.room_sleepers.fetch_sub(1, std::memory_order_relaxed);
+        };
+        if (auto pos = try_claim()) {
+            leave();
             return pos;
         }
         const relative_timeout t(dl, {});
         if (t.expired) {
-            h.room_sleepers.fetch_sub(1, std::memory_order_relaxed);
+            leave();
             return std::nullopt;
         }
         const int rc = futex_wait(&h.room_futex, word, t.ptr);
         const int err = errno;
-        h.room_sleepers.fetch_sub(1, std::memory_order_relaxed);
+        leave();
         if (rc != 0 && err == EINTR && on_signal_ == signal_policy::report) {
             ec = errno_code(EINTR);
             return std::nullopt;
@@ -711,12 +745,23 @@ void channel::release_front() noexcept {
     s->seq.store(pos + slot_count_, std::memory_order_release);
     h.head.store(pos + 1, std::memory_order_release);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (h.room_sleepers.load(std::memory_order_relaxed) != 0) wake_producers();
+    if (h.room_armed.load(std::memory_order_relaxed) != 0 && room_watermark_reached(pos + 1))
+        wake_producers();
     if (h.room_bells.load(std::memory_order_relaxed) != 0) ring(detail::channel_bell::room);
+}
+
+bool channel::room_watermark_reached(std::uint64_t head) const noexcept {
+    const header& h = *hdr();
+    if (h.room_eager.load(std::memory_order_relaxed) != 0) return true;
+    const std::uint64_t tail = h.tail.load(std::memory_order_acquire);
+    const std::uint64_t used = tail > head ? tail - head : 0;
+    return slot_count_ - used >= slot_count_ / 2;
 }
 
 void channel::wake_producers() noexcept {
     header& h = *hdr();
+    // Whoever takes the flag wakes; sleepers that are still on their way in re-arm it.
+    if (h.room_armed.exchange(0, std::memory_order_acq_rel) == 0) return;
     h.room_futex.fetch_add(1, std::memory_order_release);
     futex_wake(&h.room_futex, INT_MAX);
 }
@@ -726,10 +771,22 @@ channel::slot* channel::front_until(const detail::deadline& dl, error_code& ec) 
     if (!ec) ec = claim_consumer();
     if (!ec && view_out_) ec = make_error_code(errc::view_outstanding);
     if (ec) return nullptr;
-    if (slot* s = try_front(false)) return s;
+    if (slot* s = try_front(false)) {
+        if (streak_ < 2) ++streak_;
+        return s;
+    }
     if (single_try(dl)) return try_front(true);
+    // Draining a stream (two messages or more without waiting): the producer is likely runnable,
+    // on this CPU too. A round trip (one message per wait) sleeps at once, as a yield there could
+    // only hand the CPU to an unrelated process.
+    const bool streaming = streak_ >= 2;
+    streak_ = 0;
     slot* got = nullptr;
     if (wait_.spin_until([&] { return (got = try_front(false)) != nullptr; })) return got;
+    for (int i = 0; streaming && i < yields_before_sleep; ++i) {
+        ::sched_yield();
+        if (slot* s = try_front(false)) return s;
+    }
     header& h = *hdr();
     for (;;) {
         if (slot* s = try_front(true)) return s;
@@ -740,6 +797,9 @@ channel::slot* channel::front_until(const detail::deadline& dl, error_code& ec) 
             h.data_sleepers.fetch_and(~futex_sleeper, std::memory_order_relaxed);
             return s;
         }
+        // A producer waiting for its watermark of free slots must not sleep through this one:
+        // the consumer cannot release more until something is published.
+        if (h.room_armed.load(std::memory_order_relaxed) != 0) wake_producers();
         // A slot being written is normally published within microseconds; if not, wake up now
         // and then to see whether its writer died.
         const bool in_progress =
@@ -907,6 +967,10 @@ void channel_async_access::announce(channel& ch, channel_bell b) noexcept {
     // Dekker with publish_slot / release_front: either our re-check sees the new state, or the
     // other side sees this flag and rings.
     std::atomic_thread_fence(std::memory_order_seq_cst);
+    // A consumer about to wait for data wakes producers waiting for their watermark of room,
+    // as the blocking consumer does before it sleeps.
+    if (b == channel_bell::data && h.room_armed.load(std::memory_order_relaxed) != 0)
+        ch.wake_producers();
 }
 
 void channel_async_access::withdraw(channel& ch, channel_bell b) noexcept {

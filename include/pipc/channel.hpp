@@ -208,7 +208,7 @@ public:
     using options = channel_options;
 
     /// The protocol version written into the header and checked on open.
-    static constexpr std::uint32_t protocol_version = 2;
+    static constexpr std::uint32_t protocol_version = 3;
     /// Largest channel_options::slot_count.
     static constexpr std::uint32_t max_slot_count = 65536;
     /// Largest channel_options::max_message_size (256 MiB): bounds the mapping a wrong
@@ -512,6 +512,7 @@ private:
     slot* try_front(bool check_writers) noexcept;
     slot* front_until(const detail::deadline& dl, error_code& ec);
     void release_front() noexcept;
+    bool room_watermark_reached(std::uint64_t head) const noexcept;
     std::optional<std::size_t> receive_until_deadline(std::span<std::byte> buffer,
                                                       const detail::deadline& dl, error_code& ec);
     channel_view view_until_deadline(const detail::deadline& dl, error_code& ec);
@@ -531,6 +532,9 @@ private:
     bool consumer_ = false; ///< This handle holds the consumer role.
     bool took_over_ = false;
     bool view_out_ = false;
+    /// Messages the consumer found without waiting since it last had to wait (saturates at 2):
+    /// it yields before sleeping only while draining a stream, never in a round trip.
+    std::uint32_t streak_ = 0;
     std::uint32_t slot_count_ = 0;
     std::uint32_t max_message_size_ = 0;
     std::uint64_t stride_ = 0;

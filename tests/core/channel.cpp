@@ -717,3 +717,172 @@ BOOST_AUTO_TEST_CASE(consumer_sigkill_at_random_points) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// A producer blocked in an untimed send is woken once half the ring is free, not at the first
+// free slot, so a stream on one CPU refills the ring in batches. These check the shared state
+// (protocol 3 header words), not timing.
+BOOST_AUTO_TEST_SUITE(batching)
+
+namespace {
+// Producers' line of the header: room_sleepers, room_armed, room_eager (see channel.cpp).
+constexpr std::size_t room_sleepers_at = 64 + 12;
+constexpr std::size_t room_armed_at = 64 + 20;
+constexpr std::size_t room_eager_at = 64 + 24;
+
+std::uint32_t word_at(const pipc::mapping& m, std::size_t off) {
+    return std::atomic_ref<std::uint32_t>(m.as<std::uint32_t>(off)).load();
+}
+
+/// Waits (bounded) until thread `tid` of this process sleeps in the kernel (state S).
+bool sleeping(pid_t tid) {
+    const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < until) {
+        char buf[512] = {};
+        if (std::FILE* f = std::fopen(path.c_str(), "re")) {
+            const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+            std::fclose(f);
+            const char* paren = std::strrchr(buf, ')');
+            if (n > 0 && paren != nullptr && paren[1] == ' ' && paren[2] == 'S') return true;
+        }
+        std::this_thread::yield();
+    }
+    return false;
+}
+
+/// A producer thread blocked in one send (untimed, or timed when `timed`) on a full ring.
+struct blocked_sender {
+    std::atomic<pid_t> tid{0};
+    std::atomic<bool> sent{false};
+    std::thread thread;
+    blocked_sender(const std::string& name, bool timed) {
+        thread = std::thread([this, name, timed] {
+            channel tx(name);
+            tid = static_cast<pid_t>(::gettid());
+            sent = timed ? tx.send_for(bytes_of("late"), 20s) : (tx.send("late"), true);
+        });
+    }
+    bool asleep() {
+        for (int i = 0; i < 10000 && tid.load() == 0; ++i) std::this_thread::yield();
+        return tid.load() != 0 && sleeping(tid.load());
+    }
+    ~blocked_sender() { thread.join(); }
+};
+
+/// Receives everything there is (the blocked sender's message included, once it is sent).
+void drain(channel& rx, blocked_sender& s) {
+    std::array<std::byte, 64> buf{};
+    while (rx.try_receive(buf)) {
+    }
+    while (!s.sent.load() && rx.receive_for(buf, 10s)) {
+    }
+    while (rx.try_receive(buf)) {
+    }
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(untimed_sender_is_woken_at_half_the_ring) {
+    named name(kind);
+    channel rx(name, create(8, 64));
+    for (int i = 0; i < 8; ++i) BOOST_TEST_REQUIRE(rx.try_send(bytes_of("x")));
+    pipc::shared_memory shm(name);
+    auto m = shm.map();
+    std::array<std::byte, 64> buf{};
+    {
+        blocked_sender s(name.str(), false);
+        BOOST_TEST_REQUIRE(s.asleep());
+        BOOST_TEST(word_at(m, room_sleepers_at) == 1U);
+        BOOST_TEST(word_at(m, room_eager_at) == 0U);
+        BOOST_TEST(word_at(m, room_armed_at) == 1U);
+        for (int i = 0; i < 3; ++i) BOOST_TEST(rx.receive(buf) == 1U);
+        // Three of eight free: below the watermark, the sleeper is left alone.
+        BOOST_TEST(word_at(m, room_armed_at) == 1U);
+        BOOST_TEST(!s.sent.load());
+        BOOST_TEST(rx.receive(buf) == 1U);
+        // Four of eight: the consumer took the flag and woke it.
+        BOOST_TEST(word_at(m, room_armed_at) == 0U);
+        drain(rx, s);
+        BOOST_TEST(s.sent.load());
+    }
+    BOOST_TEST(word_at(m, room_sleepers_at) == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(timed_sender_is_woken_at_the_first_free_slot) {
+    named name(kind);
+    channel rx(name, create(8, 64));
+    for (int i = 0; i < 8; ++i) BOOST_TEST_REQUIRE(rx.try_send(bytes_of("x")));
+    pipc::shared_memory shm(name);
+    auto m = shm.map();
+    std::array<std::byte, 64> buf{};
+    {
+        blocked_sender s(name.str(), true);
+        BOOST_TEST_REQUIRE(s.asleep());
+        BOOST_TEST(word_at(m, room_eager_at) == 1U);
+        BOOST_TEST(rx.receive(buf) == 1U);
+        BOOST_TEST(word_at(m, room_armed_at) == 0U);
+        drain(rx, s);
+        BOOST_TEST(s.sent.load());
+    }
+    BOOST_TEST(word_at(m, room_eager_at) == 0U);
+    BOOST_TEST(word_at(m, room_sleepers_at) == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(consumer_going_to_sleep_wakes_a_watermark_sleeper) {
+    // The consumer stops at an unpublished slot with room in the ring but below the watermark:
+    // before it sleeps it must wake the producer, or both could wait for each other.
+    named name(kind);
+    channel rx(name, create(8, 64, channel_mode::mpsc));
+    BOOST_TEST_REQUIRE(rx.try_send(bytes_of("a")));
+    BOOST_TEST_REQUIRE(rx.try_send(bytes_of("b")));
+    auto loan = rx.loan(); // position 2, published only at the end
+    for (int i = 0; i < 5; ++i) BOOST_TEST_REQUIRE(rx.try_send(bytes_of("x")));
+    pipc::shared_memory shm(name);
+    auto m = shm.map();
+    std::array<std::byte, 64> buf{};
+    {
+        blocked_sender s(name.str(), false);
+        BOOST_TEST_REQUIRE(s.asleep());
+        BOOST_TEST(rx.receive(buf) == 1U);
+        BOOST_TEST(rx.receive(buf) == 1U);
+        BOOST_TEST(word_at(m, room_armed_at) == 1U); // two of eight free: still asleep
+        pipc::error_code ec;
+        BOOST_TEST(!rx.receive_for(buf, 1ms, ec).has_value()); // sleeps behind the loan
+        BOOST_TEST(!ec);
+        BOOST_TEST(word_at(m, room_armed_at) == 0U);
+        loan = {}; // cancelled: the consumer skips it
+        drain(rx, s);
+        BOOST_TEST(s.sent.load());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(untimed_mpsc_stream_between_threads) {
+    // The watermark path with several producers (the concurrency suite's producers are timed).
+    named name(kind);
+    channel rx(name, create(4, 256, channel_mode::mpsc));
+    constexpr int producers = 3;
+    constexpr std::uint64_t per_producer = 3000;
+    std::vector<std::thread> threads;
+    for (int p = 0; p < producers; ++p)
+        threads.emplace_back([&, p] {
+            channel tx(name);
+            for (std::uint64_t i = 0; i < per_producer; ++i)
+                tx.send(numbered(i * producers + static_cast<std::uint64_t>(p)));
+        });
+    std::array<std::uint64_t, producers> next{};
+    std::array<std::byte, 256> buf{};
+    std::uint64_t good = 0;
+    for (std::uint64_t n = 0; n < producers * per_producer; ++n) {
+        // A lost wake-up shows as a timeout; keep draining so the producers can finish.
+        const auto got = rx.receive_for(buf, 20s);
+        const auto seq = got ? check_numbered(std::span(buf).first(*got)) : -2;
+        if (seq < 0) break;
+        const auto p = static_cast<std::size_t>(seq) % producers;
+        if (static_cast<std::uint64_t>(seq) / producers == next[p]++) ++good;
+    }
+    while (rx.receive_for(buf, 1s)) {
+    }
+    for (auto& t : threads) t.join();
+    BOOST_TEST(good == producers * per_producer);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -14,9 +14,11 @@ void add_bench_options(CLI::App& app, const std::shared_ptr<options>& o) {
         ->delimiter(',');
     app.add_option("--impls", o->impls,
                    "Implementations to run (default all): raw, raw-epoll, raw-spin, raw-free, "
-                   "pipc-blocking, pipc-blocking-spin, pipc-blocking-adaptive, pipc-async, "
-                   "pipc-async-spin, pipc-async-adaptive, pipc-async-public, pipc-async-notify, "
-                   "pipc-async-free, pipc-async-free-try, boost-interprocess")
+                   "pipc-blocking, pipc-blocking-zc, pipc-blocking-cap64, "
+                   "pipc-blocking-zc-cap64, pipc-blocking-spin, pipc-blocking-adaptive, "
+                   "pipc-async, pipc-async-zc, pipc-async-spin, pipc-async-adaptive, "
+                   "pipc-async-public, pipc-async-notify, pipc-async-free, pipc-async-free-try, "
+                   "boost-interprocess")
         ->delimiter(',');
     app.add_option("--sizes", o->sizes, "Message sizes in bytes, >= 8 (default 64,1024,8192)")
         ->delimiter(',');

@@ -197,6 +197,8 @@ int impl_rank(const std::string& t) {
                                   "raw-free",
                                   "pipc-blocking",
                                   "pipc-blocking-zc",
+                                  "pipc-blocking-cap64",
+                                  "pipc-blocking-zc-cap64",
                                   "pipc-blocking-spin",
                                   "pipc-blocking-adaptive",
                                   "pipc-async",

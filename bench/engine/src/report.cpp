@@ -252,6 +252,11 @@ std::vector<target> targets(const run_result& r) {
     add("channel pipc-blocking-zc / mq raw, p50", ch_zc, mq_raw, 1.0, true, p50);
     add("channel pipc-blocking / mq raw, msgs/s", ch_copy, mq_raw, 10.0, false, tput);
     add("channel pipc-blocking-zc / mq raw, msgs/s", ch_zc, mq_raw, 10.0, false, tput);
+    // The same one-way stream with the channel at its default 64 slots (mq stays at msg_max).
+    add("channel pipc-blocking-cap64 / mq raw, msgs/s",
+        cell_at(r, s, "channel", "pipc-blocking-cap64", 64), mq_raw, 10.0, false, tput);
+    add("channel pipc-blocking-zc-cap64 / mq raw, msgs/s",
+        cell_at(r, s, "channel", "pipc-blocking-zc-cap64", 64), mq_raw, 10.0, false, tput);
     // The asynchronous channel against the asynchronous queue, and every channel against
     // Boost.Interprocess's message_queue at p50 and p99 in both pinnings.
     add("channel pipc-async / mq pipc-async, p50", cell_at(r, s, "channel", "pipc-async", 64),
@@ -361,8 +366,9 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
     if (!r.cells.empty())
         std::fprintf(out,
                      "%llu timed round trips per cell after %llu warm-up; throughput: %llu one-way "
-                     "messages, at most %ld in flight (queue depth / credit window; pipe and "
-                     "eventfd: kernel buffer)\n",
+                     "messages sent back to back, timed on the receiver, at most %ld in flight "
+                     "(queue depth / credit window; channel: the depth rounded up to a power of "
+                     "two, *-cap64: 64 slots; pipe and eventfd: kernel buffer)\n",
                      (unsigned long long)r.cells.front().round_trips,
                      (unsigned long long)r.cells.front().warmup,
                      (unsigned long long)r.cells.front().throughput_msgs, o.queue_depth);
@@ -454,8 +460,10 @@ void write_markdown(const run_result& r, const options& o, const std::string& pa
     if (!r.cells.empty())
         m << r.cells.front().round_trips << " timed round trips per cell after "
           << r.cells.front().warmup << " warm-up, throughput over "
-          << r.cells.front().throughput_msgs << " one-way messages with at most " << o.queue_depth
-          << " in flight. ";
+          << r.cells.front().throughput_msgs
+          << " one-way messages (sent back to back, timed on the receiver) with at most "
+          << o.queue_depth
+          << " in flight (channel: rounded up to a power of two; `*-cap64`: 64 slots). ";
     m << "Round-trip latency in µs (nearest-rank percentiles); ×floor = ratio to the floor of the "
          "same run and pinning (mq: `mq/raw` at the same size; sem and shm: `sem/raw`; pipe and "
          "eventfd: `mq/raw`, as baselines); ×epoll = p50 vs `mq/raw-epoll`. Instrument: "

@@ -298,22 +298,24 @@ std::uint32_t channel_slots(long depth) {
     return n;
 }
 
-void create_channels(const cell_spec& s) {
+/// `default_capacity`: the channel's own default slot count (the `-cap64` variants) instead of
+/// the queue depth rounded up to a power of two.
+void create_channels(const cell_spec& s, bool default_capacity) {
     pipc::channel::options o;
     o.open = pipc::open_mode::create_exclusive;
-    o.slot_count = channel_slots(s.depth);
+    o.slot_count = default_capacity ? 0 : channel_slots(s.depth);
     o.max_message_size = std::uint32_t(s.size);
     for (int i = 0; i < 2; ++i) pipc::channel c(s.names[i], o);
 }
 
 /// Copying calls: send() copies the message into a slot, receive() copies it out; both sides
 /// wait with the wait strategy `Spin` names.
-template <spin_mode Spin = spin_mode::block>
+template <spin_mode Spin = spin_mode::block, bool DefaultCapacity = false>
 struct channel_pipc : stream_is_pingpong {
     static constexpr bool checks_seq = true;
     using shared = no_shared;
     static shared create(const cell_spec& s) {
-        create_channels(s);
+        create_channels(s, DefaultCapacity);
         return {};
     }
     static pipc::channel::options opts() {
@@ -338,11 +340,12 @@ struct channel_pipc : stream_is_pingpong {
 /// receiver reads it in place through a view and releases it. As a zero-copy user that builds
 /// its message in the slot, only the bytes it writes are touched: here the 8-byte sequence
 /// number (the rest of the slot is whatever it was), so no payload copy happens on either side.
+template <bool DefaultCapacity = false>
 struct channel_pipc_zc : stream_is_pingpong {
     static constexpr bool checks_seq = true;
     using shared = no_shared;
     static shared create(const cell_spec& s) {
-        create_channels(s);
+        create_channels(s, DefaultCapacity);
         return {};
     }
     channel_pipc_zc(const cell_spec& s, bool initiator, shared&)
@@ -659,7 +662,12 @@ void register_blocking_variants(std::vector<variant>& out) {
                    blocking_cell<channel_pipc<spin_mode::spin>>});
     out.push_back({"channel", spin_impl("pipc-blocking", spin_mode::adaptive), true,
                    blocking_cell<channel_pipc<spin_mode::adaptive>>});
-    out.push_back({"channel", "pipc-blocking-zc", true, blocking_cell<channel_pipc_zc>});
+    out.push_back({"channel", "pipc-blocking-zc", true, blocking_cell<channel_pipc_zc<>>});
+    // The same at the channel's default capacity (64 slots), beside the equal-depth ones above.
+    out.push_back({"channel", "pipc-blocking-cap64", true,
+                   blocking_cell<channel_pipc<spin_mode::block, true>>});
+    out.push_back(
+        {"channel", "pipc-blocking-zc-cap64", true, blocking_cell<channel_pipc_zc<true>>});
     out.push_back({"sem", "raw", false, blocking_cell<sem_raw>});
     out.push_back({"sem", "pipc-blocking", false, blocking_cell<sem_pipc<>>});
     out.push_back({"sem", spin_impl("pipc-blocking", spin_mode::spin), false,
