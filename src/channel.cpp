@@ -49,6 +49,12 @@ constexpr std::uint32_t bell_sleeper = 2;
 /// ring, instead of being preempted by every wake-up: a stream moves in batches of slots, not one
 /// message per pair of context switches. Where nobody else is runnable a yield returns at once.
 constexpr int yields_before_sleep = 2;
+/// How long an untimed send sleeps waiting for half the ring to be free before it settles for
+/// the first free slot. A consumer that stops receiving with fewer than half the slots free (busy
+/// elsewhere, or waiting for something the producer does after this send) must not leave the
+/// producer asleep next to a free slot for good; a draining consumer reaches the watermark in
+/// microseconds, long before this.
+constexpr auto watermark_patience = std::chrono::milliseconds(50);
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
@@ -554,8 +560,8 @@ std::optional<std::uint64_t> channel::claim_until(const detail::deadline& dl, er
     header& h = *hdr();
     // A timed wait wants the first free slot, or it could time out with room in the ring; an
     // untimed one is woken once half the ring is free, so that a stream refills the ring in
-    // batches instead of one wake-up per released slot.
-    const bool eager = !dl.infinite;
+    // batches instead of one wake-up per released slot, or after watermark_patience.
+    bool eager = !dl.infinite;
     for (;;) {
         h.room_sleepers.fetch_add(1, std::memory_order_relaxed);
         if (eager) h.room_eager.fetch_add(1, std::memory_order_relaxed);
@@ -572,7 +578,8 @@ std::optional<std::uint64_t> channel::claim_until(const detail::deadline& dl, er
             leave();
             return pos;
         }
-        const relative_timeout t(dl, {});
+        const relative_timeout t(dl, eager ? std::chrono::nanoseconds::zero()
+                                           : std::chrono::nanoseconds(watermark_patience));
         if (t.expired) {
             leave();
             return std::nullopt;
@@ -585,6 +592,8 @@ std::optional<std::uint64_t> channel::claim_until(const detail::deadline& dl, er
             return std::nullopt;
         }
         if (auto pos = try_claim()) return pos;
+        if (rc != 0 && err == ETIMEDOUT)
+            eager = true; // patience spent: the first free slot will do
     }
 }
 

@@ -855,6 +855,23 @@ BOOST_AUTO_TEST_CASE(consumer_going_to_sleep_wakes_a_watermark_sleeper) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(untimed_sender_next_to_a_free_slot_is_not_left_asleep) {
+    // The consumer frees one slot of eight (below the watermark) and then stops receiving, as one
+    // that waits for something the producer does after its send would: the send must still
+    // complete, on its own, once its patience for the watermark is spent.
+    named name(kind);
+    channel rx(name, create(8, 64));
+    for (int i = 0; i < 8; ++i) BOOST_TEST_REQUIRE(rx.try_send(bytes_of("x")));
+    std::array<std::byte, 64> buf{};
+    blocked_sender s(name.str(), false);
+    BOOST_TEST_REQUIRE(s.asleep());
+    BOOST_TEST(rx.receive(buf) == 1U);
+    const auto until = std::chrono::steady_clock::now() + 10s; // watchdog
+    while (!s.sent.load() && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    BOOST_TEST(s.sent.load());
+    if (!s.sent.load()) drain(rx, s); // let the thread end either way
+}
+
 BOOST_AUTO_TEST_CASE(untimed_mpsc_stream_between_threads) {
     // The watermark path with several producers (the concurrency suite's producers are timed).
     named name(kind);
