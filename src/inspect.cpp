@@ -144,7 +144,7 @@ constexpr std::uint64_t channel_magic = 0x314e'4843'4350'4950ULL; // "PIPCCHN1"
 constexpr std::size_t cache_line = 64;
 constexpr std::size_t channel_header_size = 3 * cache_line;
 
-struct channel_header { // channel.cpp's channel::header, protocol version 3
+struct channel_header { // channel.cpp's channel::header, protocol version 4
     std::uint64_t magic;
     std::uint32_t version;
     std::uint32_t mode;
@@ -158,6 +158,7 @@ struct channel_header { // channel.cpp's channel::header, protocol version 3
     std::uint32_t room_bells;
     std::uint32_t room_armed;
     std::uint32_t room_eager;
+    std::uint32_t room_bell_armed;
     alignas(cache_line) std::uint64_t head;
     std::uint32_t data_futex;
     std::uint32_t data_sleepers;
@@ -167,7 +168,7 @@ struct channel_header { // channel.cpp's channel::header, protocol version 3
 static_assert(sizeof(channel_header) == channel_header_size);
 // The layout this file reads is the one the library writes: a new protocol version must be
 // mirrored here before it builds.
-static_assert(channel::protocol_version == 3, "update channel_header to the new protocol");
+static_assert(channel::protocol_version == 4, "update channel_header to the new protocol");
 
 struct channel_slot { // channel.cpp's channel::slot
     std::uint64_t seq;

@@ -7,6 +7,7 @@
 
 #include <pipc/asio/async_channel.hpp>
 
+#include <pipc_test/fault.hpp>
 #include <pipc_test/support.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -25,8 +26,11 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
+#include <functional>
 #include <future>
 #include <span>
 #include <string>
@@ -794,5 +798,91 @@ BOOST_AUTO_TEST_CASE(cancel_while_waiting_in_the_reactor_loses_nothing) {
         BOOST_TEST(got == msg + "-woken");
     }
     BOOST_TEST(!dog.fired);
+    dog.done();
+}
+
+namespace {
+// Bell rings (every mq_timedsend of these tests rings a doorbell), counted through the
+// syscall layer.
+std::atomic<int> g_rings{0};
+struct counting_rings {
+    pipc_test::fault_scope faults;
+    counting_rings() {
+        g_rings = 0;
+        faults.table().mq_timedsend = [](::mqd_t q, const char* b, std::size_t n, unsigned p,
+                                         const ::timespec* to) {
+            ++g_rings;
+            return pipc::detail::real_sys().mq_timedsend(q, b, n, p, to);
+        };
+    }
+};
+} // namespace
+
+// A send waiting for room is rung once per sleep, not once per released slot.
+BOOST_AUTO_TEST_CASE(room_bell_rings_once_per_sleep) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel tx(ctx, name, create(4));
+    channel rx(name);
+    watchdog dog(ctx, 20s);
+    for (int i = 0; i < 4; ++i) send_now(tx.core(), numbered(0, i));
+    counting_rings rings;
+    int sent = 0;
+    const std::array<std::string, 2> msgs{numbered(0, 4), numbered(0, 5)};
+    for (const auto& s : msgs) {
+        tx.async_send(asio::buffer(s), [&](error_code ec) {
+            BOOST_TEST(!ec);
+            ++sent;
+        });
+    }
+    ctx.poll(); // the sends wait for the room bell
+    BOOST_TEST(sent == 0);
+    std::array<char, 64> buf{};
+    auto take = [&](int k) {
+        const auto n = rx.try_receive(std::as_writable_bytes(std::span(buf)));
+        BOOST_TEST_REQUIRE(n.has_value());
+        BOOST_TEST(std::string(buf.data(), *n) == numbered(0, k));
+    };
+    for (int k = 0; k < 3; ++k) take(k);
+    BOOST_TEST(g_rings == 1);
+    while (sent < 2 && !dog.fired) ctx.run_one();
+    BOOST_TEST(!dog.fired);
+    for (int k = 3; k < 6; ++k) take(k);
+    dog.done();
+}
+
+// Two handles wait for room on the one room bell. The consumer rings it once for two released
+// slots (it takes the flag); the handle that empties the bell passes it on to the other.
+BOOST_AUTO_TEST_CASE(room_bell_is_passed_on_between_handles) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel a(ctx, name, create(2, channel_mode::mpsc));
+    pipc::async_channel b(ctx, name);
+    channel rx(name);
+    watchdog dog(ctx, 20s);
+    const std::string fill = "fill", ma = "from-a", mb = "from-b";
+    for (int i = 0; i < 2; ++i) send_now(rx, fill);
+    counting_rings rings;
+    int done = 0;
+    auto count = [&](error_code ec) {
+        BOOST_TEST(!ec);
+        ++done;
+    };
+    a.async_send(asio::buffer(ma), count);
+    b.async_send(asio::buffer(mb), count);
+    ctx.poll();
+    BOOST_TEST(done == 0);
+    std::array<char, 64> buf{};
+    for (int k = 0; k < 2; ++k)
+        BOOST_TEST_REQUIRE(rx.try_receive(std::as_writable_bytes(std::span(buf))).has_value());
+    BOOST_TEST(g_rings == 1);
+    while (done < 2 && !dog.fired) ctx.run_one();
+    BOOST_TEST(!dog.fired);
+    BOOST_TEST(g_rings == 2); // the consumer's ring and one pass-on
+    std::vector<std::string> rest;
+    while (auto n = rx.try_receive(std::as_writable_bytes(std::span(buf))))
+        rest.emplace_back(buf.data(), *n);
+    std::sort(rest.begin(), rest.end());
+    BOOST_TEST((rest == std::vector<std::string>{ma, mb}));
     dog.done();
 }

@@ -291,7 +291,8 @@ public:
 private:
     /// Serves the queue of `dir` in order until an operation cannot proceed; then announces
     /// the wait (once) and re-checks before waiting for the bell.
-    void pump(int dir, channel_completion how = channel_completion::dispatch) {
+    /// `woke`: called by the bell's wait, which emptied the bell.
+    void pump(int dir, channel_completion how = channel_completion::dispatch, bool woke = false) {
         if (pumping_[dir] || closed_) return;
         pumping_[dir] = true;
         auto keep = this->shared_from_this(); // a handler may destroy the I/O object
@@ -324,7 +325,11 @@ private:
             channel_async_access::announce(ch_, static_cast<channel_bell>(dir));
             announced_[dir] = true; // and try once more before sleeping: no lost wake-up
         }
-        if (dir == room && served > 0) pass_on_room(announced_[room] ? 1 : 0);
+        // A ring takes the armed flag (once per sleep), so a handle that emptied the room bell
+        // passes it on to the other waiting handles when it used the room, and also when it no
+        // longer waits (its sends were cancelled meanwhile): its byte was theirs as well.
+        if (dir == room && (served > 0 || (woke && q.empty())))
+            pass_on_room(announced_[room] ? 1 : 0);
         pumping_[dir] = false;
     }
 
@@ -373,7 +378,7 @@ private:
                 }
                 if constexpr (!bell_waiter::drains_itself)
                     channel_async_access::drain(self->bells_[dir].native_handle());
-                self->pump(dir);
+                self->pump(dir, channel_completion::dispatch, true);
             });
         }
         if (dir == data && !rechecking_ && channel_async_access::write_in_progress(ch_)) {
