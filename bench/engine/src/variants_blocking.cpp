@@ -110,32 +110,14 @@ struct mq_raw : stream_is_pingpong {
 /// The bare loop a spinning receive is measured against: poll an O_NONBLOCK descriptor of the
 /// queue with mq_receive for up to the default spin budget (20 us, one clock read per poll, no
 /// pause, no bookkeeping), then block on a second, blocking descriptor. Sends are plain mq_send.
-struct mq_raw_spin : stream_is_pingpong {
-    static constexpr bool checks_seq = true;
+struct mq_raw_spin : mq_raw {
     static constexpr std::int64_t budget_ns = 20000; // pipc::wait_strategy::spin()'s default
-    using shared = no_shared;
-    static shared create(const cell_spec& s) {
-        create_raw_queues(s);
-        return {};
+    mq_raw_spin(const cell_spec& s, bool initiator, shared& sh) : mq_raw(s, initiator, sh) {
+        const auto in = dirs(s, initiator).in;
+        in_nb_ = ::mq_open(in.c_str(), O_RDONLY | O_NONBLOCK);
+        if (in_nb_ == mqd_t(-1)) fail_errno("mq_open(O_NONBLOCK) " + in);
     }
-    mq_raw_spin(const cell_spec& s, bool initiator, shared&) : depth_(s.depth) {
-        const auto d = dirs(s, initiator);
-        in_ = ::mq_open(d.in.c_str(), O_RDONLY);
-        if (in_ == mqd_t(-1)) fail_errno("mq_open " + d.in);
-        in_nb_ = ::mq_open(d.in.c_str(), O_RDONLY | O_NONBLOCK);
-        if (in_nb_ == mqd_t(-1)) fail_errno("mq_open(O_NONBLOCK) " + d.in);
-        out_ = ::mq_open(d.out.c_str(), O_WRONLY);
-        if (out_ == mqd_t(-1)) fail_errno("mq_open " + d.out);
-    }
-    ~mq_raw_spin() {
-        ::mq_close(in_);
-        ::mq_close(in_nb_);
-        ::mq_close(out_);
-    }
-    void send(const std::byte* p, std::size_t n) {
-        while (::mq_send(out_, reinterpret_cast<const char*>(p), n, 0) == -1)
-            if (errno != EINTR) fail_errno("mq_send");
-    }
+    ~mq_raw_spin() { ::mq_close(in_nb_); }
     void recv(std::byte* p, std::size_t n) {
         auto* buf = reinterpret_cast<char*>(p);
         const std::int64_t start = now_ns();
@@ -144,17 +126,11 @@ struct mq_raw_spin : stream_is_pingpong {
             if (r >= 0) return check_len(std::size_t(r), n, "mq_receive(O_NONBLOCK)");
             if (errno != EAGAIN && errno != EINTR) fail_errno("mq_receive(O_NONBLOCK)");
         } while (now_ns() - start < budget_ns);
-        ssize_t r;
-        while ((r = ::mq_receive(in_, buf, n, nullptr)) == -1)
-            if (errno != EINTR) fail_errno("mq_receive");
-        check_len(std::size_t(r), n, "mq_receive");
+        mq_raw::recv(p, n); // the budget ran out: block on the blocking descriptor
     }
-    void tput_send(const std::byte* p, std::size_t n) { send(p, n); }
     void tput_recv(std::byte* p, std::size_t n) { recv(p, n); }
-    long depth() const { return depth_; }
 
-    mqd_t in_ = -1, in_nb_ = -1, out_ = -1;
-    long depth_;
+    mqd_t in_nb_ = -1;
 };
 
 // ---- mq: O_NONBLOCK + a bare level-triggered epoll loop (the floor for any event loop) -----
