@@ -26,10 +26,12 @@ namespace {
 using strand_t = asio::strand<asio::io_context::executor_type>;
 using strand_queue = pipc::basic_async_message_queue<strand_t>;
 
+/// Runs `ctx` on `n` threads until it runs out of work, or for at most a minute: an operation
+/// that never completes then fails the test's checks instead of hanging it.
 struct thread_pool {
     std::vector<std::thread> threads;
     thread_pool(asio::io_context& ctx, int n) {
-        for (int i = 0; i < n; ++i) threads.emplace_back([&ctx] { ctx.run(); });
+        for (int i = 0; i < n; ++i) threads.emplace_back([&ctx] { ctx.run_for(60s); });
     }
     ~thread_pool() {
         for (auto& t : threads) t.join();
@@ -97,7 +99,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(strands_on_four_threads_deliver_every_message_once
             },
             asio::detached);
     }
-    { thread_pool pool(ctx, 4); } // run() returns when every coroutine has finished
+    { thread_pool pool(ctx, 4); } // returns when every coroutine has finished
     BOOST_TEST(received.load() == senders * per_sender);
     BOOST_TEST(finished_receivers.load() == receiver_objects * receivers_per_object);
     for (int v : seen) BOOST_TEST(v == 1);
@@ -152,9 +154,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(use_future_from_a_foreign_thread, B, backends) {
         auto f = asio::post(q.get_executor(), asio::use_future([&q] {
                                 return q.async_receive_message(asio::use_future);
                             }));
+        BOOST_REQUIRE((f.wait_for(20s) == std::future_status::ready));
         auto got = f.get();
         q.send(bytes("hello " + std::to_string(i)), 0);
-        BOOST_TEST((got.wait_for(20s) == std::future_status::ready));
+        BOOST_REQUIRE((got.wait_for(20s) == std::future_status::ready));
         BOOST_TEST(got.get().text() == "hello " + std::to_string(i));
     }
     work.reset();

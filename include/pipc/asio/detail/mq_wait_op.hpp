@@ -49,9 +49,12 @@ error_code ensure_watched(async_mq_state<Executor>& st) {
     return {};
 }
 
-/// Asio's io_uring backend (seen with Boost 1.81 under cancellation races) can complete a wait
-/// with ENOENT, the result of its own IORING_OP_ASYNC_CANCEL finding nothing to cancel. It says
+/// Asio's io_uring backend before 1.27 (Boost 1.81) can complete a wait with ENOENT: it reuses
+/// submission entries without clearing their user data, so the result of its own
+/// IORING_OP_ASYNC_CANCEL lands on another operation (chriskohlhoff/asio PR #1215). It says
 /// nothing about the queue: the operation looks again (the queue call reports real errors).
+/// That Asio can also lose a cancellation outright, which no caller can repair: the docs tell
+/// users of io_uring to use Asio 1.27 or newer.
 inline bool is_spurious_wait_error(const error_code& ec) noexcept {
     return ec == error_code(ENOENT, boost::system::system_category());
 }
