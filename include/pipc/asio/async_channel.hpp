@@ -215,8 +215,9 @@ public:
     const Executor& executor() const noexcept { return ex_; }
     bool closed() const noexcept { return closed_; }
 
-    /// Starts an operation: one try at once if nothing is queued in its direction, otherwise
-    /// (or if that try cannot finish) queued behind the others.
+    /// Starts an operation: one try at once if nothing is queued in its direction, then (with a
+    /// spinning wait strategy) at most one budget of retries, otherwise (or if neither can
+    /// finish) queued behind the others.
     template <bool Direct, class Handler, class Try>
     void start(int dir, Handler&& handler, Try t) {
         using handler_type = std::decay_t<Handler>;
@@ -229,7 +230,7 @@ public:
         if (queue_[dir].empty()) {
             error_code ec;
             typename Try::result_type r{};
-            if (t(ch_, ec, r)) {
+            if (t(ch_, ec, r) || spin_once(t, ec, r)) {
                 if (detail::may_resume_directly<Direct>()) {
                     if constexpr (std::is_same_v<typename Try::result_type, channel_no_result>)
                         return detail::resume_directly(handler, ec);
@@ -289,6 +290,17 @@ public:
     }
 
 private:
+    /// The spinning step of an initiation whose first try failed, with nothing older queued in
+    /// its direction (so it never overtakes one): retries for at most one budget of the
+    /// handle's wait strategy. Nothing at all with block(), not even a clock read. The first
+    /// try came before and is not fed back: a wait it served says nothing about spinning.
+    template <class Try>
+    bool spin_once(Try& t, error_code& ec, typename Try::result_type& r) {
+        auto& w = ch_.strategy();
+        if (w.type() == wait_strategy::kind::block) return false;
+        return w.spin_until([&] { return t(ch_, ec, r); });
+    }
+
     /// Serves the queue of `dir` in order until an operation cannot proceed; then announces
     /// the wait (once) and re-checks before waiting for the bell.
     /// `woke`: called by the bell's wait, which emptied the bell.
@@ -437,6 +449,18 @@ inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 /// `use_awaitable` is resumed directly (at most 16 times in a row per thread). Operations that
 /// waited complete with a dispatch from the object's own reactor handler.
 ///
+/// @par Spinning
+/// With a spinning wait strategy (channel::options::wait at open, or set_wait_strategy), an
+/// operation that cannot finish at its first try, and has no older operation of its direction
+/// queued on this object, retries the ring (no system call) on the initiating thread for at
+/// most the strategy's budget (per initiation, 20 us by default; adaptive() learns a smaller
+/// one, or none) before it announces itself and waits on the doorbell. The budget bounds how
+/// long one initiation keeps the thread from the io_context's other work; an operation that
+/// completes at its first try never spins. An operation served while spinning completes as one
+/// that completes at once (above), so the guarantees stay: nothing lost, no overtaking, no
+/// handler called inside the initiation except as described above. The default block() makes
+/// no extra try and reads no clock.
+///
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe, as for Asio's own I/O objects: start
 /// operations, cancel, close and emit cancellation signals for one object from one thread or
@@ -568,6 +592,32 @@ public:
         if (!state_) throw_error(make_error_code(errc::closed), "async_channel::core");
         return state_->core();
     }
+
+    /// The wait strategy of the core channel handle (channel::options::wait at open), with what
+    /// `adaptive` learned; a closed object gives a block() strategy.
+    const wait_strategy& strategy() const noexcept {
+        static const wait_strategy closed_strategy;
+        return state_ ? state_->core().strategy() : closed_strategy;
+    }
+
+    /// @{
+    /// Replaces the wait strategy of the core channel handle, which channel::options::wait sets
+    /// at open. It rules the blocking calls on core() and the asynchronous operations alike: an
+    /// operation that cannot finish at its first try (and has no older operation of its
+    /// direction queued) retries the ring on the initiating thread for at most one budget of
+    /// the strategy before it waits on the doorbell (see "Spinning" above). Not while an
+    /// operation is being initiated or a blocking call waits on core(). A closed object reports
+    /// errc::closed. @throws pipc::error (the `ec` form sets `ec` instead).
+    void set_wait_strategy(const wait_strategy& w, error_code& ec) {
+        ec = state_ ? error_code{} : make_error_code(errc::closed);
+        if (state_) state_->core().strategy() = w;
+    }
+    void set_wait_strategy(const wait_strategy& w) {
+        error_code ec;
+        set_wait_strategy(w, ec);
+        if (ec) throw_error(ec, "async_channel::set_wait_strategy");
+    }
+    /// @}
 
     /// Makes every pending operation complete with operation_aborted (posted); none of them
     /// moved anything. The object stays usable. Nothing happens on a closed object.
