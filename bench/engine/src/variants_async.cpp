@@ -388,8 +388,10 @@ namespace {
 
 /// Two spsc channels (one per direction), both sides asynchronous. ZeroCopy: async_loan and
 /// publish to send, async_receive_view and release to receive (the receiver still copies the
-/// message out, to check it, as every variant does).
-template <bool ZeroCopy>
+/// message out, to check it, as every variant does). Spin: both handles' wait strategy (an
+/// operation that cannot finish at its first try spins in its initiation, then waits on the
+/// doorbell).
+template <bool ZeroCopy, spin_mode Spin = spin_mode::block>
 struct channel_async {
     static constexpr bool checks_seq = true;
     static void create(const cell_spec& s) {
@@ -402,8 +404,13 @@ struct channel_async {
         o.mode = pipc::channel_mode::spsc;
         for (int i = 0; i < 2; ++i) pipc::channel ch(s.names[i], o);
     }
+    static pipc::channel::options opts() {
+        pipc::channel::options o;
+        o.wait = strategy_for(Spin);
+        return o;
+    }
     channel_async(asio::io_context& ctx, const cell_spec& s, bool initiator)
-        : in_(ctx, in_name(s, initiator)), out_(ctx, out_name(s, initiator)) {}
+        : in_(ctx, in_name(s, initiator), opts()), out_(ctx, out_name(s, initiator), opts()) {}
     asio::awaitable<void> send(const std::byte* p, std::size_t n) {
         if constexpr (ZeroCopy) {
             pipc::channel_loan loan = co_await out_.async_loan(asio::use_awaitable);
@@ -484,6 +491,10 @@ void register_async_variants(std::vector<variant>& out) {
 #endif
 #ifdef PIPC_BENCH_ASYNC_CHANNEL
     out.push_back({"channel", "pipc-async", true, channel_cell<channel_async<false>>});
+    out.push_back({"channel", spin_impl("pipc-async", spin_mode::spin), true,
+                   channel_cell<channel_async<false, spin_mode::spin>>});
+    out.push_back({"channel", spin_impl("pipc-async", spin_mode::adaptive), true,
+                   channel_cell<channel_async<false, spin_mode::adaptive>>});
     out.push_back({"channel", "pipc-async-zc", true, channel_cell<channel_async<true>>});
 #endif
     (void)out;
