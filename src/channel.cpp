@@ -1022,6 +1022,12 @@ bool channel_async_access::drain(int fd) noexcept {
     return rang;
 }
 
+bool channel_async_access::front_published(const channel& ch) noexcept {
+    const auto& h = *ch.hdr();
+    const std::uint64_t pos = h.head.load(std::memory_order_acquire);
+    return ch.slot_at(pos)->seq.load(std::memory_order_acquire) == pos + 1;
+}
+
 bool channel_async_access::write_in_progress(const channel& ch) noexcept {
     const auto& h = *ch.hdr();
     return h.tail.load(std::memory_order_acquire) > h.head.load(std::memory_order_acquire);

@@ -76,9 +76,13 @@ void deliver_channel_result(channel_completion how, const IoExecutor& ex, Handle
 }
 
 /// One try of each operation: true when it is finished (with a result or an error in `ec`).
+/// `ready`: whether a try is worth making while spinning.
 struct channel_receive_try {
     boost::asio::mutable_buffer buf;
     using result_type = std::size_t;
+    // A spin polls this and tries only once a message is there: a try on a slot still being
+    // written checks its writer's liveness, far too slow for every poll.
+    static bool ready(channel& ch) noexcept { return channel_async_access::front_published(ch); }
     bool operator()(channel& ch, error_code& ec, result_type& out) const {
         auto n = ch.try_receive(std::span(static_cast<std::byte*>(buf.data()), buf.size()), ec);
         if (n) out = *n;
@@ -87,6 +91,9 @@ struct channel_receive_try {
 };
 struct channel_view_try {
     using result_type = channel_view;
+    // A spin polls this and tries only once a message is there: a try on a slot still being
+    // written checks its writer's liveness, far too slow for every poll.
+    static bool ready(channel& ch) noexcept { return channel_async_access::front_published(ch); }
     bool operator()(channel& ch, error_code& ec, result_type& out) const {
         out = ch.try_receive_view(ec);
         return ec || out.valid();
@@ -95,6 +102,7 @@ struct channel_view_try {
 struct channel_send_try {
     boost::asio::const_buffer buf;
     using result_type = channel_no_result;
+    static bool ready(channel&) noexcept { return true; } // a failed try is cheap
     bool operator()(channel& ch, error_code& ec, result_type&) const {
         const bool sent =
             ch.try_send(std::span(static_cast<const std::byte*>(buf.data()), buf.size()), ec);
@@ -103,6 +111,7 @@ struct channel_send_try {
 };
 struct channel_loan_try {
     using result_type = channel_loan;
+    static bool ready(channel&) noexcept { return true; } // a failed try is cheap
     bool operator()(channel& ch, error_code& ec, result_type& out) const {
         out = ch.try_loan(ec);
         return ec || out.valid();
@@ -298,7 +307,7 @@ private:
     bool spin_once(Try& t, error_code& ec, typename Try::result_type& r) {
         auto& w = ch_.strategy();
         if (w.type() == wait_strategy::kind::block) return false;
-        return w.spin_until([&] { return t(ch_, ec, r); });
+        return w.spin_until([&] { return Try::ready(ch_) && t(ch_, ec, r); });
     }
 
     /// Serves the queue of `dir` in order until an operation cannot proceed; then announces

@@ -27,6 +27,11 @@ struct PIPC_API channel_async_access {
     static void ring(channel& ch, channel_bell b) noexcept;
     /// Empties a bell descriptor from open_bell; then a seq_cst fence. @return true if it rang.
     static bool drain(int fd) noexcept;
+    /// True when the consumer's next slot is published (a message, or a cancelled loan the
+    /// receive skips): what a spinning asynchronous receive polls before it tries. No system
+    /// call and no check of a writer's liveness (a try checks it: it reads /proc, far too slow
+    /// for every poll of a spin).
+    static bool front_published(const channel& ch) noexcept;
     /// True while a claimed slot is not yet published (the consumer rechecks such a slot now
     /// and then, to skip it if its producer died).
     static bool write_in_progress(const channel& ch) noexcept;
