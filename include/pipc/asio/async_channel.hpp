@@ -205,9 +205,7 @@ public:
     static constexpr std::chrono::milliseconds writer_check{10};
 
     async_channel_state(const Executor& ex, channel&& ch)
-        : ex_(ex), ch_(std::move(ch)), bells_{bell_waiter(ex), bell_waiter(ex)}, recheck_(ex) {
-        bells_[data].defer_drain();
-    }
+        : ex_(ex), ch_(std::move(ch)), bells_{bell_waiter(ex), bell_waiter(ex)}, recheck_(ex) {}
 
     /// Opens both doorbells. On failure the state stays unusable (`ec` set).
     void attach(error_code& ec) {
@@ -345,12 +343,6 @@ private:
                 wait_bell(dir);
                 break;
             }
-            if (dir == data && undrained_) {
-                // The data bell's last wake-up left its byte (see wait_bell): empty the bell
-                // now, after the handlers ran, before a ring can be meant for this wait.
-                channel_async_access::drain(bells_[data].native_handle());
-                undrained_ = false;
-            }
             channel_async_access::announce(ch_, static_cast<channel_bell>(dir));
             announced_[dir] = true; // and try once more before sleeping: no lost wake-up
         }
@@ -385,12 +377,9 @@ private:
     void wait_bell(int dir) {
         if (!waiting_[dir]) {
             waiting_[dir] = true;
-            // The epoll path empties the room bell when it wakes (and, only after an edge it
-            // has not drained yet, once at once, so a bell rung while nobody waited is seen: see
-            // channel_bell_waiter.hpp); it wakes on the data bell's edge and leaves the byte to
-            // pump(), which drains it before it announces again, after the handlers ran (the
-            // consumer is the only one that empties that bell). The public path re-arms the
-            // descriptor on every wait.
+            // The epoll path empties the bell when it wakes (and, only after an edge it has
+            // not drained yet, once at once, so a bell rung while nobody waited is seen: see
+            // channel_bell_waiter.hpp); the public path re-arms the descriptor on every wait.
             bells_[dir].async_wait([self = this->shared_from_this(), dir](error_code ec) {
                 self->waiting_[dir] = false;
                 if (self->closed_) return;
@@ -410,8 +399,6 @@ private:
                 }
                 if constexpr (!bell_waiter::drains_itself)
                     channel_async_access::drain(self->bells_[dir].native_handle());
-                else if (dir == data)
-                    self->undrained_ = true; // the wait left the byte for pump()
                 self->pump(dir, channel_completion::dispatch, true);
             });
         }
@@ -431,10 +418,6 @@ private:
     timer recheck_;
     std::deque<std::unique_ptr<channel_op_base>> queue_[2];
     bool announced_[2] = {false, false};
-    /// The data bell may hold the byte of its last wake-up (epoll path): pump() empties it
-    /// before it announces the next wait, so the wake-up reaches the handlers one system call
-    /// sooner and the drain runs while the peer works, not on the round trip's path.
-    bool undrained_ = false;
     bool waiting_[2] = {false, false};
     bool pumping_[2] = {false, false};
     bool rechecking_ = false;

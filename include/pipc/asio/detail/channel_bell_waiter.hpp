@@ -43,18 +43,14 @@ class channel_bell_op : public boost::asio::detail::reactor_op {
 public:
     BOOST_ASIO_DEFINE_HANDLER_PTR(channel_bell_op);
 
-    channel_bell_op(int fd, bool defer, Handler& h, const IoExecutor& io_ex)
-        : reactor_op(error_code(), &do_perform, &do_complete), fd_(fd), defer_(defer),
-          handler_(std::move(h)), work_(handler_, io_ex) {}
+    channel_bell_op(int fd, Handler& h, const IoExecutor& io_ex)
+        : reactor_op(error_code(), &do_perform, &do_complete), fd_(fd), handler_(std::move(h)),
+          work_(handler_, io_ex) {}
 
     // Runs under the reactor's lock for the descriptor, on whichever thread runs the reactor:
     // it touches nothing but the bell.
-    // A deferred wait is performed only on an edge the reactor has not consumed yet (its owner
-    // emptied the bell before it announced itself): the edge is the ring, and the bell is
-    // emptied later by the owner, off the path of the wake-up.
     static status do_perform(reactor_op* base) {
         auto* o = static_cast<channel_bell_op*>(base);
-        if (o->defer_) return done_and_exhausted;
         return channel_async_access::drain(o->fd_) ? done_and_exhausted : not_done;
     }
 
@@ -75,7 +71,6 @@ public:
 
 private:
     int fd_;
-    bool defer_;
     Handler handler_;
     boost::asio::detail::handler_work<Handler, IoExecutor> work_;
 };
@@ -104,28 +99,19 @@ public:
 
     /// Completes `h(ec)` once the bell rang, with the bell emptied. The first drain is tried at
     /// once only when the reactor saw an edge since the last successful drain.
-    /// After defer_drain(), a wait completes on the reactor's edge without a system call and
-    /// leaves the byte in the bell (the first wait after registration still drains: its edge may
-    /// predate the owner's last drain).
     template <class Handler>
     void async_wait(Handler h) {
         namespace ad = boost::asio::detail;
-        const bool fresh = !reg_.registered();
         if (const auto ec = reg_.ensure(fd_)) {
             boost::asio::post(ex_, ad::bind_handler(std::move(h), ec));
             return;
         }
         using op = channel_bell_op<Handler, Executor>;
         typename op::ptr p = {ad::addressof(h), op::ptr::allocate(h), nullptr};
-        p.p = new (p.v) op(fd_, defer_ && !fresh, h, ex_);
+        p.p = new (p.v) op(fd_, h, ex_);
         reg_.start(reactor_registration::reactor::read_op, p.p, false);
         p.v = p.p = nullptr;
     }
-
-    /// The owner, the only one that empties this bell, empties it itself before it announces
-    /// its next wait (the data bell: one consumer). A wait's handler then runs with the byte
-    /// of its ring still in the bell.
-    void defer_drain() noexcept { defer_ = true; }
 
     /// A queued wait completes with operation_aborted.
     void cancel(error_code& ec) noexcept {
@@ -150,7 +136,6 @@ private:
     Executor ex_;
     reactor_registration reg_;
     int fd_ = -1;
-    bool defer_ = false;
 };
 
 #else
@@ -167,9 +152,6 @@ public:
     void assign(int fd, error_code& ec) { d_.assign(fd, ec); }
     int native_handle() noexcept { return d_.native_handle(); }
     bool registered() const noexcept { return d_.is_open(); }
-
-    /// The public path empties every bell in the handler: nothing to defer.
-    void defer_drain() noexcept {}
 
     template <class Handler>
     void async_wait(Handler h) {
