@@ -35,14 +35,15 @@ inline void cpu_relax() noexcept {
 ///   when the peer runs on another CPU and answers within the budget.
 /// - `adaptive(max_budget)`: spins like `spin`, but only while spinning has recently been rewarded,
 ///   in the spirit of glibc's adaptive mutexes. Each wait served while spinning moves the budget
-///   towards twice the time it took (a moving average, never above `max_budget`); after
-///   `collapse_after` consecutive spins that ran out of budget the budget collapses to zero, and
-///   from then on only every 2^k-th wait (k growing to 6) probes with a spin of `max_budget`, so a
-///   peer that moved to another CPU is noticed again. Callers try once before they spin: a wait
-///   served by its first try says nothing about spinning and is not fed back. When the system has
-///   a single CPU online (read when the strategy is made), it never spins: no peer can run while
-///   this thread spins. The waiting thread's own affinity is not consulted: a thread pinned to one
-///   CPU may wait for a peer pinned to another (where spinning pays most), so whether a peer
+///   towards twice the time it took (a moving average, never above `max_budget`); a spin that
+///   follows a miss uses `max_budget` (the peer may answer only after its own kernel wake-up);
+///   after `collapse_after` consecutive spins that ran out of budget the budget collapses to zero,
+///   and from then on only every 2^k-th wait (k growing to 6) probes with a spin of `max_budget`,
+///   so a peer that moved to another CPU is noticed again. Callers try once before they spin: a
+///   wait served by its first try says nothing about spinning and is not fed back. When the system
+///   has a single CPU online (read when the strategy is made), it never spins: no peer can run
+///   while this thread spins. The waiting thread's own affinity is not consulted: a thread pinned
+///   to one CPU may wait for a peer pinned to another (where spinning pays most), so whether a peer
 ///   shares the CPU is learned from the outcomes (a peer on the same CPU answers only once the
 ///   spinner gives the CPU up, so its spins run out and the strategy collapses).
 ///
@@ -244,6 +245,12 @@ private:
             const std::uint64_t period = std::uint64_t{1} << shift;
             return wait_no % period == 0 ? max_budget_ns_ : 0;
         }
+        // After a miss (not yet collapsed) the next spin gets the full budget. A miss sends this
+        // side to its slow path, so the peer's next answer comes after a kernel wake-up (two on
+        // the Asio layer: the waiter's helper, then the io_context), far past a budget learned
+        // from fast answers: the peer misses too, and the short budgets then ping-pong misses
+        // until both sides collapse. One full-budget spin outlasts that wake-up and ends it.
+        if (misses > 0) return max_budget_ns_;
         const std::int64_t want = 2 * estimate_ns_.load(std::memory_order_relaxed) + 500;
         return want > max_budget_ns_ ? max_budget_ns_ : want;
     }

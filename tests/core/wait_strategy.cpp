@@ -91,6 +91,19 @@ BOOST_AUTO_TEST_CASE(adaptive_budget_follows_rewarded_spins) {
     BOOST_TEST(s.current_budget() == 20us); // never above the maximum
 }
 
+BOOST_AUTO_TEST_CASE(adaptive_spins_full_budget_after_a_miss) {
+    // A miss sends the peer a slow answer back: the next spin must outlast a kernel wake-up,
+    // not the short learned budget, or two adaptive peers ping-pong misses until both collapse.
+    auto s = wait_strategy::adaptive(20us, 2);
+    for (int i = 0; i < 64; ++i) s.record(true, 100ns);
+    BOOST_TEST(s.current_budget() < 20us);
+    s.record(false, s.current_budget());
+    BOOST_TEST(!s.collapsed());
+    BOOST_TEST(s.current_budget() == 20us);
+    s.record(true, 100ns); // served: back to the learned budget
+    BOOST_TEST(s.current_budget() < 20us);
+}
+
 BOOST_AUTO_TEST_CASE(adaptive_never_spins_on_one_cpu) {
     auto s = wait_strategy::adaptive(20us, 1);
     BOOST_TEST(s.single_cpu());
