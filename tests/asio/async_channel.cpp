@@ -10,6 +10,8 @@
 #include <pipc_test/fault.hpp>
 #include <pipc_test/support.hpp>
 
+#include "async_channel_support.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -38,24 +40,13 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using channel_test::channel_name;
 using pipc::channel;
 using pipc::channel_mode;
 using pipc::error_code;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// A unique channel name, removed (with its doorbells) on entry and exit.
-struct channel_name {
-    std::string name = pipc_test::unique_name("ach");
-    channel_name() { remove(); }
-    ~channel_name() { remove(); }
-    void remove() const {
-        error_code ignored;
-        pipc::unlink_channel(name, ignored);
-    }
-    operator std::string_view() const { return name; } // NOLINT: used as a name
-};
 
 channel::options create(std::uint32_t slots, channel_mode mode = channel_mode::spsc) {
     return {.open = pipc::open_mode::create_exclusive,
@@ -145,7 +136,7 @@ BOOST_AUTO_TEST_CASE(async_receive_from_blocking_producer_process) {
         rx.async_receive(asio::buffer(buf), on_receive);
     };
     rx.async_receive(asio::buffer(buf), on_receive);
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(!dog.fired);
     BOOST_TEST(!bad);
     BOOST_TEST(next == count);
@@ -181,7 +172,7 @@ BOOST_AUTO_TEST_CASE(async_send_to_full_ring_blocking_consumer_process) {
     };
     msg = numbered(0, 0);
     tx.async_send(asio::buffer(msg), on_send);
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(!dog.fired);
     BOOST_TEST(!bad);
     BOOST_TEST(next == count);
@@ -227,7 +218,7 @@ BOOST_AUTO_TEST_CASE(async_peers_in_two_processes_loan_and_view) {
         rx.async_receive_view(on_view);
     };
     rx.async_receive_view(on_view);
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(!dog.fired);
     BOOST_TEST(!bad);
     BOOST_TEST(next == count);
@@ -279,7 +270,7 @@ BOOST_AUTO_TEST_CASE(cancelled_receives_lose_nothing) {
         }
     };
     round();
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(!dog.fired);
     BOOST_TEST(!bad);
     BOOST_TEST(next == count);
@@ -335,7 +326,7 @@ BOOST_AUTO_TEST_CASE(cancelled_sends_lose_and_duplicate_nothing) {
         }
     };
     round();
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(!dog.fired);
     BOOST_TEST(!bad);
     BOOST_TEST(next == count);
@@ -360,7 +351,7 @@ BOOST_AUTO_TEST_CASE(destruction_with_pending_operations) {
         BOOST_TEST(!sent_called);
     }
     BOOST_TEST(!sent_called); // never inside the destructor
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(sent_called);
     BOOST_TEST(sent == asio::error::operation_aborted);
     {
@@ -376,7 +367,7 @@ BOOST_AUTO_TEST_CASE(destruction_with_pending_operations) {
         });
     }
     ctx.restart();
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(rec_called);
     BOOST_TEST(rec == asio::error::operation_aborted);
 }
@@ -394,7 +385,7 @@ BOOST_AUTO_TEST_CASE(cancel_and_no_inline_completion) {
         BOOST_TEST(std::string(buf.data(), n) == "x");
     });
     BOOST_TEST(calls == 0); // ready at once, still not inline
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(calls == 1);
     ch.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t) {
         ++calls;
@@ -404,7 +395,8 @@ BOOST_AUTO_TEST_CASE(cancel_and_no_inline_completion) {
     ctx.poll();
     ch.cancel();
     BOOST_TEST(calls == 1);
-    ctx.run(); // returns: nothing left waiting on the doorbell
+    BOOST_REQUIRE(
+        pipc_test::run_to_completion(ctx)); // returns: nothing left waiting on the doorbell
     BOOST_TEST(calls == 2);
     // Errors: too long, too small, closed.
     const std::string big(65, 'x');
@@ -418,7 +410,7 @@ BOOST_AUTO_TEST_CASE(cancel_and_no_inline_completion) {
         BOOST_TEST((ec == pipc::make_error_code(pipc::errc::buffer_too_small)));
     });
     ctx.restart();
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(calls == 4);
     BOOST_TEST(ch.core().fill() == 1U); // the long message stayed
     ch.close();
@@ -427,7 +419,7 @@ BOOST_AUTO_TEST_CASE(cancel_and_no_inline_completion) {
         BOOST_TEST((ec == pipc::make_error_code(pipc::errc::closed)));
     });
     ctx.restart();
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(calls == 5);
 }
 
@@ -439,7 +431,7 @@ BOOST_AUTO_TEST_CASE(every_completion_token) {
     // use_future, with the context on another thread.
     {
         auto work = asio::make_work_guard(ctx);
-        std::thread runner([&] { ctx.run(); });
+        std::thread runner([&] { ctx.run_for(std::chrono::seconds(60)); });
         auto f = ch.async_send(asio::buffer("fut", 3), asio::use_future);
         BOOST_TEST((f.wait_for(20s) == std::future_status::ready));
         f.get();
@@ -454,7 +446,7 @@ BOOST_AUTO_TEST_CASE(every_completion_token) {
     auto d = ch.async_send(asio::buffer("def", 3), asio::deferred);
     bool deferred_done = false;
     std::move(d)([&](error_code ec) { deferred_done = !ec; });
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(deferred_done);
     ctx.restart();
     // use_awaitable, as_tuple, redirect_error; the receive waits for a send started later.
@@ -478,7 +470,7 @@ BOOST_AUTO_TEST_CASE(every_completion_token) {
         },
         asio::detached);
     asio::post(ctx, [&] { ch.core().send("later"); });
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(!dog.fired);
     BOOST_TEST(co_done);
 }
@@ -531,7 +523,7 @@ BOOST_AUTO_TEST_CASE(mpsc_from_several_producer_processes) {
         rx.async_receive(asio::buffer(buf), on_receive);
     };
     rx.async_receive(asio::buffer(buf), on_receive);
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(!dog.fired);
     BOOST_TEST(!bad);
     BOOST_TEST(total == producers * each);
@@ -565,7 +557,7 @@ BOOST_AUTO_TEST_CASE(threads_both_directions) {
         rx.async_receive(asio::buffer(buf), on_receive);
     };
     rx.async_receive(asio::buffer(buf), on_receive);
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     producer.join();
     BOOST_TEST(!bad);
     BOOST_TEST(got == count);
@@ -636,8 +628,8 @@ BOOST_AUTO_TEST_CASE(strand_on_a_multi_threaded_context) {
         rx.async_receive(asio::buffer(buf), on_receive);
     };
     asio::post(strand, [&] { rx.async_receive(asio::buffer(buf), on_receive); });
-    std::thread second([&] { ctx.run(); });
-    ctx.run();
+    std::thread second([&] { ctx.run_for(std::chrono::seconds(60)); });
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     second.join();
     BOOST_TEST(!fired);
     BOOST_TEST(!bad);
@@ -675,7 +667,7 @@ BOOST_AUTO_TEST_CASE(dead_writer_is_skipped_by_a_waiting_receive) {
     BOOST_TEST(got.empty());
     ::kill(writer.pid(), SIGKILL);
     BOOST_TEST(!writer.succeeded());
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(!dog.fired);
     BOOST_TEST(!result);
     BOOST_TEST(got == "behind");

@@ -11,8 +11,11 @@
 #include <pipc/inspect.hpp>
 #include <pipc/wait_strategy.hpp>
 
+#include <pipc_test/asio_run.hpp>
 #include <pipc_test/fault.hpp>
 #include <pipc_test/support.hpp>
+
+#include "async_channel_support.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -30,9 +33,11 @@
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
+using channel_test::channel_name;
 using pipc::channel;
 using pipc::error_code;
 using pipc::wait_strategy;
+using pipc_test::run_until;
 
 namespace pipc {
 // Lets BOOST_TEST print `ec == pipc::errc::...` comparisons.
@@ -43,18 +48,6 @@ inline std::ostream& boost_test_print_type(std::ostream& os, errc e) {
 
 namespace {
 
-/// A unique channel name, removed (with its doorbells) on entry and exit.
-struct channel_name {
-    std::string name = pipc_test::unique_name("acws");
-    channel_name() { remove(); }
-    ~channel_name() { remove(); }
-    void remove() const {
-        error_code ignored;
-        pipc::unlink_channel(name, ignored);
-    }
-    operator std::string_view() const { return name; } // NOLINT: used as a name
-};
-
 channel::options create(std::uint32_t slots, wait_strategy w) {
     channel::options o;
     o.open = pipc::open_mode::create_exclusive;
@@ -62,18 +55,6 @@ channel::options create(std::uint32_t slots, wait_strategy w) {
     o.max_message_size = 64;
     o.wait = w;
     return o;
-}
-
-template <class Pred>
-bool run_until(asio::io_context& ctx, Pred done, std::chrono::milliseconds bound = 20s) {
-    const auto until = std::chrono::steady_clock::now() + bound;
-    ctx.restart();
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        ctx.run_one_for(50ms);
-        if (ctx.stopped()) ctx.restart();
-    }
-    return true;
 }
 
 bool send_now(channel& tx, const std::string& s) {
@@ -130,7 +111,7 @@ BOOST_AUTO_TEST_CASE(spinning_receive_is_served_by_a_message_sent_meanwhile,
                      *boost::unit_test::label("threaded")) {
     for (const bool view : {false, true}) {
         BOOST_TEST_CONTEXT("view " << view) {
-            channel_name name;
+            channel_name name{"acws"};
             asio::io_context ctx;
             // The largest budget (1 s), far above any wake-up: the message comes while it spins.
             pipc::async_channel rx(ctx, name, create(4, wait_strategy::spin(1s)));
@@ -180,7 +161,7 @@ BOOST_AUTO_TEST_CASE(spinning_send_is_served_by_room_made_meanwhile,
                      *boost::unit_test::label("threaded")) {
     for (const bool loan : {false, true}) {
         BOOST_TEST_CONTEXT("loan " << loan) {
-            channel_name name;
+            channel_name name{"acws"};
             asio::io_context ctx;
             pipc::async_channel tx(ctx, name, create(2, wait_strategy::spin(1s)));
             channel rx(name);
@@ -227,7 +208,7 @@ BOOST_AUTO_TEST_CASE(spinning_send_is_served_by_room_made_meanwhile,
 // Operations that spun in vain are waiting operations like any other: cancelled, they moved
 // nothing.
 BOOST_AUTO_TEST_CASE(spinning_operations_cancelled_lose_nothing) {
-    channel_name name;
+    channel_name name{"acws"};
     asio::io_context ctx;
     pipc::async_channel rx(ctx, name, create(2, wait_strategy::spin(100us)));
     channel tx(name);
@@ -280,7 +261,7 @@ BOOST_AUTO_TEST_CASE(spinning_operations_cancelled_lose_nothing) {
 // An initiation with an older operation of its direction queued neither tries nor spins, so it
 // cannot take the message that one is waiting for.
 BOOST_AUTO_TEST_CASE(spinning_receive_does_not_overtake_a_queued_one) {
-    channel_name name;
+    channel_name name{"acws"};
     asio::io_context ctx;
     pipc::async_channel rx(ctx, name, create(4, wait_strategy::spin(100us)));
     channel tx(name);
@@ -303,7 +284,7 @@ BOOST_AUTO_TEST_CASE(spinning_receive_does_not_overtake_a_queued_one) {
 // adaptive learns from spins only: four spins in vain collapse it; a receive served by its
 // first try (the message was already there) is no spin and does not reset the count.
 BOOST_AUTO_TEST_CASE(adaptive_stops_spinning_when_it_does_not_pay) {
-    channel_name name;
+    channel_name name{"acws"};
     asio::io_context ctx;
     // Two CPUs given: spins even on a one-CPU machine, so the learning is what is checked.
     pipc::async_channel rx(ctx, name, create(4, wait_strategy::adaptive(20us, 2)));
@@ -332,7 +313,7 @@ BOOST_AUTO_TEST_CASE(adaptive_stops_spinning_when_it_does_not_pay) {
 // block() (the default) goes to the doorbell at once: the initiation announces itself, so the
 // producer's next send rings; nothing spins or learns. A closed object has a block() strategy.
 BOOST_AUTO_TEST_CASE(default_strategy_waits_on_the_doorbell_at_once) {
-    channel_name name;
+    channel_name name{"acws"};
     asio::io_context ctx;
     pipc::async_channel rx(ctx, name, create(4, {}));
     BOOST_TEST((rx.strategy().type() == wait_strategy::kind::block));

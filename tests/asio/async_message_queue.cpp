@@ -199,7 +199,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(every_completion_token_works, B, backends) {
     {
         auto work = asio::make_work_guard(ctx);
         ctx.restart();
-        std::thread runner([&] { ctx.run(); });
+        std::thread runner([&] { ctx.run_for(std::chrono::seconds(60)); });
         auto sent = q.async_send(cbuf("future"), 4, asio::use_future);
         BOOST_TEST((sent.wait_for(20s) == std::future_status::ready));
         sent.get();
@@ -812,7 +812,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(request_reply_across_processes, B, backends) {
             },
             [&](std::exception_ptr e) { ok = ok && !e; });
         ready.signal();
-        ctx.run();
+        BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
         return ok;
     });
     ready.wait();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <pipc/asio/async_message_queue.hpp>
+#include <pipc_test/asio_run.hpp>
 #include <pipc_test/support.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -55,19 +56,7 @@ inline std::span<const std::byte> bytes(std::string_view s) {
     return std::as_bytes(std::span(s.data(), s.size()));
 }
 
-/// Runs the context until `done` or a generous bound passes; false on timeout.
-template <class Pred>
-bool run_until(asio::io_context& ctx, Pred done,
-               std::chrono::milliseconds bound = std::chrono::seconds(20)) {
-    const auto until = std::chrono::steady_clock::now() + bound;
-    ctx.restart();
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        ctx.run_one_for(std::chrono::milliseconds(50));
-        if (ctx.stopped()) ctx.restart();
-    }
-    return true;
-}
+using pipc_test::run_until;
 
 enum class flavour { sync_throw, sync_ec, callback, coroutine };
 inline constexpr flavour all_flavours[] = {flavour::sync_throw, flavour::sync_ec, flavour::callback,

@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(every_completion_token_works, B, backends) {
     {
         auto work = asio::make_work_guard(ctx);
         ctx.restart();
-        std::thread runner([&] { ctx.run(); });
+        std::thread runner([&] { ctx.run_for(std::chrono::seconds(60)); });
         auto sent = q.async_send_for(cbuf("future"), 0u, 10s, asio::use_future);
         BOOST_TEST((sent.wait_for(20s) == std::future_status::ready));
         sent.get();

@@ -290,7 +290,7 @@ BOOST_AUTO_TEST_CASE(use_future_and_deferred_with_a_callback) {
     asio::io_context ctx;
     async_robust_mutex m(ctx, n, create_opts());
     auto work = asio::make_work_guard(ctx);
-    std::thread runner([&] { ctx.run(); });
+    std::thread runner([&] { ctx.run_for(std::chrono::seconds(60)); });
     std::future<lock_result> f =
         m.async_lock_until(std::chrono::system_clock::now() + 10s, asio::use_future);
     BOOST_REQUIRE((f.wait_for(20s) == std::future_status::ready));
@@ -384,7 +384,7 @@ BOOST_AUTO_TEST_CASE(a_sigkilled_async_holder_gives_owner_dead_to_a_blocking_loc
             m.async_lock([&](error_code ec, lock_result) {
                 if (!ec) locked.signal('L');
             });
-            ctx.run();
+            ctx.run(); // bounded by the alarm above
             for (;;) ::pause();
         } catch (...) {
         }

@@ -109,7 +109,7 @@ BOOST_AUTO_TEST_CASE(free_semaphore_completes_through_a_post) {
     BOOST_TEST(!r.done());      // never inside the initiating call
     BOOST_TEST(s.value() == 0); // but the unit was taken right away, on this thread
     BOOST_TEST(service(ctx).thread_count() == 0u); // no helper involved
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(r.calls == 1);
     BOOST_TEST(!*r.result);
 }
@@ -234,7 +234,7 @@ BOOST_AUTO_TEST_CASE(timed_acquire_edge_cases) {
     s.async_acquire_for(milliseconds(-5), negative.handler());
     s.async_acquire_for(std::chrono::duration<double>(std::nan("")), nan.handler());
     BOOST_TEST(!zero.done());
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(*zero.result == timed_out);
     BOOST_TEST(*negative.result == timed_out);
     BOOST_TEST((*nan.result == pipc::errc::invalid_timeout));
@@ -246,7 +246,7 @@ BOOST_AUTO_TEST_CASE(timed_acquire_edge_cases) {
     recorder free_zero;
     s.async_acquire_for(milliseconds(0), free_zero.handler());
     ctx.restart();
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(!*free_zero.result);
     BOOST_TEST(s.value() == 0);
 }
@@ -267,7 +267,7 @@ BOOST_AUTO_TEST_CASE(closed_object_four_flavours) {
     recorder r;
     s.async_acquire(r.handler());
     BOOST_TEST(!r.done());
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST((*r.result == pipc::errc::closed));
     bool threw = false;
     asio::co_spawn(
@@ -281,7 +281,7 @@ BOOST_AUTO_TEST_CASE(closed_object_four_flavours) {
         },
         asio::detached);
     ctx.restart();
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(threw);
 }
 
@@ -322,7 +322,7 @@ BOOST_AUTO_TEST_CASE(from_core_semaphore_move_and_rebind) {
             ok = true;
         },
         asio::detached);
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(ok);
     BOOST_TEST(b.value() == 0);
 }
@@ -447,7 +447,7 @@ BOOST_AUTO_TEST_CASE(deferred_and_use_future) {
     auto fut = s.async_acquire_for(std::chrono::seconds(20), asio::use_future);
     auto guard = asio::make_work_guard(ctx);
     ctx.restart();
-    std::thread runner([&] { ctx.run(); });
+    std::thread runner([&] { ctx.run_for(std::chrono::seconds(60)); });
     s.release();
     const auto status = fut.wait_for(std::chrono::seconds(20));
     BOOST_TEST((status == std::future_status::ready));
@@ -488,9 +488,9 @@ BOOST_AUTO_TEST_CASE(associated_executor_and_allocator_are_honoured) {
     s.async_acquire(asio::bind_executor(other, [&](error_code ec) {
         ran_on_other = !ec && other.get_executor().running_in_this_thread();
     }));
-    ctx.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
     BOOST_TEST(!ran_on_other); // hopped to `other`, which has not run yet
-    other.run();
+    BOOST_REQUIRE(pipc_test::run_to_completion(other));
     BOOST_TEST(ran_on_other);
 
     // Helper path, through a strand, with a counting allocator.
@@ -521,7 +521,7 @@ BOOST_AUTO_TEST_CASE(run_does_not_return_while_a_wait_is_pending) {
         other_handle.release();
     });
     go.signal();
-    ctx.run(); // returns only once the wait completed
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx)); // returns only once the wait completed
     poster.join();
     BOOST_TEST(r.calls == 1);
     BOOST_TEST(!*r.result);
@@ -869,7 +869,7 @@ BOOST_AUTO_TEST_CASE(post_in_one_process_wakes_a_coroutine_in_another) {
             asio::detached);
         ctx.poll();
         child_waiting.signal();
-        ctx.run();
+        BOOST_REQUIRE(pipc_test::run_to_completion(ctx));
         return woke;
     });
     asio::io_context ctx;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <pipc/asio/async_semaphore.hpp>
+#include <pipc_test/asio_run.hpp>
 #include <pipc_test/support.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -23,18 +24,7 @@ inline pipc::semaphore::options create_opts(unsigned initial = 0) {
     return o;
 }
 
-/// Runs the context until `done()` or a generous bound passes; false on timeout.
-template <class Pred>
-bool run_until(asio::io_context& ctx, Pred done,
-               std::chrono::milliseconds bound = std::chrono::seconds(20)) {
-    const auto until = std::chrono::steady_clock::now() + bound;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        ctx.restart();
-        ctx.run_one_for(std::chrono::milliseconds(50));
-    }
-    return true;
-}
+using pipc_test::run_until;
 
 /// Scales iteration counts down under sanitizers: PIPC_STRESS_DIVISOR=10 runs a tenth.
 inline long scaled(long n) {

@@ -10,6 +10,7 @@
 #include <pipc/asio/async_semaphore.hpp>
 #include <pipc/wait_strategy.hpp>
 
+#include <pipc_test/asio_run.hpp>
 #include <pipc_test/fault.hpp>
 #include <pipc_test/support.hpp>
 
@@ -29,6 +30,7 @@ namespace asio = boost::asio;
 using pipc::error_code;
 using pipc::wait_strategy;
 using pipc_test::named;
+using pipc_test::run_until;
 using kind = pipc::object_kind;
 
 namespace pipc {
@@ -39,18 +41,6 @@ inline std::ostream& boost_test_print_type(std::ostream& os, errc e) {
 } // namespace pipc
 
 namespace {
-
-template <class Pred>
-bool run_until(asio::io_context& ctx, Pred done, std::chrono::milliseconds bound = 20s) {
-    const auto until = std::chrono::steady_clock::now() + bound;
-    ctx.restart();
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        ctx.run_one_for(50ms);
-        if (ctx.stopped()) ctx.restart();
-    }
-    return true;
-}
 
 pipc::semaphore::options sem_opts(wait_strategy w) {
     pipc::semaphore::options o;
