@@ -41,6 +41,8 @@
 
 namespace asio = boost::asio;
 using channel_test::channel_name;
+using channel_test::counting_bells;
+using channel_test::g_rings;
 using pipc::channel;
 using pipc::channel_mode;
 using pipc::error_code;
@@ -793,23 +795,6 @@ BOOST_AUTO_TEST_CASE(cancel_while_waiting_in_the_reactor_loses_nothing) {
     dog.done();
 }
 
-namespace {
-// Bell rings (every mq_timedsend of these tests rings a doorbell), counted through the
-// syscall layer.
-std::atomic<int> g_rings{0};
-struct counting_rings {
-    pipc_test::fault_scope faults;
-    counting_rings() {
-        g_rings = 0;
-        faults.table().mq_timedsend = [](::mqd_t q, const char* b, std::size_t n, unsigned p,
-                                         const ::timespec* to) {
-            ++g_rings;
-            return pipc::detail::real_sys().mq_timedsend(q, b, n, p, to);
-        };
-    }
-};
-} // namespace
-
 // A send waiting for room is rung once per sleep, not once per released slot.
 BOOST_AUTO_TEST_CASE(room_bell_rings_once_per_sleep) {
     channel_name name;
@@ -818,7 +803,7 @@ BOOST_AUTO_TEST_CASE(room_bell_rings_once_per_sleep) {
     channel rx(name);
     watchdog dog(ctx, 20s);
     for (int i = 0; i < 4; ++i) send_now(tx.core(), numbered(0, i));
-    counting_rings rings;
+    counting_bells rings;
     int sent = 0;
     const std::array<std::string, 2> msgs{numbered(0, 4), numbered(0, 5)};
     for (const auto& s : msgs) {
@@ -854,7 +839,7 @@ BOOST_AUTO_TEST_CASE(room_bell_is_passed_on_between_handles) {
     watchdog dog(ctx, 20s);
     const std::string fill = "fill", ma = "from-a", mb = "from-b";
     for (int i = 0; i < 2; ++i) send_now(rx, fill);
-    counting_rings rings;
+    counting_bells rings;
     int done = 0;
     auto count = [&](error_code ec) {
         BOOST_TEST(!ec);

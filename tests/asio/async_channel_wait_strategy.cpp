@@ -33,7 +33,10 @@
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
+using channel_test::bell_calls;
 using channel_test::channel_name;
+using channel_test::counting_bells;
+using channel_test::g_rings;
 using pipc::channel;
 using pipc::error_code;
 using pipc::wait_strategy;
@@ -66,30 +69,6 @@ std::string receive_now(channel& rx) {
     auto n = rx.try_receive(std::as_writable_bytes(std::span(buf)));
     return n ? std::string(buf.data(), *n) : std::string("<none>");
 }
-
-// Doorbell system calls, counted through the syscall layer: a ring is an mq_timedsend, the
-// drain of a woken bell an mq_timedreceive. An operation served while spinning never announced
-// itself, so no peer rings for it and it drains nothing.
-std::atomic<int> g_bell_calls{0};
-std::atomic<int> g_rings{0};
-struct counting_bells {
-    pipc_test::fault_scope faults;
-    counting_bells() {
-        g_bell_calls = 0;
-        g_rings = 0;
-        faults.table().mq_timedsend = [](::mqd_t q, const char* b, std::size_t n, unsigned p,
-                                         const ::timespec* to) {
-            ++g_bell_calls;
-            ++g_rings;
-            return pipc::detail::real_sys().mq_timedsend(q, b, n, p, to);
-        };
-        faults.table().mq_timedreceive = [](::mqd_t q, char* b, std::size_t n, unsigned* p,
-                                            const ::timespec* to) {
-            ++g_bell_calls;
-            return pipc::detail::real_sys().mq_timedreceive(q, b, n, p, to);
-        };
-    }
-};
 
 /// Waits (bounded) until some process holds the consumer role of `name`: the first try of an
 /// asynchronous receive claims it, so a message sent afterwards finds that try already failed.
@@ -146,11 +125,11 @@ BOOST_AUTO_TEST_CASE(spinning_receive_is_served_by_a_message_sent_meanwhile,
             BOOST_TEST((spent < 500ms));
             BOOST_TEST(!got.has_value());                     // never inside the initiation
             BOOST_TEST(rx.core().fill() == (view ? 1u : 0u)); // taken while spinning
-            BOOST_TEST(g_bell_calls == 0);                    // no ring, no wait on the bell
+            BOOST_TEST(bell_calls() == 0);                    // no ring, no wait on the bell
             BOOST_TEST(run_until(ctx, [&] { return got.has_value(); }));
             BOOST_TEST(!*got);
             BOOST_TEST(text == "hi");
-            BOOST_TEST(g_bell_calls == 0);
+            BOOST_TEST(bell_calls() == 0);
         }
     }
 }
@@ -195,12 +174,12 @@ BOOST_AUTO_TEST_CASE(spinning_send_is_served_by_room_made_meanwhile,
             BOOST_TEST(!got.has_value());
             // Published while spinning (a copy) or claimed (a loan, published by its handler).
             BOOST_TEST(tx.core().fill() == 2u);
-            BOOST_TEST(g_bell_calls == 0);
+            BOOST_TEST(bell_calls() == 0);
             BOOST_TEST(run_until(ctx, [&] { return got.has_value(); }));
             BOOST_TEST(!*got);
             BOOST_TEST(receive_now(rx) == "2");
             BOOST_TEST(receive_now(rx) == "3");
-            BOOST_TEST(g_bell_calls == 0);
+            BOOST_TEST(bell_calls() == 0);
         }
     }
 }
