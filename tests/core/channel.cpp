@@ -787,8 +787,9 @@ bool sleeping(pid_t tid) {
 struct blocked_sender {
     std::atomic<pid_t> tid{0};
     std::atomic<bool> sent{false};
+    std::string name_;
     std::thread thread;
-    blocked_sender(const std::string& name, bool timed) {
+    blocked_sender(const std::string& name, bool timed) : name_(name) {
         thread = std::thread([this, name, timed] {
             channel tx(name);
             tid = static_cast<pid_t>(::gettid());
@@ -796,10 +797,26 @@ struct blocked_sender {
         });
     }
     bool asleep() {
-        for (int i = 0; i < 10000 && tid.load() == 0; ++i) std::this_thread::yield();
+        // Bounded in time, not in yields: on a loaded machine the thread may wait milliseconds
+        // to run at all, and a REQUIRE failing here leaves it blocked in its send for good.
+        const auto until = std::chrono::steady_clock::now() + 10s;
+        while (tid.load() == 0 && std::chrono::steady_clock::now() < until)
+            std::this_thread::yield();
         return tid.load() != 0 && sleeping(tid.load());
     }
-    ~blocked_sender() { thread.join(); }
+    ~blocked_sender() {
+        // A check failed before the test let the send through: free slots so the thread can end
+        // instead of the test hanging in join().
+        if (!sent.load()) {
+            channel rx(name_);
+            std::array<std::byte, 64> buf{};
+            const auto until = std::chrono::steady_clock::now() + 10s;
+            pipc::error_code ec;
+            while (!sent.load() && std::chrono::steady_clock::now() < until)
+                rx.receive_for(buf, 100ms, ec);
+        }
+        thread.join();
+    }
 };
 
 /// Receives everything there is (the blocked sender's message included, once it is sent).
