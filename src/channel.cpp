@@ -655,6 +655,11 @@ channel_loan channel::loan(error_code& ec) {
     return loan_until_deadline({{}, true}, ec);
 }
 channel_loan channel::loan() {
+    // The stream's common case in one call: a free slot, no error to report. Everything else
+    // (closed, full, waiting) goes the general way.
+    if (base_ != nullptr)
+        if (const auto pos = try_claim())
+            return {this, *pos, payload(slot_at(*pos)), max_message_size_};
     error_code ec;
     auto l = loan(ec);
     if (ec) throw_error(ec, describe("channel::loan", name_));
@@ -698,6 +703,10 @@ void channel_loan::publish(std::size_t n, error_code& ec) {
     std::exchange(owner_, nullptr)->publish_slot(pos_, static_cast<std::uint32_t>(n));
 }
 void channel_loan::publish(std::size_t n) {
+    if (owner_ != nullptr && n <= capacity_ && owner_->is_open()) {
+        std::exchange(owner_, nullptr)->publish_slot(pos_, static_cast<std::uint32_t>(n));
+        return;
+    }
     error_code ec;
     publish(n, ec);
     if (ec) throw_error(ec, "channel_loan::publish");

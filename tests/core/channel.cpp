@@ -361,6 +361,39 @@ BOOST_AUTO_TEST_CASE(every_timed_and_try_call_has_a_throwing_twin) {
                           names_the_call("receive_until"));
 }
 
+BOOST_AUTO_TEST_CASE(throwing_loan_and_publish_report_what_the_ec_forms_do) {
+    // loan() and publish() take a shortcut when a slot is free and nothing is wrong; every other
+    // case must still be reported, and change nothing.
+    named name(kind);
+    channel c(name, create(2, 16));
+    auto loan = c.loan();
+    std::memcpy(loan.buffer().data(), "zc", 2);
+    BOOST_CHECK_EXCEPTION(loan.publish(17), pipc::error, [](const pipc::error& e) {
+        return e.code() == pipc::make_error_code(errc::message_too_long);
+    });
+    BOOST_TEST(loan.valid()); // nothing published: the consumer sees nothing yet
+    std::array<std::byte, 16> buf{};
+    BOOST_TEST(!c.try_receive(buf).has_value());
+    loan.publish(16);
+    BOOST_TEST(!loan.valid());
+    const auto is_closed = [](const pipc::error& e) {
+        return e.code() == pipc::make_error_code(errc::closed);
+    };
+    BOOST_CHECK_EXCEPTION(loan.publish(1), pipc::error, is_closed); // published already
+    BOOST_CHECK_EXCEPTION(pipc::channel_loan{}.publish(0), pipc::error, is_closed);
+    BOOST_TEST(c.receive(buf) == 16U);
+    BOOST_TEST(c.fill() == 0U);
+
+    channel tx(name);
+    auto orphan = tx.loan();
+    tx.close();
+    BOOST_CHECK_EXCEPTION(orphan.publish(1), pipc::error, is_closed);
+    BOOST_CHECK_EXCEPTION(tx.loan(), pipc::error, [](const pipc::error& e) {
+        return e.code() == pipc::make_error_code(errc::closed) &&
+               std::string_view(e.what()).find("channel::loan") != std::string_view::npos;
+    });
+}
+
 BOOST_AUTO_TEST_CASE(loan_and_view_after_close_do_nothing) {
     named name(kind);
     channel c(name, create(4, 64));
@@ -754,8 +787,9 @@ bool sleeping(pid_t tid) {
 struct blocked_sender {
     std::atomic<pid_t> tid{0};
     std::atomic<bool> sent{false};
+    std::string name_;
     std::thread thread;
-    blocked_sender(const std::string& name, bool timed) {
+    blocked_sender(const std::string& name, bool timed) : name_(name) {
         thread = std::thread([this, name, timed] {
             channel tx(name);
             tid = static_cast<pid_t>(::gettid());
@@ -763,10 +797,26 @@ struct blocked_sender {
         });
     }
     bool asleep() {
-        for (int i = 0; i < 10000 && tid.load() == 0; ++i) std::this_thread::yield();
+        // Bounded in time, not in yields: on a loaded machine the thread may wait milliseconds
+        // to run at all, and a REQUIRE failing here leaves it blocked in its send for good.
+        const auto until = std::chrono::steady_clock::now() + 10s;
+        while (tid.load() == 0 && std::chrono::steady_clock::now() < until)
+            std::this_thread::yield();
         return tid.load() != 0 && sleeping(tid.load());
     }
-    ~blocked_sender() { thread.join(); }
+    ~blocked_sender() {
+        // A check failed before the test let the send through: free slots so the thread can end
+        // instead of the test hanging in join().
+        if (!sent.load()) {
+            channel rx(name_);
+            std::array<std::byte, 64> buf{};
+            const auto until = std::chrono::steady_clock::now() + 10s;
+            pipc::error_code ec;
+            while (!sent.load() && std::chrono::steady_clock::now() < until)
+                rx.receive_for(buf, 100ms, ec);
+        }
+        thread.join();
+    }
 };
 
 /// Receives everything there is (the blocked sender's message included, once it is sent).
