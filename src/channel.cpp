@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -147,6 +148,12 @@ struct channel::header {
     std::atomic<std::uint32_t> data_futex;
     std::atomic<std::uint32_t> data_sleepers; ///< futex_sleeper when the consumer sleeps.
     std::atomic<std::int32_t> consumer_pid;
+    /// The CPU the data bell was last rung from (sched_getcpu), written just before the ring.
+    /// A hint only (any value is safe, a peer that never writes it leaves 0): an asynchronous
+    /// consumer woken by a ring from another CPU empties the bell later, before its next sleep
+    /// (docs/channel.md, "Where the cross-CPU round trip's time goes"). It fills what was
+    /// padding before `abandoned`, so the layout and protocol 4 are unchanged.
+    std::atomic<std::int32_t> data_ring_cpu;
     std::atomic<std::uint64_t> abandoned;
 };
 
@@ -171,6 +178,8 @@ bool single_try(const detail::deadline& dl) noexcept {
 
 channel::slot* channel::slot_at(std::uint64_t pos) const noexcept {
     static_assert(sizeof(header) == header_size);
+    // data_ring_cpu took the padding before `abandoned`: protocol 4's offsets are unchanged.
+    static_assert(offsetof(header, abandoned) == 2 * cache_line + 24);
     static_assert(sizeof(slot) == 16); // the payload starts 16-byte aligned
     auto* first = static_cast<std::byte*>(base_) + header_size;
     return reinterpret_cast<slot*>(first + (pos & (slot_count_ - 1)) * stride_);
@@ -553,7 +562,13 @@ void channel::wake_consumer() noexcept {
     // once per sleep: across CPUs the extra byte lets the consumer's next wait return at once
     // instead of sleeping, and taking the flag here measured 2.5x fewer messages per second
     // in a one-way cross-CPU stream (docs/channel.md, "Doorbells").
-    if ((flags & bell_sleeper) != 0) ring(detail::channel_bell::data);
+    if ((flags & bell_sleeper) != 0) {
+        // vDSO, no system call; written only when it changes (the consumer's cache line).
+        const int cpu = ::sched_getcpu();
+        if (h.data_ring_cpu.load(std::memory_order_relaxed) != cpu)
+            h.data_ring_cpu.store(cpu, std::memory_order_relaxed);
+        ring(detail::channel_bell::data);
+    }
 }
 
 std::optional<std::uint64_t> channel::claim_until(const detail::deadline& dl, error_code& ec) {
@@ -1029,6 +1044,11 @@ bool channel_async_access::drain(int fd) noexcept {
     // The re-check that follows must not move before the drain: a ring after it is kept.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     return rang;
+}
+
+bool channel_async_access::rung_from_other_cpu(const channel& ch) noexcept {
+    const int cpu = ::sched_getcpu();
+    return cpu >= 0 && ch.hdr()->data_ring_cpu.load(std::memory_order_relaxed) != cpu;
 }
 
 bool channel_async_access::front_published(const channel& ch) noexcept {

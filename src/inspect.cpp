@@ -163,6 +163,7 @@ struct channel_header { // channel.cpp's channel::header, protocol version 4
     std::uint32_t data_futex;
     std::uint32_t data_sleepers;
     std::int32_t consumer_pid;
+    std::int32_t data_ring_cpu; // a hint for the async consumer, in what was padding
     std::uint64_t abandoned;
 };
 static_assert(sizeof(channel_header) == channel_header_size);

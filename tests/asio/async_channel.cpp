@@ -27,6 +27,9 @@
 #include <boost/asio/use_future.hpp>
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <array>
@@ -862,4 +865,88 @@ BOOST_AUTO_TEST_CASE(room_bell_is_passed_on_between_handles) {
     std::sort(rest.begin(), rest.end());
     BOOST_TEST((rest == std::vector<std::string>{ma, mb}));
     dog.done();
+}
+
+namespace {
+/// Pins the calling thread to one CPU at a time; gives the thread its affinity back at the end.
+struct cpu_pin {
+    ::cpu_set_t original{};
+    bool saved = ::sched_getaffinity(0, sizeof(original), &original) == 0;
+    ~cpu_pin() {
+        if (saved) ::sched_setaffinity(0, sizeof(original), &original);
+    }
+    cpu_pin() = default;
+    cpu_pin(const cpu_pin&) = delete;
+    cpu_pin& operator=(const cpu_pin&) = delete;
+    /// The first two CPUs the thread may run on, or {-1, -1}.
+    std::pair<int, int> two_cpus() const {
+        std::pair<int, int> r{-1, -1};
+        for (int c = 0; saved && c < CPU_SETSIZE && r.second < 0; ++c)
+            if (CPU_ISSET(c, &original)) (r.first < 0 ? r.first : r.second) = c;
+        return r;
+    }
+    static bool to(int cpu) {
+        ::cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        return ::sched_setaffinity(0, sizeof(set), &set) == 0 && ::sched_getcpu() == cpu;
+    }
+};
+} // namespace
+
+// A ring from another CPU wakes the receive without emptying the data bell (the byte is left
+// off the wake-up's path: the epoll path's deferred drain); the consumer empties the bell
+// before it announces its next wait, so the next ring wakes it again (no lost wake-up, the
+// watchdog would fire). A ring from the consumer's own CPU is emptied by the wake-up at once.
+// One thread moved between two CPUs: the send is rung from the first, the reactor runs on the
+// second.
+BOOST_AUTO_TEST_CASE(data_bell_rung_from_another_cpu_is_emptied_before_the_next_sleep) {
+    cpu_pin pin;
+    const auto [a, b] = pin.two_cpus();
+    if (b < 0 || !cpu_pin::to(a)) {
+        BOOST_TEST_MESSAGE("skipped: the thread may not run on two CPUs");
+        return;
+    }
+    using waiter = pipc::detail::channel_bell_waiter<asio::io_context::executor_type>;
+    for (const bool cross : {false, true}) {
+        BOOST_TEST_CONTEXT("rung from " << (cross ? "another CPU" : "the consumer's CPU")) {
+            channel_name name;
+            asio::io_context ctx;
+            pipc::async_channel rx(ctx, name, create(4));
+            channel tx(name);
+            const ::mqd_t bell =
+                ::mq_open((name.name + ".bell-data").c_str(), O_RDONLY | O_NONBLOCK);
+            BOOST_TEST_REQUIRE(bell != static_cast<::mqd_t>(-1));
+            auto bytes_in_bell = [&] {
+                ::mq_attr at{};
+                return ::mq_getattr(bell, &at) == 0 ? at.mq_curmsgs : -1L;
+            };
+            std::array<char, 64> buf{};
+            std::string got;
+            long in_handler = -1;
+            watchdog dog(ctx, 20s);
+            for (int round = 0; round < 4; ++round) {
+                BOOST_TEST_REQUIRE(cpu_pin::to(a));
+                got.clear();
+                rx.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t n) {
+                    BOOST_TEST(!ec);
+                    got.assign(buf.data(), n);
+                    in_handler = bytes_in_bell();
+                });
+                ctx.poll(); // waits in the reactor
+                BOOST_TEST(got.empty());
+                BOOST_TEST(bytes_in_bell() == 0L);         // emptied before it announced this wait
+                send_now(tx, "m" + std::to_string(round)); // rung from CPU a
+                if (cross) BOOST_TEST_REQUIRE(cpu_pin::to(b));
+                while (got.empty() && !dog.fired) ctx.run_one();
+                BOOST_TEST_REQUIRE(!dog.fired);
+                BOOST_TEST(got == "m" + std::to_string(round));
+                // The first wait after the bell's registration always empties it.
+                const bool left = cross && waiter::drains_itself && round > 0;
+                BOOST_TEST(in_handler == (left ? 1L : 0L));
+            }
+            dog.done();
+            ::mq_close(bell);
+        }
+    }
 }

@@ -205,7 +205,9 @@ public:
     static constexpr std::chrono::milliseconds writer_check{10};
 
     async_channel_state(const Executor& ex, channel&& ch)
-        : ex_(ex), ch_(std::move(ch)), bells_{bell_waiter(ex), bell_waiter(ex)}, recheck_(ex) {}
+        : ex_(ex), ch_(std::move(ch)), bells_{bell_waiter(ex), bell_waiter(ex)}, recheck_(ex) {
+        bells_[data].defer_drain(ch_);
+    }
 
     /// Opens both doorbells. On failure the state stays unusable (`ec` set).
     void attach(error_code& ec) {
@@ -343,6 +345,9 @@ private:
                 wait_bell(dir);
                 break;
             }
+            // A wake-up from another CPU may have left the data bell's byte (see wait_bell):
+            // empty it now, after the handlers ran, before a ring can be meant for this wait.
+            if (dir == data) bells_[data].drain_left();
             channel_async_access::announce(ch_, static_cast<channel_bell>(dir));
             announced_[dir] = true; // and try once more before sleeping: no lost wake-up
         }
@@ -379,7 +384,9 @@ private:
             waiting_[dir] = true;
             // The epoll path empties the bell when it wakes (and, only after an edge it has
             // not drained yet, once at once, so a bell rung while nobody waited is seen: see
-            // channel_bell_waiter.hpp); the public path re-arms the descriptor on every wait.
+            // channel_bell_waiter.hpp), except the data bell rung from another CPU, whose byte
+            // pump() empties before it announces again (the consumer is the only one that
+            // empties that bell); the public path re-arms the descriptor on every wait.
             bells_[dir].async_wait([self = this->shared_from_this(), dir](error_code ec) {
                 self->waiting_[dir] = false;
                 if (self->closed_) return;

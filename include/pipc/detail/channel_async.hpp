@@ -27,6 +27,9 @@ struct PIPC_API channel_async_access {
     static void ring(channel& ch, channel_bell b) noexcept;
     /// Empties a bell descriptor from open_bell; then a seq_cst fence. @return true if it rang.
     static bool drain(int fd) noexcept;
+    /// True when the data bell of `ch` was last rung from a CPU other than the caller's (the
+    /// header's hint written before each ring; see docs/channel.md). No system call.
+    static bool rung_from_other_cpu(const channel& ch) noexcept;
     /// True when the consumer's next slot is published (a message, or a cancelled loan the
     /// receive skips): what a spinning asynchronous receive polls before it tries. No system
     /// call and no check of a writer's liveness (a try checks it: it reads /proc, far too slow

@@ -43,14 +43,22 @@ class channel_bell_op : public boost::asio::detail::reactor_op {
 public:
     BOOST_ASIO_DEFINE_HANDLER_PTR(channel_bell_op);
 
-    channel_bell_op(int fd, Handler& h, const IoExecutor& io_ex)
-        : reactor_op(error_code(), &do_perform, &do_complete), fd_(fd), handler_(std::move(h)),
-          work_(handler_, io_ex) {}
+    channel_bell_op(int fd, const channel* defer, bool* left, Handler& h, const IoExecutor& io_ex)
+        : reactor_op(error_code(), &do_perform, &do_complete), fd_(fd), defer_(defer), left_(left),
+          handler_(std::move(h)), work_(handler_, io_ex) {}
 
     // Runs under the reactor's lock for the descriptor, on whichever thread runs the reactor:
-    // it touches nothing but the bell.
+    // it touches nothing but the bell (and, for a deferring wait, the header's hint and the
+    // waiter's flag, which the handler reads after the scheduler handed it over).
+    // A deferring wait woken by a ring from another CPU completes on the edge without emptying
+    // the bell: its owner, the only one that empties it, does so before it announces its next
+    // wait (drain_left), off the path of the wake-up, while the peer runs.
     static status do_perform(reactor_op* base) {
         auto* o = static_cast<channel_bell_op*>(base);
+        if (o->defer_ != nullptr && channel_async_access::rung_from_other_cpu(*o->defer_)) {
+            *o->left_ = true;
+            return done_and_exhausted;
+        }
         return channel_async_access::drain(o->fd_) ? done_and_exhausted : not_done;
     }
 
@@ -71,6 +79,8 @@ public:
 
 private:
     int fd_;
+    const channel* defer_;
+    bool* left_;
     Handler handler_;
     boost::asio::detail::handler_work<Handler, IoExecutor> work_;
 };
@@ -99,18 +109,36 @@ public:
 
     /// Completes `h(ec)` once the bell rang, with the bell emptied. The first drain is tried at
     /// once only when the reactor saw an edge since the last successful drain.
+    /// After defer_drain(), a wait woken by a ring from another CPU completes on the reactor's
+    /// edge and leaves the byte in the bell for drain_left() (the first wait after
+    /// registration always drains: its edge may predate the owner's last drain).
     template <class Handler>
     void async_wait(Handler h) {
         namespace ad = boost::asio::detail;
+        const bool fresh = !reg_.registered();
         if (const auto ec = reg_.ensure(fd_)) {
             boost::asio::post(ex_, ad::bind_handler(std::move(h), ec));
             return;
         }
         using op = channel_bell_op<Handler, Executor>;
         typename op::ptr p = {ad::addressof(h), op::ptr::allocate(h), nullptr};
-        p.p = new (p.v) op(fd_, h, ex_);
+        p.p = new (p.v) op(fd_, fresh ? nullptr : defer_, &left_, h, ex_);
         reg_.start(reactor_registration::reactor::read_op, p.p, false);
         p.v = p.p = nullptr;
+    }
+
+    /// The owner, the only one that empties this bell (the data bell: one consumer), lets a
+    /// wait woken from another CPU (the hint in `ch`'s header) leave the byte, and empties the
+    /// bell itself with drain_left() before it announces its next wait.
+    void defer_drain(const channel& ch) noexcept { defer_ = &ch; }
+
+    /// Empties the bell if the last wait left its byte. Must run before the owner announces
+    /// its next wait: a bell left full swallows the ring meant for it. @return true if it did.
+    bool drain_left() noexcept {
+        if (!left_) return false;
+        left_ = false;
+        channel_async_access::drain(fd_);
+        return true;
     }
 
     /// A queued wait completes with operation_aborted.
@@ -124,6 +152,7 @@ public:
         reg_.reset();
         if (fd_ >= 0) ::close(fd_);
         fd_ = -1;
+        left_ = false;
         ec = {};
     }
 
@@ -136,6 +165,8 @@ private:
     Executor ex_;
     reactor_registration reg_;
     int fd_ = -1;
+    const channel* defer_ = nullptr;
+    bool left_ = false; ///< The last wait left its byte (see defer_drain).
 };
 
 #else
@@ -152,6 +183,10 @@ public:
     void assign(int fd, error_code& ec) { d_.assign(fd, ec); }
     int native_handle() noexcept { return d_.native_handle(); }
     bool registered() const noexcept { return d_.is_open(); }
+
+    /// The public path empties every bell in the handler: nothing is deferred.
+    void defer_drain(const channel& /*ch*/) noexcept {}
+    bool drain_left() noexcept { return false; }
 
     template <class Handler>
     void async_wait(Handler h) {
