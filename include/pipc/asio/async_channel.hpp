@@ -314,7 +314,8 @@ private:
 
     /// Serves the queue of `dir` in order until an operation cannot proceed; then announces
     /// the wait (once) and re-checks before waiting for the bell.
-    /// `woke`: called by the bell's wait, which emptied the bell.
+    /// `woke`: called by the bell's wait, which emptied the bell (or, for the data bell rung
+    /// from another CPU, left its byte for drain_left() below, before the next announce).
     void pump(int dir, channel_completion how = channel_completion::dispatch, bool woke = false) {
         if (pumping_[dir] || closed_) return;
         pumping_[dir] = true;
@@ -480,8 +481,11 @@ inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 /// @par Thread safety
 /// Distinct objects: safe. Shared objects: unsafe, as for Asio's own I/O objects: start
 /// operations, cancel, close and emit cancellation signals for one object from one thread or
-/// strand. Other processes and threads may use the same channel through their own handles
-/// (blocking or asynchronous) at the same time.
+/// strand. Unlike a socket's, this object's own doorbell handlers run on its executor next to
+/// your operations, outside your chain of completions: on an io_context run by several threads,
+/// give the object a strand (`make_strand(ctx)`), even for a single chain of operations. Other
+/// processes and threads may use the same channel through their own handles (blocking or
+/// asynchronous) at the same time.
 ///
 /// @par Lifetimes
 /// Buffers passed to async_send/async_receive must stay valid until the operation completes.

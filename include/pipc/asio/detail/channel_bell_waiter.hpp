@@ -90,7 +90,8 @@ private:
 template <class Executor>
 class channel_bell_waiter {
 public:
-    /// The wait's handler runs with the bell already emptied.
+    /// The wait's handler runs with the bell already emptied, except a deferring wait woken
+    /// from another CPU (see defer_drain), whose byte drain_left() empties.
     static constexpr bool drains_itself = true;
 
     explicit channel_bell_waiter(const Executor& ex)
