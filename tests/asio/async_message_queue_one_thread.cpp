@@ -215,7 +215,9 @@ BOOST_FIXTURE_TEST_CASE(tries_use_a_nonblocking_descriptor_that_release_gives_ba
     BOOST_TEST(got == "m");
     BOOST_TEST(g_plain_tries.load() == failed + 1); // the reactor's attempt that took it
     BOOST_TEST(g_main_calls.load() == 0);
+#if !defined(PIPC_ASIO_PUBLIC_REACTOR_PATH) // there Asio sets it while the object waits
     BOOST_TEST((::fcntl(q.native_handle(), F_GETFL) & O_NONBLOCK) == 0);
+#endif
 
     pipc::message_queue core = q.release();
     BOOST_TEST(!core.keeps_poll_descriptor());
