@@ -131,7 +131,8 @@ message_queue::message_queue(message_queue&& other) noexcept
       permissions_(other.permissions_), created_(other.created_), access_(other.access_),
       on_signal_(other.on_signal_), max_messages_(other.max_messages_),
       max_message_size_(other.max_message_size_), poll_mqd_(std::exchange(other.poll_mqd_, -1)),
-      wait_(other.wait_), callback_id_(std::exchange(other.callback_id_, 0)) {}
+      keep_poll_mqd_(other.keep_poll_mqd_), wait_(other.wait_),
+      callback_id_(std::exchange(other.callback_id_, 0)) {}
 
 message_queue& message_queue::operator=(message_queue&& other) noexcept {
     if (this != &other) {
@@ -146,6 +147,7 @@ message_queue& message_queue::operator=(message_queue&& other) noexcept {
         max_messages_ = other.max_messages_;
         max_message_size_ = other.max_message_size_;
         poll_mqd_ = std::exchange(other.poll_mqd_, -1);
+        keep_poll_mqd_ = other.keep_poll_mqd_;
         wait_ = other.wait_;
         callback_id_ = std::exchange(other.callback_id_, 0);
     }
@@ -202,7 +204,7 @@ void message_queue::open(std::string_view name, const options& opts, error_code&
     max_messages_ = actual.mq_maxmsg;
     max_message_size_ = actual.mq_msgsize;
     wait_ = opts.wait;
-    update_poll_descriptor(); // nothing at all with the default block()
+    update_poll_descriptor(); // nothing at all with the default block() (unless kept)
     detail::log_debug("message queue {} \"{}\" ({} x {} bytes)", created ? "created" : "opened",
                       name_, max_messages_, max_message_size_);
 }
@@ -481,9 +483,14 @@ void message_queue::set_wait_strategy(const pipc::wait_strategy& w) noexcept {
     update_poll_descriptor();
 }
 
+void message_queue::keep_poll_descriptor(bool keep) noexcept {
+    keep_poll_mqd_ = keep;
+    update_poll_descriptor();
+}
+
 void message_queue::update_poll_descriptor() noexcept {
-    const bool spins = wait_.type() != wait_strategy::kind::block;
-    if (!spins || mqd_ == -1) {
+    const bool wanted = keep_poll_mqd_ || wait_.type() != wait_strategy::kind::block;
+    if (!wanted || mqd_ == -1) {
         if (poll_mqd_ != -1) sys().mq_close(std::exchange(poll_mqd_, -1));
         return;
     }

@@ -169,6 +169,17 @@ public:
     /// left) the polls use the main descriptor with an expired timeout instead: never an error.
     /// block() closes that descriptor again.
     void set_wait_strategy(const pipc::wait_strategy& w) noexcept;
+    /// Keeps that O_NONBLOCK descriptor open whatever the strategy (`true`), so that every
+    /// try_send and try_receive uses it: a failing try then costs about half as much (the kernel
+    /// neither reads a timeout nor queues the caller as a waiter). The descriptor is opened at
+    /// once if the queue is open, and by every later open(); `false` (the default) keeps it only
+    /// while the strategy spins. Costs one more descriptor per queue. Closing that descriptor, as
+    /// every close does, removes this process's mq_notify registration of the queue (Linux), so
+    /// do not switch it off while a notification is registered. The async queue's descriptor
+    /// backend switches it on. Same rules as set_wait_strategy: no wait may be under way.
+    void keep_poll_descriptor(bool keep) noexcept;
+    /// What keep_poll_descriptor() last set (false by default).
+    bool keeps_poll_descriptor() const noexcept { return keep_poll_mqd_; }
     /// The descriptor; on Linux a pollable fd (readable when non-empty, writable when not full).
     ::mqd_t native_handle() const noexcept { return mqd_; }
     /// Capacity in messages; read once at open (a queue's geometry never changes).
@@ -373,7 +384,8 @@ private:
     /// `ec` on a failure, or on EINTR when the signal policy says report.
     bool wait_or_report(const ::timespec* timeout, bool sending, error_code& ec);
     void release_callback() noexcept;
-    /// Opens poll_mqd_ when the strategy spins (and it is not open yet), closes it when not.
+    /// Opens poll_mqd_ when the strategy spins or keep_poll_mqd_ (and it is not open yet), closes
+    /// it when neither.
     void update_poll_descriptor() noexcept;
 
     ::mqd_t mqd_ = -1;
@@ -386,6 +398,7 @@ private:
     long max_message_size_ = 0;
     /// O_NONBLOCK descriptor of the same queue for the polls of a spinning wait; -1 if none.
     ::mqd_t poll_mqd_ = -1;
+    bool keep_poll_mqd_ = false; ///< keep_poll_descriptor(true): poll_mqd_ whatever the strategy.
     pipc::wait_strategy wait_{};
     std::uint64_t callback_id_ = 0; ///< Registry key of the SIGEV_THREAD callback, 0 if none.
 };

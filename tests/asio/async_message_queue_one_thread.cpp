@@ -18,6 +18,9 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
+
+#include <fcntl.h>
 
 using namespace mq_test;
 
@@ -174,4 +177,56 @@ BOOST_FIXTURE_TEST_CASE(outside_run_a_wait_still_gets_its_message, fixture) {
     peer.send(bytes("late"));
     BOOST_REQUIRE(run_until(ctx, [&] { return !got.empty(); }));
     BOOST_TEST(got == "late");
+}
+
+namespace {
+std::atomic<int> g_plain_tries{0}, g_main_calls{0};
+std::atomic<::mqd_t> g_main_mqd{-1};
+} // namespace
+
+// The descriptor backend makes its tries on the queue's O_NONBLOCK poll descriptor (a plain call
+// without a timeout, which fails for half the cost) and leaves the main descriptor blocking;
+// release() hands the queue back as it found it. The notify backend opens no second descriptor
+// (closing one would drop its mq_notify registration).
+BOOST_FIXTURE_TEST_CASE(tries_use_a_nonblocking_descriptor_that_release_gives_back, fixture) {
+    pipc_test::fault_scope faults;
+    g_plain_tries = 0;
+    g_main_calls = 0;
+    g_main_mqd = q.native_handle();
+    faults.table().mq_timedreceive = [](::mqd_t d, char* b, std::size_t n, unsigned* p,
+                                        const ::timespec* to) {
+        if (d == g_main_mqd) ++g_main_calls;
+        if (d != g_main_mqd && to == nullptr) ++g_plain_tries;
+        return pipc::detail::real_sys().mq_timedreceive(d, b, n, p, to);
+    };
+    BOOST_TEST(q.core().keeps_poll_descriptor());
+    BOOST_TEST((::fcntl(q.native_handle(), F_GETFL) & O_NONBLOCK) == 0);
+    std::vector<char> buf(64);
+    std::string got;
+    q.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t n, unsigned) {
+        BOOST_TEST(!ec);
+        got = text(buf, n);
+    });
+    ctx.poll();
+    const int failed = g_plain_tries.load(); // the initiation's try (and the reactor's)
+    BOOST_TEST(failed >= 1);
+    peer.send(bytes("m"));
+    BOOST_REQUIRE(run_until(ctx, [&] { return !got.empty(); }));
+    BOOST_TEST(got == "m");
+    BOOST_TEST(g_plain_tries.load() == failed + 1); // the reactor's attempt that took it
+    BOOST_TEST(g_main_calls.load() == 0);
+#if !defined(PIPC_ASIO_PUBLIC_REACTOR_PATH) // there Asio sets it while the object waits
+    BOOST_TEST((::fcntl(q.native_handle(), F_GETFL) & O_NONBLOCK) == 0);
+#endif
+
+    pipc::message_queue core = q.release();
+    BOOST_TEST(!core.keeps_poll_descriptor());
+    std::byte b[64];
+    BOOST_TEST(!core.try_receive(b)); // on the main descriptor again
+    BOOST_TEST(g_plain_tries.load() == failed + 1);
+    BOOST_TEST(g_main_calls.load() == 1);
+
+    pipc::async_message_queue notify{ctx, name.str(), pipc::message_queue::options{},
+                                     pipc::mq_backend::notify};
+    BOOST_TEST(!notify.core().keeps_poll_descriptor());
 }

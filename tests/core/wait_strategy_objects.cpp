@@ -431,3 +431,45 @@ BOOST_AUTO_TEST_CASE(queue_poll_descriptor_follows_the_strategy_and_close) {
     }
     BOOST_TEST(open_descriptors() == before);
 }
+
+// keep_poll_descriptor(true): the O_NONBLOCK descriptor serves every try whatever the strategy
+// (a plain call, no timeout), the blocking calls stay on the main descriptor, moves and reopens
+// keep it, and false gives back exactly the default queue.
+BOOST_AUTO_TEST_CASE(kept_poll_descriptor_serves_the_tries_whatever_the_strategy) {
+    named n(kind::message_queue);
+    const int before = open_descriptors();
+    {
+        counting_scope c;
+        pipc::message_queue q(n, mq_opts());
+        BOOST_TEST(!q.keeps_poll_descriptor());
+        BOOST_TEST(open_descriptors() == before + 1);
+        q.keep_poll_descriptor(true);
+        BOOST_TEST(q.keeps_poll_descriptor());
+        BOOST_TEST(open_descriptors() == before + 2);
+        BOOST_TEST(c->mq_open == 2);
+        c->main_mqd = q.native_handle();
+        std::byte buf[16];
+        BOOST_TEST(!q.try_receive(buf)); // empty: EAGAIN from the poll descriptor
+        BOOST_TEST(q.try_send(std::string_view("a")));
+        BOOST_TEST(c->foreign_descriptor_calls == 2);
+        BOOST_TEST(c->sleeping_receive == 0);
+        BOOST_TEST(q.receive(buf).size == 1); // the default strategy: the blocking call as before
+        BOOST_TEST(c->sleeping_receive == 1);
+        BOOST_TEST(c->foreign_descriptor_calls == 2);
+        pipc::message_queue moved(std::move(q));
+        BOOST_TEST(moved.keeps_poll_descriptor());
+        BOOST_TEST(open_descriptors() == before + 2);
+        moved.set_wait_strategy(wait_strategy::block()); // the strategy alone does not close it
+        BOOST_TEST(open_descriptors() == before + 2);
+        moved.keep_poll_descriptor(false);
+        BOOST_TEST(open_descriptors() == before + 1);
+        BOOST_TEST(!moved.try_receive(buf));
+        BOOST_TEST(c->foreign_descriptor_calls == 2); // back on the main descriptor
+        moved.keep_poll_descriptor(true);
+        moved.close();
+        BOOST_TEST(open_descriptors() == before);
+        moved.open(n.str(), pipc::message_queue::options{}); // a reopen keeps it
+        BOOST_TEST(open_descriptors() == before + 2);
+    }
+    BOOST_TEST(open_descriptors() == before);
+}

@@ -84,6 +84,9 @@ struct async_mq_state {
 #else
     reactor_registration registration;     ///< of the mqd_t (descriptor) or notify_socket (notify).
 #endif
+    /// descriptor: whether the queue kept its O_NONBLOCK poll descriptor before attach()
+    /// asked it to (take_queue() hands it back as it was).
+    bool poll_descriptor_was_kept = false;
     /// The last receive had to wait: the next one goes to the reactor at once instead of trying
     /// first (a ping-pong peer would otherwise pay two failed mq_receive calls per message).
     std::atomic<bool> receive_waited{false};
@@ -118,6 +121,7 @@ struct async_mq_state {
 #else
         const std::lock_guard lock(mutex);
 #endif
+        if (!poll_descriptor_was_kept) queue.keep_poll_descriptor(false); // as attach() found it
         return std::move(queue);
     }
 
@@ -205,8 +209,16 @@ using async_mq_state_ptr = std::shared_ptr<async_mq_state<Executor>>;
 template <class Executor>
 void attach(async_mq_state<Executor>& st, error_code& ec) {
     ec = {};
-    if (st.backend == mq_backend::descriptor) return; // registered on the first wait
-    if (!st.queue.can_read()) return;                 // write-only: nothing to be notified of
+    if (st.backend == mq_backend::descriptor) {
+        // Every attempt is a try: on an O_NONBLOCK descriptor of the queue a failing one (one
+        // per wait) costs about half of one with an expired timeout on the main descriptor, which
+        // the object must leave blocking. (Not for the notify backend: closing a second
+        // descriptor would drop the process's mq_notify registration.)
+        st.poll_descriptor_was_kept = st.queue.keeps_poll_descriptor();
+        st.queue.keep_poll_descriptor(true);
+        return; // registered on the first wait
+    }
+    if (!st.queue.can_read()) return; // write-only: nothing to be notified of
     st.notify_socket = open_mq_notify_socket(ec);
 }
 
