@@ -506,17 +506,21 @@ std::uint64_t channel::abandoned() const noexcept {
 // --- producer side ---------------------------------------------------------------------------
 
 std::optional<std::uint64_t> channel::try_claim() noexcept {
+    // Small enough to inline into every send and loan; mpsc's loop is called out of line.
+    if (mode_ != channel_mode::spsc) return try_claim_mpsc();
     header& h = *hdr();
-    if (mode_ == channel_mode::spsc) {
-        const std::uint64_t pos = h.tail.load(std::memory_order_relaxed);
-        slot* s = slot_at(pos);
-        if (s->seq.load(std::memory_order_acquire) != pos) return std::nullopt; // full
-        // The writer is recorded before the claim becomes visible, so a consumer that sees the
-        // claim also sees whom to check for liveness.
-        s->writer.store(pid_, std::memory_order_relaxed);
-        h.tail.store(pos + 1, std::memory_order_release);
-        return pos;
-    }
+    const std::uint64_t pos = h.tail.load(std::memory_order_relaxed);
+    slot* s = slot_at(pos);
+    if (s->seq.load(std::memory_order_acquire) != pos) return std::nullopt; // full
+    // The writer is recorded before the claim becomes visible, so a consumer that sees the
+    // claim also sees whom to check for liveness.
+    s->writer.store(pid_, std::memory_order_relaxed);
+    h.tail.store(pos + 1, std::memory_order_release);
+    return pos;
+}
+
+std::optional<std::uint64_t> channel::try_claim_mpsc() noexcept {
+    header& h = *hdr();
     for (unsigned round = 0;; ++round) {
         std::uint64_t pos = h.tail.load(std::memory_order_acquire);
         slot* s = slot_at(pos);
@@ -572,7 +576,12 @@ void channel::wake_consumer() noexcept {
 }
 
 std::optional<std::uint64_t> channel::claim_until(const detail::deadline& dl, error_code& ec) {
+    // The first try, inlined into send and loan: the waits below come only after it failed.
     if (auto pos = try_claim()) return pos;
+    return claim_after_miss(dl, ec);
+}
+
+std::optional<std::uint64_t> channel::claim_after_miss(const detail::deadline& dl, error_code& ec) {
     if (single_try(dl)) return std::nullopt;
     std::optional<std::uint64_t> got;
     if (wait_.spin_until([&] { return (got = try_claim()).has_value(); })) return got;

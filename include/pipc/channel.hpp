@@ -502,9 +502,13 @@ private:
     error_code check_open() const noexcept;
     error_code claim_consumer() noexcept;
     // Producer side.
-    std::optional<std::uint64_t> try_claim() noexcept;
-    std::optional<std::uint64_t> claim_until(const detail::deadline& dl, error_code& ec);
-    void publish_slot(std::uint64_t pos, std::uint32_t size) noexcept;
+    // The hot path's small steps are declared inline and defined (and used) in channel.cpp
+    // only, so that a send or receive is one call however many steps it takes.
+    inline std::optional<std::uint64_t> try_claim() noexcept;
+    std::optional<std::uint64_t> try_claim_mpsc() noexcept;
+    inline std::optional<std::uint64_t> claim_until(const detail::deadline& dl, error_code& ec);
+    std::optional<std::uint64_t> claim_after_miss(const detail::deadline& dl, error_code& ec);
+    inline void publish_slot(std::uint64_t pos, std::uint32_t size) noexcept;
     bool send_until_deadline(std::span<const std::byte> msg, const detail::deadline& dl,
                              error_code& ec);
     channel_loan loan_until_deadline(const detail::deadline& dl, error_code& ec);
