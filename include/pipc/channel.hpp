@@ -513,14 +513,17 @@ private:
                              error_code& ec);
     channel_loan loan_until_deadline(const detail::deadline& dl, error_code& ec);
     // Consumer side.
-    slot* try_front(bool check_writers) noexcept;
-    slot* front_until(const detail::deadline& dl, error_code& ec);
-    void release_front() noexcept;
+    inline slot* try_front(bool check_writers) noexcept;
+    slot* scan_front(bool check_writers) noexcept;
+    inline slot* front_until(const detail::deadline& dl, error_code& ec);
+    slot* front_after_miss(const detail::deadline& dl, error_code& ec);
+    inline void release_front() noexcept;
     bool room_watermark_reached(std::uint64_t head) const noexcept;
     std::optional<std::size_t> receive_until_deadline(std::span<std::byte> buffer,
                                                       const detail::deadline& dl, error_code& ec);
     channel_view view_until_deadline(const detail::deadline& dl, error_code& ec);
-    std::optional<std::size_t> copy_out(slot* s, std::span<std::byte> buffer, error_code& ec);
+    inline std::optional<std::size_t> copy_out(slot* s, std::span<std::byte> buffer,
+                                               error_code& ec);
     void wake_consumer() noexcept;
     void wake_producers() noexcept;
     // Doorbells: rung only when the header says an asynchronous side waits for them.
