@@ -506,17 +506,21 @@ std::uint64_t channel::abandoned() const noexcept {
 // --- producer side ---------------------------------------------------------------------------
 
 std::optional<std::uint64_t> channel::try_claim() noexcept {
+    // Small enough to inline into every send and loan; mpsc's loop is called out of line.
+    if (mode_ != channel_mode::spsc) return try_claim_mpsc();
     header& h = *hdr();
-    if (mode_ == channel_mode::spsc) {
-        const std::uint64_t pos = h.tail.load(std::memory_order_relaxed);
-        slot* s = slot_at(pos);
-        if (s->seq.load(std::memory_order_acquire) != pos) return std::nullopt; // full
-        // The writer is recorded before the claim becomes visible, so a consumer that sees the
-        // claim also sees whom to check for liveness.
-        s->writer.store(pid_, std::memory_order_relaxed);
-        h.tail.store(pos + 1, std::memory_order_release);
-        return pos;
-    }
+    const std::uint64_t pos = h.tail.load(std::memory_order_relaxed);
+    slot* s = slot_at(pos);
+    if (s->seq.load(std::memory_order_acquire) != pos) return std::nullopt; // full
+    // The writer is recorded before the claim becomes visible, so a consumer that sees the
+    // claim also sees whom to check for liveness.
+    s->writer.store(pid_, std::memory_order_relaxed);
+    h.tail.store(pos + 1, std::memory_order_release);
+    return pos;
+}
+
+std::optional<std::uint64_t> channel::try_claim_mpsc() noexcept {
+    header& h = *hdr();
     for (unsigned round = 0;; ++round) {
         std::uint64_t pos = h.tail.load(std::memory_order_acquire);
         slot* s = slot_at(pos);
@@ -572,7 +576,12 @@ void channel::wake_consumer() noexcept {
 }
 
 std::optional<std::uint64_t> channel::claim_until(const detail::deadline& dl, error_code& ec) {
+    // The first try, inlined into send and loan: the waits below come only after it failed.
     if (auto pos = try_claim()) return pos;
+    return claim_after_miss(dl, ec);
+}
+
+std::optional<std::uint64_t> channel::claim_after_miss(const detail::deadline& dl, error_code& ec) {
     if (single_try(dl)) return std::nullopt;
     std::optional<std::uint64_t> got;
     if (wait_.spin_until([&] { return (got = try_claim()).has_value(); })) return got;
@@ -752,6 +761,15 @@ error_code channel::claim_consumer() noexcept {
 }
 
 channel::slot* channel::try_front(bool check_writers) noexcept {
+    // The common case inline: the message at head is published and is not a cancelled loan.
+    // Everything else is scan_front's (which reads the same slot again).
+    const std::uint64_t pos = hdr()->head.load(std::memory_order_relaxed);
+    slot* s = slot_at(pos);
+    if (s->seq.load(std::memory_order_acquire) == pos + 1 && s->size != tombstone) return s;
+    return scan_front(check_writers);
+}
+
+channel::slot* channel::scan_front(bool check_writers) noexcept {
     header& h = *hdr();
     for (;;) {
         const std::uint64_t pos = h.head.load(std::memory_order_relaxed);
@@ -778,7 +796,9 @@ channel::slot* channel::try_front(bool check_writers) noexcept {
     }
 }
 
-void channel::release_front() noexcept {
+// release_front, front_until and copy_out are forced inline: GCC keeps them out of line
+// otherwise (several callers each), a call and a frame per received message.
+[[gnu::always_inline]] void channel::release_front() noexcept {
     header& h = *hdr();
     const std::uint64_t pos = h.head.load(std::memory_order_relaxed);
     slot* s = slot_at(pos);
@@ -810,15 +830,25 @@ void channel::wake_producers() noexcept {
     futex_wake(&h.room_futex, INT_MAX);
 }
 
-channel::slot* channel::front_until(const detail::deadline& dl, error_code& ec) {
-    ec = check_open();
-    if (!ec) ec = claim_consumer();
-    if (!ec && view_out_) ec = make_error_code(errc::view_outstanding);
-    if (ec) return nullptr;
+[[gnu::always_inline]] channel::slot* channel::front_until(const detail::deadline& dl,
+                                                           error_code& ec) {
+    if (consumer_ && !view_out_) {
+        ec = {}; // the checks below would all pass: the consumer role implies an open handle
+    } else {
+        ec = check_open();
+        if (!ec) ec = claim_consumer();
+        if (!ec && view_out_) ec = make_error_code(errc::view_outstanding);
+        if (ec) return nullptr;
+    }
+    // The first try, inlined into every receive: the waits come only after it failed.
     if (slot* s = try_front(false)) {
         if (streak_ < 2) ++streak_;
         return s;
     }
+    return front_after_miss(dl, ec);
+}
+
+channel::slot* channel::front_after_miss(const detail::deadline& dl, error_code& ec) {
     if (single_try(dl)) return try_front(true);
     // Draining a stream (two messages or more without waiting): the producer is likely runnable,
     // on this CPU too. A round trip (one message per wait) sleeps at once, as a yield there could
@@ -864,7 +894,8 @@ channel::slot* channel::front_until(const detail::deadline& dl, error_code& ec) 
     }
 }
 
-std::optional<std::size_t> channel::copy_out(slot* s, std::span<std::byte> buffer, error_code& ec) {
+[[gnu::always_inline]] std::optional<std::size_t>
+channel::copy_out(slot* s, std::span<std::byte> buffer, error_code& ec) {
     if (s->size > buffer.size()) {
         ec = make_error_code(errc::buffer_too_small); // the message stays for a bigger buffer
         return std::nullopt;
@@ -884,7 +915,11 @@ std::optional<std::size_t> channel::receive_until_deadline(std::span<std::byte> 
 }
 
 std::size_t channel::receive(std::span<std::byte> buffer, error_code& ec) {
-    return receive_until_deadline(buffer, {{}, true}, ec).value_or(0);
+    // receive_until_deadline's two steps, written out so that they inline here: the stream's
+    // receive is then one call.
+    slot* s = front_until({{}, true}, ec);
+    if (s == nullptr) return 0;
+    return copy_out(s, buffer, ec).value_or(0);
 }
 std::size_t channel::receive(std::span<std::byte> buffer) {
     error_code ec;

@@ -502,21 +502,28 @@ private:
     error_code check_open() const noexcept;
     error_code claim_consumer() noexcept;
     // Producer side.
-    std::optional<std::uint64_t> try_claim() noexcept;
-    std::optional<std::uint64_t> claim_until(const detail::deadline& dl, error_code& ec);
-    void publish_slot(std::uint64_t pos, std::uint32_t size) noexcept;
+    // The hot path's small steps are declared inline and defined (and used) in channel.cpp
+    // only, so that a send or receive is one call however many steps it takes.
+    inline std::optional<std::uint64_t> try_claim() noexcept;
+    std::optional<std::uint64_t> try_claim_mpsc() noexcept;
+    inline std::optional<std::uint64_t> claim_until(const detail::deadline& dl, error_code& ec);
+    std::optional<std::uint64_t> claim_after_miss(const detail::deadline& dl, error_code& ec);
+    inline void publish_slot(std::uint64_t pos, std::uint32_t size) noexcept;
     bool send_until_deadline(std::span<const std::byte> msg, const detail::deadline& dl,
                              error_code& ec);
     channel_loan loan_until_deadline(const detail::deadline& dl, error_code& ec);
     // Consumer side.
-    slot* try_front(bool check_writers) noexcept;
-    slot* front_until(const detail::deadline& dl, error_code& ec);
-    void release_front() noexcept;
+    inline slot* try_front(bool check_writers) noexcept;
+    slot* scan_front(bool check_writers) noexcept;
+    inline slot* front_until(const detail::deadline& dl, error_code& ec);
+    slot* front_after_miss(const detail::deadline& dl, error_code& ec);
+    inline void release_front() noexcept;
     bool room_watermark_reached(std::uint64_t head) const noexcept;
     std::optional<std::size_t> receive_until_deadline(std::span<std::byte> buffer,
                                                       const detail::deadline& dl, error_code& ec);
     channel_view view_until_deadline(const detail::deadline& dl, error_code& ec);
-    std::optional<std::size_t> copy_out(slot* s, std::span<std::byte> buffer, error_code& ec);
+    inline std::optional<std::size_t> copy_out(slot* s, std::span<std::byte> buffer,
+                                               error_code& ec);
     void wake_consumer() noexcept;
     void wake_producers() noexcept;
     // Doorbells: rung only when the header says an asynchronous side waits for them.

@@ -278,6 +278,69 @@ BOOST_AUTO_TEST_CASE(too_long_and_too_small_have_no_side_effect) {
     BOOST_TEST(c.receive(big) == 8U);
 }
 
+BOOST_AUTO_TEST_CASE(blocking_send_and_receive_report_what_the_general_path_does) {
+    // send(msg, ec) / receive(buf, ec) and their throwing twins claim and take a slot at once
+    // when nothing is wrong; every other case must still be reported, and change nothing. Each
+    // blocking call below finds a free slot or a message (see fill()), so none of them waits.
+    named name(kind);
+    channel c(name, create(4, 8));
+    pipc::error_code ec = pipc::make_error_code(errc::closed);
+    c.send("ab", ec);
+    BOOST_TEST(!ec); // a success clears what the caller's ec held
+    BOOST_CHECK_EXCEPTION(c.send("123456789"), pipc::error, [](const pipc::error& e) {
+        return e.code() == pipc::make_error_code(errc::message_too_long);
+    });
+    BOOST_TEST(c.fill() == 1U); // nothing claimed
+    c.send("cd");
+    std::array<std::byte, 8> buf{};
+    BOOST_TEST(c.receive(buf) == 2U); // takes the consumer role
+    ec = pipc::make_error_code(errc::closed);
+    BOOST_TEST(c.receive(buf, ec) == 2U);
+    BOOST_TEST(!ec);
+    BOOST_TEST(text_of(std::span(buf).first(2)) == "cd");
+
+    // A message longer than the buffer stays for a bigger one.
+    c.send("12345678");
+    std::array<std::byte, 4> small{};
+    BOOST_TEST(c.receive(small, ec) == 0U);
+    BOOST_TEST(ec == pipc::make_error_code(errc::buffer_too_small));
+    BOOST_CHECK_THROW(c.receive(small), pipc::error);
+    BOOST_TEST(c.fill() == 1U);
+    BOOST_TEST(c.receive(buf) == 8U);
+
+    // A cancelled loan at head is skipped, not delivered.
+    { auto cancelled = c.loan(); }
+    c.send("next");
+    BOOST_TEST_REQUIRE(c.fill() == 2U);
+    BOOST_TEST(c.receive(buf, ec) == 4U);
+    BOOST_TEST(!ec);
+    BOOST_TEST(text_of(std::span(buf).first(4)) == "next");
+
+    // While this handle holds a view, a receive reports it and leaves both messages in place.
+    c.send("v");
+    c.send("w");
+    auto v = c.receive_view();
+    BOOST_TEST(c.receive(buf, ec) == 0U);
+    BOOST_TEST(ec == pipc::make_error_code(errc::view_outstanding));
+    BOOST_CHECK_THROW(c.receive(buf), pipc::error);
+    BOOST_TEST(v.text() == "v");
+    BOOST_TEST(c.fill() == 2U);
+    v.release();
+    BOOST_TEST(c.receive(buf, ec) == 1U);
+    BOOST_TEST(text_of(std::span(buf).first(1)) == "w");
+
+    // A closed consumer handle is closed for both directions.
+    c.close();
+    c.send("x", ec);
+    BOOST_TEST(ec == pipc::make_error_code(errc::closed));
+    BOOST_TEST(c.receive(buf, ec) == 0U);
+    BOOST_TEST(ec == pipc::make_error_code(errc::closed));
+    BOOST_CHECK_EXCEPTION(c.receive(buf), pipc::error, [](const pipc::error& e) {
+        return e.code() == pipc::make_error_code(errc::closed) &&
+               std::string_view(e.what()).find("channel::receive") != std::string_view::npos;
+    });
+}
+
 BOOST_AUTO_TEST_CASE(loan_and_view_work_in_place) {
     named name(kind);
     channel c(name, create(4, 64));
