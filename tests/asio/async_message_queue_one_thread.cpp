@@ -52,6 +52,16 @@ struct fixture {
     asio::io_context ctx{1}; // the concurrency hint of a single-threaded service
     pipc::message_queue peer{name.str(), create_opts(2, 64)};
     pipc::async_message_queue q{ctx, name.str(), create_opts(2, 64)};
+    std::vector<char> received_buf = std::vector<char>(64);
+    std::string received;
+
+    /// Starts a receive that expects success and leaves the message's text in `received`.
+    void receive_text() {
+        q.async_receive(asio::buffer(received_buf), [this](error_code ec, std::size_t n, unsigned) {
+            BOOST_TEST(!ec);
+            received = std::string(received_buf.data(), n);
+        });
+    }
 };
 
 std::string text(const std::vector<char>& buf, std::size_t n) {
@@ -167,16 +177,11 @@ BOOST_FIXTURE_TEST_CASE(cancellation_and_order_after_a_skipped_attempt, fixture)
 
 // Initiated outside run() (no thread of the context is in it), a wait still gets its message.
 BOOST_FIXTURE_TEST_CASE(outside_run_a_wait_still_gets_its_message, fixture) {
-    std::vector<char> buf(64);
-    std::string got;
-    q.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t n, unsigned) {
-        BOOST_TEST(!ec);
-        got = text(buf, n);
-    });
+    receive_text();
     ctx.poll();
     peer.send(bytes("late"));
-    BOOST_REQUIRE(run_until(ctx, [&] { return !got.empty(); }));
-    BOOST_TEST(got == "late");
+    BOOST_REQUIRE(run_until(ctx, [&] { return !received.empty(); }));
+    BOOST_TEST(received == "late");
 }
 
 namespace {
@@ -201,18 +206,13 @@ BOOST_FIXTURE_TEST_CASE(tries_use_a_nonblocking_descriptor_that_release_gives_ba
     };
     BOOST_TEST(q.core().keeps_poll_descriptor());
     BOOST_TEST((::fcntl(q.native_handle(), F_GETFL) & O_NONBLOCK) == 0);
-    std::vector<char> buf(64);
-    std::string got;
-    q.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t n, unsigned) {
-        BOOST_TEST(!ec);
-        got = text(buf, n);
-    });
+    receive_text();
     ctx.poll();
     const int failed = g_plain_tries.load(); // the initiation's try (and the reactor's)
     BOOST_TEST(failed >= 1);
     peer.send(bytes("m"));
-    BOOST_REQUIRE(run_until(ctx, [&] { return !got.empty(); }));
-    BOOST_TEST(got == "m");
+    BOOST_REQUIRE(run_until(ctx, [&] { return !received.empty(); }));
+    BOOST_TEST(received == "m");
     BOOST_TEST(g_plain_tries.load() == failed + 1); // the reactor's attempt that took it
     BOOST_TEST(g_main_calls.load() == 0);
 #if !defined(PIPC_ASIO_PUBLIC_REACTOR_PATH) // there Asio sets it while the object waits
