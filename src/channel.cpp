@@ -282,7 +282,8 @@ channel::channel(channel&& o) noexcept
       consumer_(std::exchange(o.consumer_, false)), took_over_(o.took_over_),
       view_out_(std::exchange(o.view_out_, false)), streak_(o.streak_), slot_count_(o.slot_count_),
       max_message_size_(o.max_message_size_), stride_(o.stride_), mode_(o.mode_), pid_(o.pid_),
-      wait_(o.wait_), on_signal_(o.on_signal_) {
+      wait_(o.wait_), on_signal_(o.on_signal_),
+      announced_bells_(std::exchange(o.announced_bells_, std::uint8_t{0})) {
     for (int i = 0; i < 2; ++i)
         bells_[i].store(o.bells_[i].exchange(-1, std::memory_order_relaxed),
                         std::memory_order_relaxed);
@@ -307,6 +308,7 @@ channel& channel::operator=(channel&& o) noexcept {
         pid_ = o.pid_;
         wait_ = o.wait_;
         on_signal_ = o.on_signal_;
+        announced_bells_ = std::exchange(o.announced_bells_, std::uint8_t{0});
         for (int i = 0; i < 2; ++i)
             bells_[i].store(o.bells_[i].exchange(-1, std::memory_order_relaxed),
                             std::memory_order_relaxed);
@@ -405,6 +407,14 @@ void channel::open(std::string_view name, const options& opts) {
 
 void channel::close() noexcept {
     if (base_ == nullptr) return;
+    // Closed under a waiting basic_async_channel (through its core()): nobody will withdraw
+    // these waits once the header is unmapped, and the asynchronous side must wake up to see
+    // the handle closed.
+    for (const auto b : {detail::channel_bell::data, detail::channel_bell::room}) {
+        if ((announced_bells_ & (1U << static_cast<unsigned>(b))) == 0) continue;
+        detail::channel_async_access::withdraw(*this, b);
+        ring(b);
+    }
     if (consumer_) {
         std::int32_t me = pid_;
         hdr()->consumer_pid.compare_exchange_strong(me, 0);
@@ -1038,6 +1048,7 @@ int channel_async_access::open_bell(channel& ch, channel_bell b, error_code& ec)
 }
 
 void channel_async_access::announce(channel& ch, channel_bell b) noexcept {
+    if (!ch.is_open()) return; // its core was closed under the asynchronous side
     auto& h = *ch.hdr();
     if (b == channel_bell::data)
         h.data_sleepers.fetch_or(bell_sleeper, std::memory_order_relaxed);
@@ -1045,6 +1056,7 @@ void channel_async_access::announce(channel& ch, channel_bell b) noexcept {
         h.room_bells.fetch_add(1, std::memory_order_relaxed);
         h.room_bell_armed.store(1, std::memory_order_relaxed);
     }
+    ch.announced_bells_ |= static_cast<std::uint8_t>(1U << static_cast<unsigned>(b));
     // Dekker with publish_slot / release_front: either our re-check sees the new state, or the
     // other side sees this flag and rings.
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -1055,6 +1067,10 @@ void channel_async_access::announce(channel& ch, channel_bell b) noexcept {
 }
 
 void channel_async_access::withdraw(channel& ch, channel_bell b) noexcept {
+    const auto bit = static_cast<std::uint8_t>(1U << static_cast<unsigned>(b));
+    // Nothing to take back on a closed core: close() did it.
+    if (!ch.is_open() || (ch.announced_bells_ & bit) == 0) return;
+    ch.announced_bells_ &= static_cast<std::uint8_t>(~bit);
     auto& h = *ch.hdr();
     if (b == channel_bell::data)
         h.data_sleepers.fetch_and(~bell_sleeper, std::memory_order_relaxed);
@@ -1063,11 +1079,11 @@ void channel_async_access::withdraw(channel& ch, channel_bell b) noexcept {
 }
 
 std::uint32_t channel_async_access::room_waiters(const channel& ch) noexcept {
-    return ch.hdr()->room_bells.load(std::memory_order_relaxed);
+    return ch.is_open() ? ch.hdr()->room_bells.load(std::memory_order_relaxed) : 0;
 }
 
 void channel_async_access::ring(channel& ch, channel_bell b) noexcept {
-    ch.ring(b);
+    if (ch.is_open()) ch.ring(b);
 }
 
 bool channel_async_access::drain(int fd) noexcept {
@@ -1082,17 +1098,20 @@ bool channel_async_access::drain(int fd) noexcept {
 }
 
 bool channel_async_access::rung_from_other_cpu(const channel& ch) noexcept {
+    if (!ch.is_open()) return false;
     const int cpu = ::sched_getcpu();
     return cpu >= 0 && ch.hdr()->data_ring_cpu.load(std::memory_order_relaxed) != cpu;
 }
 
 bool channel_async_access::front_published(const channel& ch) noexcept {
+    if (!ch.is_open()) return true; // a try then reports errc::closed
     const auto& h = *ch.hdr();
     const std::uint64_t pos = h.head.load(std::memory_order_acquire);
     return ch.slot_at(pos)->seq.load(std::memory_order_acquire) == pos + 1;
 }
 
 bool channel_async_access::write_in_progress(const channel& ch) noexcept {
+    if (!ch.is_open()) return false;
     const auto& h = *ch.hdr();
     return h.tail.load(std::memory_order_acquire) > h.head.load(std::memory_order_acquire);
 }

@@ -471,6 +471,8 @@ public:
     /// Closes the handle (unmaps; gives up the consumer role so another process may take it
     /// without waiting for this one to die). Closing twice does nothing. Loans and views of this
     /// handle must be gone: a loan still held stays claimed until this process exits.
+    /// The core of a basic_async_channel closed this way takes back the doorbell waits it
+    /// announced and rings them, so its pending operations complete with errc::closed.
     void close() noexcept;
     /// @{
     /// Removes the name (shm_unlink) and the doorbells an async_channel made (`name` +
@@ -551,6 +553,9 @@ private:
     signal_policy on_signal_ = signal_policy::retry;
     /// Cached write descriptors of the doorbells (-1: not open yet); rung from any thread.
     std::atomic<int> bells_[2] = {-1, -1};
+    /// Doorbell waits this handle announced in the header (bit 1 << channel_bell) and not yet
+    /// withdrew: close() takes them back, so a closed handle leaves no waiter behind.
+    std::uint8_t announced_bells_ = 0;
 };
 
 /// @{

@@ -377,6 +377,66 @@ BOOST_AUTO_TEST_CASE(destruction_with_pending_operations) {
     BOOST_TEST(rec == asio::error::operation_aborted);
 }
 
+// The core closed under pending operations (through core()): they complete with errc::closed,
+// and the closed handle leaves no waiter announced, so peers ring no bell for it.
+BOOST_AUTO_TEST_CASE(closing_the_core_under_pending_operations) {
+    channel_name name;
+    asio::io_context ctx;
+    watchdog dog(ctx, 20s);
+    std::array<char, 64> buf{};
+    {
+        pipc::async_channel rx(ctx, name, create(2));
+        channel tx(name);
+        error_code rec;
+        bool rec_called = false;
+        rx.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t) {
+            rec_called = true;
+            rec = ec;
+        });
+        ctx.poll(); // announced on the data bell, waiting
+        BOOST_TEST_REQUIRE(!rec_called);
+        rx.core().close();
+        while (!rec_called && !dog.fired) ctx.run_one();
+        BOOST_TEST((rec == make_error_code(pipc::errc::closed)));
+        counting_bells rings;
+        send_now(tx, "a"); // nobody waits for data any more: no ring
+        BOOST_TEST(g_rings == 0);
+        error_code again;
+        rx.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t) { again = ec; });
+        ctx.restart();
+        ctx.poll();
+        BOOST_TEST((again == make_error_code(pipc::errc::closed)));
+    }
+    {
+        channel rx(name);
+        pipc::async_channel tx(ctx, name);
+        send_now(tx.core(), "b"); // full: "a", "b"
+        error_code sent;
+        bool sent_called = false;
+        tx.async_send(asio::buffer("c", 1), [&](error_code ec) {
+            sent_called = true;
+            sent = ec;
+        });
+        ctx.restart();
+        ctx.poll(); // announced on the room bell, waiting
+        BOOST_TEST_REQUIRE(!sent_called);
+        tx.core().close();
+        while (!sent_called && !dog.fired) ctx.run_one();
+        BOOST_TEST((sent == make_error_code(pipc::errc::closed)));
+        for (const char* expected : {"a", "b"}) { // and no "c": the closed send published nothing
+            const auto n = rx.try_receive(std::as_writable_bytes(std::span(buf)));
+            BOOST_TEST_REQUIRE(n.has_value());
+            BOOST_TEST(std::string(buf.data(), *n) == expected);
+        }
+        BOOST_TEST(!rx.try_receive(std::as_writable_bytes(std::span(buf))).has_value());
+        // Nobody waits for room any more. (The consumer may still ring once: the armed flag is
+        // one-shot for every waiting handle and stays until taken.)
+        BOOST_TEST(pipc::detail::channel_async_access::room_waiters(rx) == 0U);
+    }
+    BOOST_TEST(!dog.fired);
+    dog.done();
+}
+
 BOOST_AUTO_TEST_CASE(cancel_and_no_inline_completion) {
     channel_name name;
     asio::io_context ctx;

@@ -607,6 +607,8 @@ public:
 
     /// The core channel, for its accessors and blocking calls (name(), slot_count(), fill(),
     /// unlink(), ...). Its blocking receives must not overlap asynchronous ones (one consumer).
+    /// Close this object rather than the core: a core closed through this reference makes the
+    /// pending operations complete with errc::closed, and every later one too.
     /// @throws pipc::error (errc::closed) on a closed object.
     channel& core() const {
         if (!state_) throw_error(make_error_code(errc::closed), "async_channel::core");
