@@ -951,6 +951,9 @@ BOOST_AUTO_TEST_CASE(child_forked_without_notify_fork_can_destroy_its_context) {
     s->async_acquire(r.handler());
     ctx->poll();
     BOOST_TEST(service(*ctx).thread_count() == 1u);
+    // Only a helper that has gone to sleep is sure not to hold the service's lock: a child
+    // forked while it does would inherit the lock held by a thread it does not have.
+    BOOST_TEST_REQUIRE(pipc_test::other_threads_asleep());
     pipc_test::child_process child(
         [&] {
             // The helper thread does not exist here; shutting down must not try to join it.

@@ -9,11 +9,13 @@
 #include <pipc/semaphore.hpp>
 #include <pipc/shared_memory.hpp>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace pipc_test {
@@ -198,6 +201,36 @@ private:
     pid_t pid_ = -1;
     bool reaped_ = false;
 };
+
+/// Waits (at most `limit`) until every other thread of this process sleeps in the kernel
+/// (state S). Before a fork() that must not copy a lock held: pipc's helper threads never block
+/// while holding one, so a sleeping helper holds none.
+inline bool other_threads_asleep(std::chrono::seconds limit = std::chrono::seconds(10)) {
+    const std::string self = std::to_string(::syscall(SYS_gettid));
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+        bool all = true;
+        if (DIR* d = ::opendir("/proc/self/task")) {
+            while (const dirent* e = ::readdir(d)) {
+                const std::string tid = e->d_name;
+                if (tid[0] == '.' || tid == self) continue;
+                char buf[512] = {};
+                std::size_t n = 0;
+                if (std::FILE* f = std::fopen(("/proc/self/task/" + tid + "/stat").c_str(), "re")) {
+                    n = std::fread(buf, 1, sizeof buf - 1, f);
+                    std::fclose(f);
+                }
+                const char* paren = std::strrchr(buf, ')');
+                // A thread gone meanwhile (nothing read) holds nothing either.
+                if (n > 0 && (paren == nullptr || paren[1] != ' ' || paren[2] != 'S')) all = false;
+            }
+            ::closedir(d);
+        }
+        if (all) return true;
+        std::this_thread::yield();
+    }
+    return false;
+}
 
 /// In a forked child: become uid/gid 65534 (nobody), so mode bits are enforced (root bypasses
 /// them).
