@@ -176,6 +176,9 @@ struct completion {
             return;
         }
         op_ptr o = std::move(op);
+        // The holder thread may still hold a reference to the op: its tracked work must end
+        // here, on the I/O thread, not with the op's last reference.
+        o->io_work = asio::any_io_executor();
         if (o->slot.is_connected()) o->slot.clear();
         if (granted) {
             auto& st = *o->st;
@@ -198,7 +201,11 @@ struct completion {
 };
 
 void post_completion(op_ptr op, const error_code& ec, lock_result r, bool granted) {
-    const asio::any_io_executor ex = op->io_work;
+    // Untracked, as the semaphore waiter service posts: the op's tracked work is released on
+    // the I/O thread (completion::operator()), never last on this one, which would stop the
+    // io_context at an arbitrary moment.
+    const asio::any_io_executor ex =
+        asio::prefer(op->io_work, asio::execution::outstanding_work.untracked);
     asio::post(ex, completion(std::move(op), ec, r, granted));
 }
 

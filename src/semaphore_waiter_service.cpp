@@ -301,7 +301,13 @@ struct semaphore_waiter_service::cancel_handler {
 
 void semaphore_waiter_service::post_all(done_list& done) {
     for (auto& [op, ec] : done) {
-        const asio::any_io_executor ex = op->io_work;
+        // The op's tracked work travels to the I/O thread inside the completion and is
+        // released there. A tracked copy held here (or inside post) past the post could be the
+        // last one: this thread would then call the scheduler's stop() at any later moment,
+        // even after the I/O thread's next restart(), and run() would return with the
+        // completion still queued.
+        const asio::any_io_executor ex =
+            asio::prefer(op->io_work, asio::execution::outstanding_work.untracked);
         asio::post(ex, completion(op, ec));
     }
     done.clear();

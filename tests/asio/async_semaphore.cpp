@@ -6,6 +6,8 @@
 #include "async_semaphore_support.hpp"
 #include "sys.hpp"
 
+#include <pipc_test/work_release_executor.hpp>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -891,6 +893,34 @@ BOOST_AUTO_TEST_CASE(post_in_one_process_wakes_a_coroutine_in_another) {
     s.release();
     BOOST_TEST(child.succeeded());
     BOOST_TEST(s.value() == 0);
+}
+
+// Helpers complete acquires, timeouts and cancellations from their own threads; the work that
+// kept the context running must still end on the I/O thread, or a helper could stop the
+// context after the I/O thread's next restart() (run() would return with a completion queued).
+BOOST_AUTO_TEST_CASE(helpers_release_no_work_of_the_io_context) {
+    pipc_test::named name(object_kind::semaphore);
+    asio::io_context ctx;
+    pipc_test::io_thread = std::this_thread::get_id();
+    pipc_test::work_released_elsewhere = 0;
+    pipc::basic_async_semaphore s(pipc_test::work_release_executor_of(ctx), name, create_opts(0));
+    for (int i = 0; i < 20; ++i) {
+        recorder acquired, timed, cancelled;
+        s.async_acquire(acquired.handler());
+        s.async_acquire_for(milliseconds(1), timed.handler());
+        asio::cancellation_signal sig;
+        s.async_acquire(asio::bind_cancellation_slot(sig.slot(), cancelled.handler()));
+        ctx.restart();
+        ctx.poll();  // the helper waits for all three
+        s.release(); // a sem_post, as from another process
+        BOOST_TEST_REQUIRE(run_until(ctx, [&] { return acquired.done() && timed.done(); }));
+        sig.emit(asio::cancellation_type::terminal);
+        BOOST_TEST_REQUIRE(run_until(ctx, [&] { return cancelled.done(); }));
+        BOOST_TEST(!*acquired.result);
+        BOOST_TEST(*timed.result == timed_out);
+        BOOST_TEST(*cancelled.result == aborted);
+    }
+    BOOST_TEST(pipc_test::work_released_elsewhere == 0);
 }
 
 BOOST_AUTO_TEST_CASE(fork_with_pending_waits_and_notify_fork) {
