@@ -286,12 +286,40 @@ bool release_undelivered_locked(const std::shared_ptr<robust_lock_state>& sp) {
     return true;
 }
 
+struct failed {
+    op_ptr op;
+    error_code ec;
+};
+
+/// Decides the queued operations whose deadline has passed as timed out (into `done`): they
+/// wait behind the one the holder locks for, or behind the lock this object holds, and their
+/// deadlines count all the same. Returns the earliest deadline still queued (max() if none).
+/// Call with st.m held.
+std::chrono::steady_clock::time_point expire_queued_locked(robust_lock_state& st,
+                                                           std::vector<failed>& done) {
+    const auto now = std::chrono::steady_clock::now();
+    auto next = std::chrono::steady_clock::time_point::max();
+    for (auto it = st.queue.begin(); it != st.queue.end();) {
+        const op_ptr& op = *it;
+        if (!op->done && !op->dl.infinite && op->dl.when <= now) {
+            op->done = true;
+            done.push_back(failed{op, timed_out()});
+            it = st.queue.erase(it);
+            continue;
+        }
+        if (!op->done && !op->dl.infinite) next = std::min(next, op->dl.when);
+        ++it;
+    }
+    return next;
+}
+
+void post_failed(std::vector<failed>& done) {
+    for (auto& f : done) post_completion(std::move(f.op), f.ec, {}, false);
+    done.clear();
+}
+
 void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
     auto& st = *sp;
-    struct failed {
-        op_ptr op;
-        error_code ec;
-    };
     std::vector<failed> done;
     bool spun = false;
     std::unique_lock lk(st.m);
@@ -335,6 +363,16 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
             }
             return;
         }
+        // Behind a lock this object holds, nothing queued can be tried: their deadlines run out
+        // here. Otherwise the front gets its try (a zero timeout is a single try) below.
+        const auto queued_deadline = st.holder_holds ? expire_queued_locked(st, done)
+                                                     : std::chrono::steady_clock::time_point::max();
+        if (!done.empty()) {
+            lk.unlock();
+            post_failed(done);
+            lk.lock();
+            continue;
+        }
         if (st.holder_holds || st.queue.empty()) {
             if (!spun) {
                 spun = true;
@@ -350,7 +388,10 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
             }
             spun = false;
             st.holder_sleeping = true;
-            st.cv.wait(lk);
+            if (queued_deadline == std::chrono::steady_clock::time_point::max())
+                st.cv.wait(lk);
+            else
+                st.cv.wait_until(lk, queued_deadline);
             st.holder_sleeping = false;
             continue;
         }
@@ -358,12 +399,15 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
         st.queue.pop_front();
         if (op->done) continue;
         st.active = op;
+        auto behind_deadline = expire_queued_locked(st, done); // those queued behind it
         lk.unlock();
+        post_failed(done);
         error_code ec;
         bool locked = false;
         bool expired = false;
         for (;;) {
-            auto until = std::chrono::steady_clock::now() + robust_lock_holder::slice;
+            auto until = std::min(std::chrono::steady_clock::now() + robust_lock_holder::slice,
+                                  behind_deadline);
             bool last = false;
             if (!op->dl.infinite && op->dl.when <= until) {
                 until = op->dl.when;
@@ -375,8 +419,12 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
                 expired = true;
                 break;
             }
-            std::lock_guard g(st.m);
-            if (op->done || st.stop) break;
+            {
+                std::lock_guard g(st.m);
+                if (op->done || st.stop) break;
+                behind_deadline = expire_queued_locked(st, done);
+            }
+            post_failed(done);
         }
         lk.lock();
         st.active.reset();
@@ -409,8 +457,7 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
         }
         if (!done.empty()) {
             lk.unlock();
-            for (auto& f : done) post_completion(std::move(f.op), f.ec, {}, false);
-            done.clear();
+            post_failed(done);
             lk.lock();
         }
     }

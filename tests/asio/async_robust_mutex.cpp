@@ -8,6 +8,7 @@
 #include <pipc/asio/async_robust_mutex.hpp>
 
 #include <pipc_test/support.hpp>
+#include <pipc_test/work_release_executor.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -223,6 +224,66 @@ BOOST_AUTO_TEST_CASE(a_second_lock_of_the_same_object_waits_for_the_unlock) {
     BOOST_TEST(!second.ec);
     BOOST_TEST(m.owns_lock());
     m.unlock();
+    check_free(n.str());
+}
+
+// A timed lock queued behind this object's own lock, or behind an untimed lock the holder
+// waits for, times out at its deadline: it does not wait for its turn to notice.
+BOOST_AUTO_TEST_CASE(a_timed_lock_queued_behind_another_times_out) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n);
+    lock_outcome held, behind_held;
+    m.async_lock(held.handler());
+    run_until(ctx, [&] { return held.done; });
+    BOOST_TEST_REQUIRE(!held.ec);
+    m.async_lock_for(20ms, behind_held.handler());
+    run_until(ctx, [&] { return behind_held.done; });
+    BOOST_TEST((behind_held.ec == boost::system::errc::timed_out));
+    m.unlock();
+
+    pipc_test::handshake locked, release;
+    const pid_t pid = fork_blocking_holder(n.str(), locked, &release);
+    BOOST_REQUIRE(locked.wait() == 'L');
+    lock_outcome waiting, behind_waiting;
+    m.async_lock(waiting.handler()); // the holder waits for the child's lock
+    m.async_lock_for(20ms, behind_waiting.handler());
+    run_until(ctx, [&] { return behind_waiting.done; });
+    BOOST_TEST((behind_waiting.ec == boost::system::errc::timed_out));
+    BOOST_TEST(!waiting.done);
+    release.signal();
+    run_until(ctx, [&] { return waiting.done; });
+    BOOST_TEST(!waiting.ec);
+    m.unlock();
+    BOOST_TEST(WIFEXITED(reap(pid)));
+    check_free(n.str());
+}
+
+// The holder thread decides locks and timeouts; the work that kept the context running must
+// still end on the I/O thread, or the holder could stop the context after the I/O thread's next
+// restart() (run() would return with a completion queued).
+BOOST_AUTO_TEST_CASE(the_holder_releases_no_work_of_the_io_context) {
+    mutex_name n;
+    asio::io_context ctx;
+    pipc_test::io_thread = std::this_thread::get_id();
+    pipc_test::work_released_elsewhere = 0;
+    pipc::basic_async_robust_mutex m(pipc_test::work_release_executor_of(ctx), n, create_opts());
+    for (int i = 0; i < 10; ++i) {
+        lock_outcome first, timed, second;
+        m.async_lock(first.handler());
+        run_until(ctx, [&] { return first.done; });
+        m.async_lock_for(1ms, timed.handler()); // the holder lets it time out
+        m.async_lock(second.handler());         // the holder takes it after the unlock
+        run_until(ctx, [&] { return timed.done; });
+        m.unlock();
+        run_until(ctx, [&] { return second.done; });
+        BOOST_TEST(!first.ec);
+        BOOST_TEST((timed.ec == pipc::condition::busy));
+        BOOST_TEST(!second.ec);
+        m.unlock();
+    }
+    BOOST_TEST(pipc_test::work_released_elsewhere == 0);
     check_free(n.str());
 }
 

@@ -241,7 +241,8 @@ public:
     /// Like async_lock, but completes with `ETIMEDOUT` (system_category, so
     /// `ec == pipc::condition::busy`), holding nothing, when the lock was not obtained within
     /// `d`, measured on CLOCK_MONOTONIC. A non-positive duration makes a single try; NaN
-    /// completes with errc::invalid_timeout.
+    /// completes with errc::invalid_timeout. The deadline also ends a wait in the queue: behind
+    /// the lock this object holds, or behind an earlier lock of this object still waiting.
     ///
     /// @param d The longest wait; any std::chrono duration.
     /// @param token The completion token, as for async_lock.
