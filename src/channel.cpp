@@ -169,6 +169,15 @@ namespace {
 /// Three cache lines: immutable fields, producers' line, consumer's line.
 constexpr std::size_t header_size = 3 * cache_line;
 
+/// The deadlines of the calls without a timeout: wait as long as it takes, or try once.
+constexpr detail::deadline forever{{}, true};
+constexpr detail::deadline once{{}, false};
+
+/// channel_loan::publish's throw, out of line (see publish_impl).
+[[noreturn, gnu::noinline, gnu::cold]] void throw_publish_error(errc e) {
+    throw_error(make_error_code(e), "channel_loan::publish");
+}
+
 /// A deadline that was already over when the call began: a single try, no spinning.
 bool single_try(const detail::deadline& dl) noexcept {
     return !dl.infinite && (dl.when == std::chrono::steady_clock::time_point{} ||
@@ -639,8 +648,13 @@ std::optional<std::uint64_t> channel::claim_after_miss(const detail::deadline& d
     }
 }
 
-bool channel::send_until_deadline(std::span<const std::byte> msg, const detail::deadline& dl,
-                                  error_code& ec) {
+// send_impl, loan_impl, publish_impl, receive_impl and view_impl are each operation's one body,
+// forced inline into its throwing and error_code forms and its out-of-line *_until_deadline
+// (which the header's timed templates call): the stream's send or receive is then one call.
+// The throwing forms look at their local `ec` only when the call did nothing: after the ring's
+// atomics GCC would otherwise reload it from memory and test it on every message.
+[[gnu::always_inline]] bool channel::send_impl(std::span<const std::byte> msg,
+                                               const detail::deadline& dl, error_code& ec) {
     ec = check_open();
     if (ec) return false;
     if (msg.size() > max_message_size_) {
@@ -653,14 +667,17 @@ bool channel::send_until_deadline(std::span<const std::byte> msg, const detail::
     publish_slot(*pos, static_cast<std::uint32_t>(msg.size()));
     return true;
 }
+bool channel::send_until_deadline(std::span<const std::byte> msg, const detail::deadline& dl,
+                                  error_code& ec) {
+    return send_impl(msg, dl, ec);
+}
 
 void channel::send(std::span<const std::byte> msg, error_code& ec) {
-    send_until_deadline(msg, {{}, true}, ec);
+    send_impl(msg, forever, ec);
 }
 void channel::send(std::span<const std::byte> msg) {
     error_code ec;
-    send(msg, ec);
-    if (ec) throw_error(ec, describe("channel::send", name_));
+    if (!send_impl(msg, forever, ec) && ec) throw_error(ec, describe("channel::send", name_));
 }
 void channel::send(std::string_view msg, error_code& ec) {
     send(std::as_bytes(std::span(msg.data(), msg.size())), ec);
@@ -669,7 +686,7 @@ void channel::send(std::string_view msg) {
     send(std::as_bytes(std::span(msg.data(), msg.size())));
 }
 bool channel::try_send(std::span<const std::byte> msg, error_code& ec) {
-    return send_until_deadline(msg, {std::chrono::steady_clock::time_point{}, false}, ec);
+    return send_until_deadline(msg, once, ec);
 }
 bool channel::try_send(std::span<const std::byte> msg) {
     error_code ec;
@@ -678,29 +695,27 @@ bool channel::try_send(std::span<const std::byte> msg) {
     return sent;
 }
 
-channel_loan channel::loan_until_deadline(const detail::deadline& dl, error_code& ec) {
+[[gnu::always_inline]] channel_loan channel::loan_impl(const detail::deadline& dl, error_code& ec) {
     ec = check_open();
     if (ec) return {};
     const auto pos = claim_until(dl, ec);
     if (!pos) return {};
     return {this, *pos, payload(slot_at(*pos)), max_message_size_};
 }
+channel_loan channel::loan_until_deadline(const detail::deadline& dl, error_code& ec) {
+    return loan_impl(dl, ec);
+}
 channel_loan channel::loan(error_code& ec) {
-    return loan_until_deadline({{}, true}, ec);
+    return loan_impl(forever, ec);
 }
 channel_loan channel::loan() {
-    // The stream's common case in one call: a free slot, no error to report. Everything else
-    // (closed, full, waiting) goes the general way.
-    if (base_ != nullptr)
-        if (const auto pos = try_claim())
-            return {this, *pos, payload(slot_at(*pos)), max_message_size_};
     error_code ec;
-    auto l = loan(ec);
-    if (ec) throw_error(ec, describe("channel::loan", name_));
+    auto l = loan_impl(forever, ec);
+    if (!l.valid() && ec) throw_error(ec, describe("channel::loan", name_));
     return l;
 }
 channel_loan channel::try_loan(error_code& ec) {
-    return loan_until_deadline({std::chrono::steady_clock::time_point{}, false}, ec);
+    return loan_until_deadline(once, ec);
 }
 channel_loan channel::try_loan() {
     error_code ec;
@@ -727,23 +742,21 @@ channel_loan::~channel_loan() {
     // A closed handle has nothing left to publish into (its claim is left to the consumer).
     if (owner_ != nullptr && owner_->is_open()) owner_->publish_slot(pos_, tombstone);
 }
-void channel_loan::publish(std::size_t n, error_code& ec) {
-    ec = owner_ == nullptr || !owner_->is_open() ? make_error_code(errc::closed) : error_code{};
-    if (ec) return;
-    if (n > capacity_) {
-        ec = make_error_code(errc::message_too_long);
-        return;
-    }
+// Every error is known before the slot is published, so it comes back as a value (errc{}: none)
+// and the throwing form's error paths meet in one out-of-line call: GCC then sets up a frame on
+// them only (built inline, the error_code and message kept a frame on the fast path too).
+[[gnu::always_inline]] errc channel_loan::publish_impl(std::size_t n) noexcept {
+    if (owner_ == nullptr || !owner_->is_open()) return errc::closed;
+    if (n > capacity_) return errc::message_too_long;
     std::exchange(owner_, nullptr)->publish_slot(pos_, static_cast<std::uint32_t>(n));
+    return {};
+}
+void channel_loan::publish(std::size_t n, error_code& ec) {
+    const errc e = publish_impl(n);
+    ec = e == errc{} ? error_code{} : make_error_code(e);
 }
 void channel_loan::publish(std::size_t n) {
-    if (owner_ != nullptr && n <= capacity_ && owner_->is_open()) {
-        std::exchange(owner_, nullptr)->publish_slot(pos_, static_cast<std::uint32_t>(n));
-        return;
-    }
-    error_code ec;
-    publish(n, ec);
-    if (ec) throw_error(ec, "channel_loan::publish");
+    if (const errc e = publish_impl(n); e != errc{}) throw_publish_error(e);
 }
 
 // --- consumer side ---------------------------------------------------------------------------
@@ -770,7 +783,9 @@ error_code channel::claim_consumer() noexcept {
     return {};
 }
 
-channel::slot* channel::try_front(bool check_writers) noexcept {
+// try_front, release_front, front_until and copy_out are forced inline: GCC keeps them out of
+// line otherwise (several callers each), a call and a frame per received message.
+[[gnu::always_inline]] channel::slot* channel::try_front(bool check_writers) noexcept {
     // The common case inline: the message at head is published and is not a cancelled loan.
     // Everything else is scan_front's (which reads the same slot again).
     const std::uint64_t pos = hdr()->head.load(std::memory_order_relaxed);
@@ -806,8 +821,6 @@ channel::slot* channel::scan_front(bool check_writers) noexcept {
     }
 }
 
-// release_front, front_until and copy_out are forced inline: GCC keeps them out of line
-// otherwise (several callers each), a call and a frame per received message.
 [[gnu::always_inline]] void channel::release_front() noexcept {
     header& h = *hdr();
     const std::uint64_t pos = h.head.load(std::memory_order_relaxed);
@@ -916,29 +929,29 @@ channel::copy_out(slot* s, std::span<std::byte> buffer, error_code& ec) {
     return n;
 }
 
-std::optional<std::size_t> channel::receive_until_deadline(std::span<std::byte> buffer,
-                                                           const detail::deadline& dl,
-                                                           error_code& ec) {
+[[gnu::always_inline]] std::optional<std::size_t>
+channel::receive_impl(std::span<std::byte> buffer, const detail::deadline& dl, error_code& ec) {
     slot* s = front_until(dl, ec);
     if (s == nullptr) return std::nullopt;
     return copy_out(s, buffer, ec);
 }
+std::optional<std::size_t> channel::receive_until_deadline(std::span<std::byte> buffer,
+                                                           const detail::deadline& dl,
+                                                           error_code& ec) {
+    return receive_impl(buffer, dl, ec);
+}
 
 std::size_t channel::receive(std::span<std::byte> buffer, error_code& ec) {
-    // receive_until_deadline's two steps, written out so that they inline here: the stream's
-    // receive is then one call.
-    slot* s = front_until({{}, true}, ec);
-    if (s == nullptr) return 0;
-    return copy_out(s, buffer, ec).value_or(0);
+    return receive_impl(buffer, forever, ec).value_or(0);
 }
 std::size_t channel::receive(std::span<std::byte> buffer) {
     error_code ec;
-    const auto n = receive(buffer, ec);
-    if (ec) throw_error(ec, describe("channel::receive", name_));
-    return n;
+    const auto n = receive_impl(buffer, forever, ec);
+    if (!n && ec) throw_error(ec, describe("channel::receive", name_));
+    return n.value_or(0);
 }
 std::vector<std::byte> channel::receive(error_code& ec) {
-    slot* s = front_until({{}, true}, ec);
+    slot* s = front_until(forever, ec);
     if (s == nullptr) return {};
     std::vector<std::byte> out(s->size);
     copy_out(s, out, ec);
@@ -951,7 +964,7 @@ std::vector<std::byte> channel::receive() {
     return out;
 }
 std::optional<std::size_t> channel::try_receive(std::span<std::byte> buffer, error_code& ec) {
-    return receive_until_deadline(buffer, {std::chrono::steady_clock::time_point{}, false}, ec);
+    return receive_until_deadline(buffer, once, ec);
 }
 std::optional<std::size_t> channel::try_receive(std::span<std::byte> buffer) {
     error_code ec;
@@ -960,23 +973,26 @@ std::optional<std::size_t> channel::try_receive(std::span<std::byte> buffer) {
     return r;
 }
 
-channel_view channel::view_until_deadline(const detail::deadline& dl, error_code& ec) {
+[[gnu::always_inline]] channel_view channel::view_impl(const detail::deadline& dl, error_code& ec) {
     slot* s = front_until(dl, ec);
     if (s == nullptr) return {};
     view_out_ = true;
     return {this, hdr()->head.load(std::memory_order_relaxed), payload(s), s->size};
 }
+channel_view channel::view_until_deadline(const detail::deadline& dl, error_code& ec) {
+    return view_impl(dl, ec);
+}
 channel_view channel::receive_view(error_code& ec) {
-    return view_until_deadline({{}, true}, ec);
+    return view_impl(forever, ec);
 }
 channel_view channel::receive_view() {
     error_code ec;
-    auto v = receive_view(ec);
-    if (ec) throw_error(ec, describe("channel::receive_view", name_));
+    auto v = view_impl(forever, ec);
+    if (!v.valid() && ec) throw_error(ec, describe("channel::receive_view", name_));
     return v;
 }
 channel_view channel::try_receive_view(error_code& ec) {
-    return view_until_deadline({std::chrono::steady_clock::time_point{}, false}, ec);
+    return view_until_deadline(once, ec);
 }
 channel_view channel::try_receive_view() {
     error_code ec;

@@ -105,6 +105,8 @@ private:
     friend class channel;
     channel_loan(channel* owner, std::uint64_t pos, std::byte* data, std::size_t cap) noexcept
         : owner_(owner), pos_(pos), data_(data), capacity_(cap) {}
+    /// Both publish forms' body, defined (and inlined) in channel.cpp only.
+    inline errc publish_impl(std::size_t n) noexcept;
     channel* owner_ = nullptr;
     std::uint64_t pos_ = 0;
     std::byte* data_ = nullptr;
@@ -511,8 +513,13 @@ private:
     inline std::optional<std::uint64_t> claim_until(const detail::deadline& dl, error_code& ec);
     std::optional<std::uint64_t> claim_after_miss(const detail::deadline& dl, error_code& ec);
     inline void publish_slot(std::uint64_t pos, std::uint32_t size) noexcept;
+    // Each operation's body (*_impl) is written once and inlined into its throwing and
+    // error_code forms and into its out-of-line *_until_deadline, which the templates above call.
+    inline bool send_impl(std::span<const std::byte> msg, const detail::deadline& dl,
+                          error_code& ec);
     bool send_until_deadline(std::span<const std::byte> msg, const detail::deadline& dl,
                              error_code& ec);
+    inline channel_loan loan_impl(const detail::deadline& dl, error_code& ec);
     channel_loan loan_until_deadline(const detail::deadline& dl, error_code& ec);
     // Consumer side.
     inline slot* try_front(bool check_writers) noexcept;
@@ -521,8 +528,11 @@ private:
     slot* front_after_miss(const detail::deadline& dl, error_code& ec);
     inline void release_front() noexcept;
     bool room_watermark_reached(std::uint64_t head) const noexcept;
+    inline std::optional<std::size_t> receive_impl(std::span<std::byte> buffer,
+                                                   const detail::deadline& dl, error_code& ec);
     std::optional<std::size_t> receive_until_deadline(std::span<std::byte> buffer,
                                                       const detail::deadline& dl, error_code& ec);
+    inline channel_view view_impl(const detail::deadline& dl, error_code& ec);
     channel_view view_until_deadline(const detail::deadline& dl, error_code& ec);
     inline std::optional<std::size_t> copy_out(slot* s, std::span<std::byte> buffer,
                                                error_code& ec);
