@@ -242,7 +242,8 @@ public:
     /// `ec == pipc::condition::busy`), holding nothing, when the lock was not obtained within
     /// `d`, measured on CLOCK_MONOTONIC. A non-positive duration makes a single try; NaN
     /// completes with errc::invalid_timeout. The deadline also ends a wait in the queue: behind
-    /// the lock this object holds, or behind an earlier lock of this object still waiting.
+    /// the lock this object holds, or behind an earlier lock of this object still waiting (then
+    /// up to one slice, 10 ms, late if it was queued while the holder already waited).
     ///
     /// @param d The longest wait; any std::chrono duration.
     /// @param token The completion token, as for async_lock.
