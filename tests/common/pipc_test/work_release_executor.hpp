@@ -54,7 +54,7 @@ public:
 
     template <class F>
     void execute(F&& f) const {
-        boost::asio::execution::execute(inner_, std::forward<F>(f));
+        inner_.execute(std::forward<F>(f));
     }
 
     template <class Property>
