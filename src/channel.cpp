@@ -45,6 +45,10 @@ constexpr auto writer_check_interval = std::chrono::milliseconds(10);
 /// for its doorbell (an asynchronous consumer polling the data bell).
 constexpr std::uint32_t futex_sleeper = 1;
 constexpr std::uint32_t bell_sleeper = 2;
+/// A bell's bit in channel::announced_bells_.
+constexpr std::uint8_t bell_bit(detail::channel_bell b) noexcept {
+    return static_cast<std::uint8_t>(1U << static_cast<unsigned>(b));
+}
 /// How often a blocking side that found nothing to do gives its CPU to a runnable peer
 /// (sched_yield) before it sleeps. On one CPU the peer then runs on, filling or draining the
 /// ring, instead of being preempted by every wake-up: a stream moves in batches of slots, not one
@@ -420,7 +424,7 @@ void channel::close() noexcept {
     // these waits once the header is unmapped, and the asynchronous side must wake up to see
     // the handle closed.
     for (const auto b : {detail::channel_bell::data, detail::channel_bell::room}) {
-        if ((announced_bells_ & (1U << static_cast<unsigned>(b))) == 0) continue;
+        if ((announced_bells_ & bell_bit(b)) == 0) continue;
         detail::channel_async_access::withdraw(*this, b);
         ring(b);
     }
@@ -1072,7 +1076,7 @@ void channel_async_access::announce(channel& ch, channel_bell b) noexcept {
         h.room_bells.fetch_add(1, std::memory_order_relaxed);
         h.room_bell_armed.store(1, std::memory_order_relaxed);
     }
-    ch.announced_bells_ |= static_cast<std::uint8_t>(1U << static_cast<unsigned>(b));
+    ch.announced_bells_ |= bell_bit(b);
     // Dekker with publish_slot / release_front: either our re-check sees the new state, or the
     // other side sees this flag and rings.
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -1083,7 +1087,7 @@ void channel_async_access::announce(channel& ch, channel_bell b) noexcept {
 }
 
 void channel_async_access::withdraw(channel& ch, channel_bell b) noexcept {
-    const auto bit = static_cast<std::uint8_t>(1U << static_cast<unsigned>(b));
+    const auto bit = bell_bit(b);
     // Nothing to take back on a closed core: close() did it.
     if (!ch.is_open() || (ch.announced_bells_ & bit) == 0) return;
     ch.announced_bells_ &= static_cast<std::uint8_t>(~bit);
