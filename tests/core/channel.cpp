@@ -829,23 +829,6 @@ std::uint32_t word_at(const pipc::mapping& m, std::size_t off) {
     return std::atomic_ref<std::uint32_t>(m.as<std::uint32_t>(off)).load();
 }
 
-/// Waits (bounded) until thread `tid` of this process sleeps in the kernel (state S).
-bool sleeping(pid_t tid) {
-    const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
-    const auto until = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < until) {
-        char buf[512] = {};
-        if (std::FILE* f = std::fopen(path.c_str(), "re")) {
-            const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-            std::fclose(f);
-            const char* paren = std::strrchr(buf, ')');
-            if (n > 0 && paren != nullptr && paren[1] == ' ' && paren[2] == 'S') return true;
-        }
-        std::this_thread::yield();
-    }
-    return false;
-}
-
 /// A producer thread blocked in one send (untimed, or timed when `timed`) on a full ring.
 struct blocked_sender {
     std::atomic<pid_t> tid{0};
@@ -865,7 +848,7 @@ struct blocked_sender {
         const auto until = std::chrono::steady_clock::now() + 10s;
         while (tid.load() == 0 && std::chrono::steady_clock::now() < until)
             std::this_thread::yield();
-        return tid.load() != 0 && sleeping(tid.load());
+        return tid.load() != 0 && pipc_test::thread_asleep(tid.load());
     }
     ~blocked_sender() {
         // A check failed before the test let the send through: free slots so the thread can end

@@ -202,6 +202,31 @@ private:
     bool reaped_ = false;
 };
 
+/// Whether thread `tid` of this process sleeps in the kernel (state S) right now. A thread that
+/// is gone (nothing to read) counts as `gone_counts`.
+inline bool thread_asleep_now(const std::string& tid, bool gone_counts = false) {
+    char buf[512] = {};
+    std::size_t n = 0;
+    if (std::FILE* f = std::fopen(("/proc/self/task/" + tid + "/stat").c_str(), "re")) {
+        n = std::fread(buf, 1, sizeof buf - 1, f);
+        std::fclose(f);
+    }
+    if (n == 0) return gone_counts;
+    const char* paren = std::strrchr(buf, ')');
+    return paren != nullptr && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/// Waits (at most `limit`) until thread `tid` of this process sleeps in the kernel.
+inline bool thread_asleep(pid_t tid, std::chrono::seconds limit = std::chrono::seconds(10)) {
+    const std::string id = std::to_string(tid);
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+        if (thread_asleep_now(id)) return true;
+        std::this_thread::yield();
+    }
+    return false;
+}
+
 /// Waits (at most `limit`) until every other thread of this process sleeps in the kernel
 /// (state S). Before a fork() that must not copy a lock held: pipc's helper threads never block
 /// while holding one, so a sleeping helper holds none.
@@ -214,15 +239,8 @@ inline bool other_threads_asleep(std::chrono::seconds limit = std::chrono::secon
             while (const dirent* e = ::readdir(d)) {
                 const std::string tid = e->d_name;
                 if (tid[0] == '.' || tid == self) continue;
-                char buf[512] = {};
-                std::size_t n = 0;
-                if (std::FILE* f = std::fopen(("/proc/self/task/" + tid + "/stat").c_str(), "re")) {
-                    n = std::fread(buf, 1, sizeof buf - 1, f);
-                    std::fclose(f);
-                }
-                const char* paren = std::strrchr(buf, ')');
-                // A thread gone meanwhile (nothing read) holds nothing either.
-                if (n > 0 && (paren == nullptr || paren[1] != ' ' || paren[2] != 'S')) all = false;
+                // A thread gone meanwhile holds nothing either.
+                if (!thread_asleep_now(tid, true)) all = false;
             }
             ::closedir(d);
         }
