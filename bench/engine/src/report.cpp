@@ -243,6 +243,11 @@ std::vector<target> targets(const run_result& r) {
     add("mq pipc-async / boost-interprocess, p99", mq_async, mq_bip, 1.0, true, p99);
     add("mq pipc-async-notify / mq raw, p50", mq_notify, mq_raw, 2.5, true, p50);
     add("mq pipc-async / mq raw, msgs/s", mq_async, mq_raw, 0.9, false, tput);
+    // The async receive loop's stream against what an event loop can do on one CPU, and against
+    // a blocking receive across CPUs (where the receiver sleeps less than its sender sends).
+    add("mq pipc-async / mq raw-epoll, msgs/s", mq_async, mq_epoll, 0.9, false, tput);
+    add("mq pipc-async / mq raw, cross-cpu msgs/s", cell_at(r, "cross-cpu", "mq", "pipc-async", 64),
+        cell_at(r, "cross-cpu", "mq", "raw", 64), 0.9, false, tput);
     // Channels against the kernel queue (64 B), and zero-copy 1 MiB messages against a pipe
     // carrying the same size (msgs/s of equal sizes: the ratio of bytes/s).
     const auto* ch_copy = cell_at(r, s, "channel", "pipc-blocking", 64);
