@@ -83,6 +83,13 @@ struct async_semaphore_state {
 /// `idle_timeout`. At most `max_threads` helpers exist; beyond their capacity, objects with
 /// waiters share the helpers round-robin, one slice at a time (slower to react, never starved).
 ///
+/// @par No thread
+/// When a helper is needed but its thread cannot be started (pthread_create fails, e.g. EAGAIN
+/// under RLIMIT_NPROC) and no helper is alive, the acquires queued on that object complete at
+/// once with that errno (system_category, so `ec == errc::resource_unavailable_try_again`);
+/// the next acquire that has to wait tries again. With helpers alive, the object takes turns
+/// with them as beyond `max_threads`.
+///
 /// @par Fork
 /// Implements `notify_fork` like Asio's resolver service: `fork_prepare` stops and joins every
 /// helper (taking up to one slice) while keeping the queues, `fork_parent` / `fork_child` restart
