@@ -34,7 +34,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <thread>
 #include <utility>
 
 namespace pipc {
@@ -63,7 +62,10 @@ struct semaphore_wait_op {
 };
 
 struct semaphore_worker {
-    std::thread thread;
+    semaphore_waiter_service* service = nullptr;
+    /// Started with sys().pthread_create (so tests can make it fail); joined once `started`.
+    ::pthread_t thread{};
+    bool started = false;
     ::pid_t pid = 0; ///< The process that started the thread (a forked child has no such thread).
     std::condition_variable cv;
     std::shared_ptr<async_semaphore_state> current;
@@ -123,6 +125,23 @@ void unlink(async_semaphore_state& st, semaphore_wait_op* op) {
     op->prev = op->next = nullptr;
     op->queued = false;
     st.queued.fetch_sub(1, std::memory_order_release);
+}
+
+void join(semaphore_worker& w) noexcept {
+    if (!std::exchange(w.started, false)) return;
+    if (const int err = ::pthread_join(w.thread, nullptr); err != 0)
+        log_debug("semaphore_waiter_service: joining a helper failed: errno {}", err);
+}
+
+/// Fails every acquire queued on `st` with `ec` (their completions are posted by the caller,
+/// after the lock).
+template <class DoneList>
+void fail_queued(async_semaphore_state& st, const error_code& ec, DoneList& done) {
+    while (st.head) {
+        semaphore_wait_op* op = st.head;
+        unlink(st, op);
+        done.emplace_back(op, ec);
+    }
 }
 
 void give_back(::sem_t* sem) {
@@ -360,6 +379,7 @@ void semaphore_waiter_service::async_acquire(const std::shared_ptr<async_semapho
 
     std::vector<semaphore_worker*> to_wake;
     std::vector<std::unique_ptr<semaphore_worker>> to_join;
+    done_list done;
     {
         std::unique_lock lk(mutex_);
         if (shut_down_) {
@@ -379,21 +399,64 @@ void semaphore_waiter_service::async_acquire(const std::shared_ptr<async_semapho
             }
         }
         detail::link_back(*state, op);
-        assign_worker_locked(state, to_wake);
+        assign_worker_locked(state, to_wake, done);
         // A futex_waitv helper already asleep on this semaphore computed its timeout without
         // this deadline: have it look again so the deadline is kept exactly.
         semaphore_worker* w = state->worker;
         if (multi_ && w && !dl.infinite && dl.when < w->sleep_until) wake_locked(w);
     }
     for (auto* w : to_wake) w->cv.notify_one();
-    for (auto& w : to_join) w->thread.join();
+    post_all(done); // no helper could be started for them
+    for (auto& w : to_join) detail::join(*w);
+}
+
+void* semaphore_waiter_service::thread_main(void* worker) noexcept {
+    // noexcept: an exception escaping a helper terminates, as it would from a std::thread.
+    auto* w = static_cast<semaphore_worker*>(worker);
+    if (w->service->multi_)
+        w->service->run_multi_worker(w);
+    else
+        w->service->run_worker(w);
+    return nullptr;
+}
+
+std::size_t semaphore_waiter_service::live_workers_locked() const {
+    return static_cast<std::size_t>(
+        std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return !w->exited; }));
+}
+
+int semaphore_waiter_service::start_worker_locked(
+    const std::shared_ptr<async_semaphore_state>& state) {
+    auto w = std::make_unique<semaphore_worker>();
+    w->service = this;
+    w->pid = ::getpid();
+    if (multi_) {
+        w->incoming.push_back(state);
+        w->load = 1;
+    } else {
+        w->current = state;
+    }
+    // Set before the thread runs: it reads them under the lock, which we hold.
+    state->worker = w.get();
+    workers_.reserve(workers_.size() + 1); // a running thread's worker must not be lost to a throw
+    const int err = detail::sys().pthread_create(&w->thread, nullptr, &thread_main, w.get());
+    if (err != 0) {
+        state->worker = nullptr;
+        // Not the last reference to the state (the caller's, and its ops'): no sem_close here.
+        detail::log_debug("semaphore_waiter_service: cannot start a helper: errno {}", err);
+        return err;
+    }
+    w->started = true;
+    workers_.push_back(std::move(w));
+    return 0;
 }
 
 void semaphore_waiter_service::assign_worker_locked(
-    const std::shared_ptr<async_semaphore_state>& state, std::vector<semaphore_worker*>& to_wake) {
+    const std::shared_ptr<async_semaphore_state>& state, std::vector<semaphore_worker*>& to_wake,
+    done_list& done) {
     if (state->worker || state->in_ready) return; // a helper is on it (no hand-off needed)
-    if (multi_) {
-        if (!stopping_) {
+    if (!stopping_) {
+        if (multi_) {
             const std::size_t cap = config_.per_thread;
             for (auto& w : workers_) {
                 if (w->exited || w->load >= cap) continue;
@@ -403,17 +466,7 @@ void semaphore_waiter_service::assign_worker_locked(
                 wake_locked(w.get());
                 return;
             }
-            if (start_worker_locked(state)) return;
-        }
-        state->in_ready = true;
-        ready_.push_back(state);
-        // Every helper is full: they start taking turns (one slice each) once they notice.
-        for (auto& w : workers_)
-            if (!w->exited) wake_locked(w.get());
-        return;
-    }
-    if (!stopping_) {
-        if (!idle_.empty()) {
+        } else if (!idle_.empty()) {
             semaphore_worker* w = idle_.back();
             idle_.pop_back();
             w->current = state;
@@ -421,48 +474,27 @@ void semaphore_waiter_service::assign_worker_locked(
             to_wake.push_back(w);
             return;
         }
-        const auto live = static_cast<std::size_t>(std::count_if(
-            workers_.begin(), workers_.end(), [](const auto& w) { return !w->exited; }));
+        const std::size_t live = live_workers_locked();
         if (live < config_.max_threads) {
-            auto w = std::make_unique<semaphore_worker>();
-            w->current = state;
-            w->pid = ::getpid();
-            state->worker = w.get();
-            try {
-                auto* raw = w.get();
-                w->thread = std::thread([this, raw] { run_worker(raw); });
-                workers_.push_back(std::move(w));
+            const int err = start_worker_locked(state);
+            if (err == 0) return;
+            if (live == 0) {
+                // No helper exists to take this queue from ready_ and none could be started
+                // (EAGAIN: RLIMIT_NPROC or no memory for a stack): it would wait forever. Fail
+                // what is queued; the next acquire tries to start a helper again. With helpers
+                // alive, they are all busy (or full) and take turns with it below instead.
+                detail::fail_queued(*state, detail::errno_code(err), done);
                 return;
-            } catch (const std::system_error& e) {
-                state->worker = nullptr;
-                detail::log_debug("semaphore_waiter_service: cannot start a helper: {}", e.what());
             }
         }
     }
     state->in_ready = true;
     ready_.push_back(state);
-}
-
-bool semaphore_waiter_service::start_worker_locked(
-    const std::shared_ptr<async_semaphore_state>& state) {
-    const auto live = static_cast<std::size_t>(
-        std::count_if(workers_.begin(), workers_.end(), [](const auto& w) { return !w->exited; }));
-    if (live >= config_.max_threads) return false;
-    auto w = std::make_unique<semaphore_worker>();
-    w->pid = ::getpid();
-    w->incoming.push_back(state);
-    w->load = 1;
-    state->worker = w.get();
-    try {
-        auto* raw = w.get();
-        w->thread = std::thread([this, raw] { run_multi_worker(raw); });
-        workers_.push_back(std::move(w));
-        return true;
-    } catch (const std::system_error& e) {
-        state->worker = nullptr;
-        detail::log_debug("semaphore_waiter_service: cannot start a helper: {}", e.what());
-        return false;
-    }
+    // futex_waitv helpers are all full: they start taking turns (one slice each) once they
+    // notice. Fallback helpers notice at the end of their current slice.
+    if (multi_)
+        for (auto& w : workers_)
+            if (!w->exited) wake_locked(w.get());
 }
 
 void semaphore_waiter_service::wake_locked(semaphore_worker* w) {
@@ -862,22 +894,23 @@ void semaphore_waiter_service::stop_workers(bool for_shutdown) {
     for (auto& w : all) {
         if (w->pid != self) {
             // A child forked without notify_fork: the thread does not exist here. Joining would
-            // hang and destroying a joinable std::thread would terminate, so let it go.
+            // hang, so let it go.
             (void)w.release();
             continue;
         }
-        if (w->thread.joinable()) w->thread.join();
+        detail::join(*w);
     }
     std::lock_guard lk(mutex_);
     idle_.clear();
 }
 
-void semaphore_waiter_service::restart_workers_locked(std::vector<semaphore_worker*>& to_wake) {
+void semaphore_waiter_service::restart_workers_locked(std::vector<semaphore_worker*>& to_wake,
+                                                      done_list& done) {
     std::deque<std::shared_ptr<async_semaphore_state>> waiting;
     waiting.swap(ready_);
     for (auto& st : waiting) {
         st->in_ready = false;
-        assign_worker_locked(st, to_wake);
+        assign_worker_locked(st, to_wake, done);
     }
 }
 
@@ -887,13 +920,15 @@ void semaphore_waiter_service::notify_fork(asio::execution_context::fork_event e
         return;
     }
     std::vector<semaphore_worker*> to_wake;
+    done_list done;
     {
         std::lock_guard lk(mutex_);
         if (shut_down_) return;
         stopping_ = false;
-        restart_workers_locked(to_wake);
+        restart_workers_locked(to_wake, done);
     }
     for (auto* w : to_wake) w->cv.notify_one();
+    post_all(done);
 }
 
 void semaphore_waiter_service::shutdown() {

@@ -54,6 +54,7 @@ const sys_table real_table{
     .ppoll = ::ppoll,
     .getrandom = ::getrandom,
     .link = ::link,
+    .pthread_create = ::pthread_create,
 };
 
 sys_table current_table = real_table;

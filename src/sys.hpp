@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <poll.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -55,6 +56,9 @@ struct sys_table {
     int (*ppoll)(::pollfd* fds, ::nfds_t n, const ::timespec* timeout, const ::sigset_t* mask);
     ::ssize_t (*getrandom)(void* buf, std::size_t len, unsigned flags);
     int (*link)(const char* from, const char* to); ///< Publishes a robust mutex atomically.
+    /// Starts a helper thread (the Asio semaphore service). Returns the error, not -1.
+    int (*pthread_create)(::pthread_t* thread, const ::pthread_attr_t* attr, void* (*start)(void*),
+                          void* arg);
 };
 
 // A shared libpipc hides everything but the public API; a build with pipc's tests exports these two
@@ -66,7 +70,8 @@ struct sys_table {
 #endif
 /// Every entry of sys_table with the errnos its man page lists, so that the fault-injection sweep
 /// (tests/core/faults.cpp) covers a new system call as soon as it is added here. X(call, (errnos)).
-/// posix_fallocate returns its error instead of setting errno; mmap fails with MAP_FAILED.
+/// posix_fallocate and pthread_create return their error instead of setting errno; mmap fails
+/// with MAP_FAILED.
 #define PIPC_SYS_CALLS(X)                                                                          \
     X(mq_open, (EACCES, EEXIST, EINVAL, EMFILE, ENAMETOOLONG, ENFILE, ENOENT, ENOMEM, ENOSPC))     \
     X(mq_close, (EBADF))                                                                           \
@@ -101,7 +106,8 @@ struct sys_table {
     X(ppoll, (EFAULT, EINTR, EINVAL, ENOMEM))                                                      \
     X(getrandom, (EAGAIN, EFAULT, EINTR, EINVAL, ENOSYS))                                          \
     X(link, (EACCES, EDQUOT, EEXIST, EIO, ELOOP, EMLINK, ENAMETOOLONG, ENOENT, ENOMEM, ENOSPC,     \
-             ENOTDIR, EPERM, EROFS, EXDEV))
+             ENOTDIR, EPERM, EROFS, EXDEV))                                                        \
+    X(pthread_create, (EAGAIN, EINVAL, EPERM))
 
 /// The table in use. Tests may overwrite entries and must restore them (see tests/common).
 PIPC_TEST_HOOK sys_table& sys() noexcept;

@@ -6,6 +6,7 @@
 #include "async_semaphore_support.hpp"
 #include "sys.hpp"
 
+#include <pipc_test/fault.hpp>
 #include <pipc_test/work_release_executor.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -462,6 +463,7 @@ BOOST_AUTO_TEST_CASE(deferred_and_use_future) {
 
 namespace {
 std::atomic<int> allocations{0};
+std::atomic<int> deallocations{0};
 
 template <class T>
 struct counting_allocator {
@@ -473,7 +475,10 @@ struct counting_allocator {
         ++allocations;
         return std::allocator<T>().allocate(n);
     }
-    void deallocate(T* p, std::size_t n) { std::allocator<T>().deallocate(p, n); }
+    void deallocate(T* p, std::size_t n) {
+        ++deallocations;
+        std::allocator<T>().deallocate(p, n);
+    }
     friend bool operator==(const counting_allocator&, const counting_allocator&) { return true; }
     friend bool operator!=(const counting_allocator&, const counting_allocator&) { return false; }
 };
@@ -842,6 +847,108 @@ BOOST_AUTO_TEST_CASE(helper_wait_failure_fails_the_waiters) {
     BOOST_TEST(done);
     BOOST_TEST((*a.result == boost::system::errc::invalid_argument));
     BOOST_TEST((*b.result == boost::system::errc::invalid_argument));
+    BOOST_TEST(s.value() == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// No helper thread can be started (fault injection through the syscall table).
+
+namespace {
+
+int refuse_threads(::pthread_t*, const ::pthread_attr_t*, void* (*)(void*), void*) {
+    return EAGAIN; // as under RLIMIT_NPROC, or with no memory for a stack
+}
+
+constexpr auto no_thread = boost::system::errc::resource_unavailable_try_again; // EAGAIN
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(no_helper_thread_fails_the_wait_and_the_next_one_retries) {
+    pipc_test::named name(object_kind::semaphore);
+    pipc_test::fault_scope faults;
+    asio::io_context ctx;
+    pipc::async_semaphore s(ctx, name, create_opts(0));
+    BOOST_TEST_MESSAGE("futex_waitv helpers: " << service(ctx).uses_futex_waitv());
+
+    faults.table().pthread_create = refuse_threads;
+    recorder a, b;
+    allocations = 0;
+    deallocations = 0;
+    s.async_acquire(asio::bind_allocator(counting_allocator<void>(), a.handler()));
+    s.async_acquire_for(std::chrono::seconds(60), b.handler());
+    // Both complete with the error of the thread start (no helper exists to serve them),
+    // through the context: the handlers never run inside async_acquire.
+    BOOST_TEST(!a.done());
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx, std::chrono::seconds(20))); // watchdog
+    BOOST_TEST(a.calls == 1);
+    BOOST_TEST(b.calls == 1);
+    BOOST_TEST((a.done() && *a.result == no_thread));
+    BOOST_TEST((b.done() && *b.result == no_thread));
+    BOOST_TEST(allocations.load() > 0);
+    BOOST_TEST(deallocations.load() == allocations.load()); // the operation state went back
+    BOOST_TEST(service(ctx).thread_count() == 0u);
+    BOOST_TEST(s.value() == 0);
+
+    // The condition may be transient: the next wait tries again.
+    faults.table().pthread_create = pipc::detail::real_sys().pthread_create;
+    recorder c;
+    s.async_acquire(c.handler());
+    ctx.restart();
+    ctx.poll();
+    BOOST_TEST(service(ctx).thread_count() == 1u);
+    s.release();
+    BOOST_TEST(run_until(ctx, [&] { return c.done(); }));
+    BOOST_TEST(c.calls == 1);
+    BOOST_TEST((c.done() && !*c.result));
+    BOOST_TEST(s.value() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(no_new_helper_thread_while_busy_helpers_take_turns) {
+    // A helper that cannot be started is no failure while a live one can serve the queue later.
+    pipc_test::named first_name(object_kind::semaphore), second_name(object_kind::semaphore);
+    pipc_test::fault_scope faults;
+    asio::io_context ctx;
+    service(ctx).configure({.max_threads = 4, .slice = milliseconds(5), .per_thread = 1});
+    pipc::async_semaphore first(ctx, first_name, create_opts(0));
+    pipc::async_semaphore second(ctx, second_name, create_opts(0));
+    recorder a, b;
+    first.async_acquire(a.handler());
+    ctx.poll();
+    BOOST_TEST(service(ctx).thread_count() == 1u); // busy (and full) with the first semaphore
+
+    faults.table().pthread_create = refuse_threads;
+    second.async_acquire(b.handler());
+    ctx.poll();
+    BOOST_TEST(!b.done()); // queued for the live helper, not failed
+    BOOST_TEST(service(ctx).thread_count() == 1u);
+    second.release();
+    BOOST_TEST(run_until(ctx, [&] { return b.done(); }));
+    BOOST_TEST((b.done() && !*b.result));
+    first.release();
+    BOOST_TEST(run_until(ctx, [&] { return a.done(); }));
+    BOOST_TEST((a.done() && !*a.result));
+    BOOST_TEST(first.value() == 0);
+    BOOST_TEST(second.value() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(no_helper_thread_after_fork_fails_the_kept_waits) {
+    // notify_fork keeps the queues across fork_prepare and restarts helpers for them after;
+    // when that start fails, the kept waits complete with its error instead of hanging.
+    pipc_test::named name(object_kind::semaphore);
+    pipc_test::fault_scope faults;
+    asio::io_context ctx;
+    pipc::async_semaphore s(ctx, name, create_opts(0));
+    recorder r;
+    s.async_acquire(r.handler());
+    ctx.poll();
+    BOOST_TEST(service(ctx).thread_count() == 1u);
+    ctx.notify_fork(asio::execution_context::fork_prepare);
+    BOOST_TEST(service(ctx).thread_count() == 0u);
+    faults.table().pthread_create = refuse_threads;
+    ctx.notify_fork(asio::execution_context::fork_parent); // no fork needed to take this path
+    BOOST_TEST(run_until(ctx, [&] { return r.done(); }));
+    BOOST_TEST(r.calls == 1);
+    BOOST_TEST((r.done() && *r.result == no_thread));
     BOOST_TEST(s.value() == 0);
 }
 

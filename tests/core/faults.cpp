@@ -93,7 +93,7 @@ struct wrapper<Id, Member, R (*)(A...)> {
                 (pipc::detail::real_sys().*Member)(args...);
                 errno = inj.error;
                 return -1;
-            } else if constexpr (Id == call_id::posix_fallocate) {
+            } else if constexpr (Id == call_id::posix_fallocate || Id == call_id::pthread_create) {
                 return inj.error; // reports its error instead of setting errno
             } else if constexpr (std::is_pointer_v<R>) {
                 errno = inj.error;

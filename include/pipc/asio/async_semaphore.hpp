@@ -347,8 +347,10 @@ public:
     /// @par Errors
     /// `ec` is empty when a unit was acquired. Otherwise no unit is held, and `ec` is
     /// boost::asio::error::operation_aborted (cancelled, or the object closed or destroyed
-    /// meanwhile), errc::closed (the object is closed), or the errno of a failed sem_trywait or
-    /// sem_clockwait (e.g. EINVAL).
+    /// meanwhile), errc::closed (the object is closed), the errno of a failed sem_trywait or
+    /// sem_clockwait (e.g. EINVAL), or that of a helper thread that could not be started while
+    /// none was alive (EAGAIN, `errc::resource_unavailable_try_again`, under RLIMIT_NPROC or
+    /// without memory for its stack; the next acquire tries to start one again).
     ///
     /// @par Thread safety
     /// May be called concurrently with the other async_acquire* calls, cancel() and the blocking

@@ -83,6 +83,13 @@ struct async_semaphore_state {
 /// `idle_timeout`. At most `max_threads` helpers exist; beyond their capacity, objects with
 /// waiters share the helpers round-robin, one slice at a time (slower to react, never starved).
 ///
+/// @par No thread
+/// When a helper is needed but its thread cannot be started (pthread_create fails, e.g. EAGAIN
+/// under RLIMIT_NPROC) and no helper is alive, the acquires queued on that object complete at
+/// once with that errno (system_category, so `ec == errc::resource_unavailable_try_again`);
+/// the next acquire that has to wait tries again. With helpers alive, the object takes turns
+/// with them as beyond `max_threads`.
+///
 /// @par Fork
 /// Implements `notify_fork` like Asio's resolver service: `fork_prepare` stops and joins every
 /// helper (taking up to one slice) while keeping the queues, `fork_parent` / `fork_child` restart
@@ -161,16 +168,18 @@ private:
     void shutdown() override;
     void notify_fork(boost::asio::execution_context::fork_event event) override;
 
+    static void* thread_main(void* worker) noexcept;
     void run_worker(detail::semaphore_worker* w);
     void run_multi_worker(detail::semaphore_worker* w);
     void wake_locked(detail::semaphore_worker* w);
     void wake_after_cancel_locked(detail::async_semaphore_state& st);
-    bool start_worker_locked(const std::shared_ptr<detail::async_semaphore_state>& state);
+    std::size_t live_workers_locked() const;
+    int start_worker_locked(const std::shared_ptr<detail::async_semaphore_state>& state);
     void cancel_op(detail::semaphore_wait_op* op, boost::asio::cancellation_type_t type);
     void assign_worker_locked(const std::shared_ptr<detail::async_semaphore_state>& state,
-                              std::vector<detail::semaphore_worker*>& to_wake);
+                              std::vector<detail::semaphore_worker*>& to_wake, done_list& done);
     void stop_workers(bool for_shutdown);
-    void restart_workers_locked(std::vector<detail::semaphore_worker*>& to_wake);
+    void restart_workers_locked(std::vector<detail::semaphore_worker*>& to_wake, done_list& done);
 
     const bool multi_; ///< futex_waitv helpers (else one sem_clockwait helper per semaphore).
     mutable std::mutex mutex_;
