@@ -958,26 +958,27 @@ BOOST_AUTO_TEST_CASE(no_holder_thread_fails_the_lock_and_the_next_one_retries) {
     check_free(n.str());
 }
 
-// The holder abandons an owner-dead lock nobody repairs (its granted completion is destroyed
-// without running) and its successor cannot be started: the requests queued behind it (timed or
-// not) fail with the error instead of waiting for a thread that does not exist, and the process
-// goes on. The next lock starts a holder again, which gets the abandoned lock, owner-dead.
-BOOST_AUTO_TEST_CASE(no_successor_for_an_abandoned_lock_fails_the_queued_locks) {
-    mutex_name n;
-    robust_mutex creator(n, create_opts());
-    pipc_test::fault_scope faults;
+namespace {
+
+/// Makes the mutex owner-dead: a child takes it and is killed holding it.
+void make_owner_dead(const std::string& name) {
     pipc_test::handshake locked;
-    const pid_t pid = fork_blocking_holder(n.str(), locked, nullptr);
+    const pid_t pid = fork_blocking_holder(name, locked, nullptr);
     BOOST_REQUIRE(locked.wait() == 'L');
     ::kill(pid, SIGKILL);
-    reap(pid); // owner-dead now
-    asio::io_context ctx;
-    async_robust_mutex m(ctx, n);
+    reap(pid);
+}
+
+/// Has `m`'s holder take the owner-dead lock for a first request and abandon it (the grant is
+/// destroyed without running), with `queued` and `timed` waiting behind it and no successor
+/// allowed to start. Returns once both have completed.
+void abandon_without_a_successor(async_robust_mutex& m, asio::io_context& ctx,
+                                 pipc_test::fault_scope& faults, lock_outcome& queued,
+                                 lock_outcome& timed) {
     threads_allowed = 1; // the first holder starts, its successor does not
     thread_starts = 0;
     faults.table().pthread_create = limited_threads;
     bool first_called = false;
-    lock_outcome queued, timed;
     {
         asio::io_context elsewhere;
         m.async_lock(
@@ -999,8 +1000,25 @@ BOOST_AUTO_TEST_CASE(no_successor_for_an_abandoned_lock_fails_the_queued_locks) 
     BOOST_TEST(queued.calls == 1);
     BOOST_TEST(timed.calls == 1);
     BOOST_TEST(!m.owns_lock());
-
     faults.table().pthread_create = pipc::detail::real_sys().pthread_create;
+}
+
+} // namespace
+
+// The holder abandons an owner-dead lock nobody repairs and its successor cannot be started:
+// the requests queued behind it (timed or not) fail with the error instead of waiting for a
+// thread that does not exist, and the process goes on. The next lock starts a holder again
+// (which joins the one that ended) and gets the abandoned lock, owner-dead.
+BOOST_AUTO_TEST_CASE(no_successor_for_an_abandoned_lock_fails_the_queued_locks) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    pipc_test::fault_scope faults;
+    make_owner_dead(n.str());
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n);
+    lock_outcome queued, timed;
+    abandon_without_a_successor(m, ctx, faults, queued, timed);
+
     lock_outcome again;
     m.async_lock(again.handler());
     run_until(ctx, [&] { return again.done; });
@@ -1009,6 +1027,27 @@ BOOST_AUTO_TEST_CASE(no_successor_for_an_abandoned_lock_fails_the_queued_locks) 
     BOOST_TEST((again.result == lock_result::owner_dead));
     m.consistent();
     m.unlock();
+    check_free(n.str());
+}
+
+// The same, then close(): it joins the holder that ended (no successor to join it) and the lock
+// stays owner-dead for the next locker.
+BOOST_AUTO_TEST_CASE(close_after_an_abandon_without_a_successor) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    pipc_test::fault_scope faults;
+    make_owner_dead(n.str());
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n);
+    lock_outcome queued, timed;
+    abandon_without_a_successor(m, ctx, faults, queued, timed);
+    m.close();
+    robust_mutex probe(n);
+    error_code ec;
+    BOOST_REQUIRE(probe.try_lock_for(10s, ec));
+    BOOST_TEST((ec == errc::owner_dead));
+    probe.consistent();
+    probe.unlock();
     check_free(n.str());
 }
 
