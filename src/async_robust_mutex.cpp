@@ -104,8 +104,8 @@ struct robust_lock_state {
     /// The newest holder thread (it joins its predecessor first); close() joins it. It may have
     /// ended (abandoned without a successor): `holder_running` says whether one serves.
     holder_thread thread;
-    bool holder_running =
-        false; ///< A holder thread serves the queue (a request need not start one).
+    /// A holder thread serves the queue (a request need not start one).
+    bool holder_running = false;
     bool stop = false;
     bool holder_holds = false;         ///< The holder thread owns the pthread lock.
     bool holder_owner_dead = false;    ///< ... taken with owner_dead and not yet consistent().
