@@ -20,10 +20,18 @@
 // would make the mutex unrecoverable for everybody, so the holder *abandons* such a lock
 // instead: the thread ends while holding it, the kernel marks it owner-dead again for the next
 // locker, and a successor thread takes over the remaining requests.
+//
+// Threads are started with sys().pthread_create (so tests can make it fail). When a holder
+// cannot be started (EAGAIN under RLIMIT_NPROC, or no memory for its stack), nobody would serve
+// the queue: what is queued completes with that error and `holder_running` stays false, so the
+// next request tries again. The ended thread, if any, stays in `thread` for the next holder (or
+// close()) to join.
 
 #include <pipc/asio/detail/robust_lock_holder.hpp>
 
+#include "common.hpp"
 #include "log_internal.hpp"
+#include "sys.hpp"
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -33,13 +41,16 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -56,6 +67,18 @@ namespace {
 
 enum class command { unlock, consistent, drop };
 enum class grant_state { none, pending, delivered, revoked };
+
+/// A thread started with sys().pthread_create, joined at most once.
+struct holder_thread {
+    ::pthread_t id{};
+    bool joinable = false;
+};
+
+void join(holder_thread& t) noexcept {
+    if (!std::exchange(t.joinable, false)) return;
+    if (const int err = ::pthread_join(t.id, nullptr); err != 0)
+        log_debug("async robust mutex: joining the holder failed: errno {}", err);
+}
 
 } // namespace
 
@@ -78,7 +101,11 @@ struct robust_lock_state {
     std::deque<std::shared_ptr<robust_lock_op>> queue;
     std::deque<command> commands;
     std::shared_ptr<robust_lock_op> active; ///< The op the holder is locking for right now.
-    std::thread thread;
+    /// The newest holder thread (it joins its predecessor first); close() joins it. It may have
+    /// ended (abandoned without a successor): `holder_running` says whether one serves.
+    holder_thread thread;
+    /// A holder thread serves the queue (a request need not start one).
+    bool holder_running = false;
     bool stop = false;
     bool holder_holds = false;         ///< The holder thread owns the pthread lock.
     bool holder_owner_dead = false;    ///< ... taken with owner_dead and not yet consistent().
@@ -241,7 +268,65 @@ const error_code& timed_out() {
     return ec;
 }
 
+struct failed {
+    op_ptr op;
+    error_code ec;
+};
+
 void run_holder(const std::shared_ptr<robust_lock_state>& sp);
+
+/// What a new holder thread needs: the state, and the thread it replaces (joined first, so that
+/// the predecessor's robust list is processed before this one locks).
+struct holder_start {
+    std::shared_ptr<robust_lock_state> sp;
+    holder_thread predecessor;
+};
+
+void* holder_main(void* arg) noexcept {
+    // noexcept: an exception escaping the holder terminates, as it would from a std::thread.
+    std::unique_ptr<holder_start> start(static_cast<holder_start*>(arg));
+    join(start->predecessor);
+    const std::shared_ptr<robust_lock_state> sp = std::move(start->sp);
+    start.reset();
+    run_holder(sp);
+    return nullptr;
+}
+
+/// Starts a holder thread for `sp`, which replaces (and joins) `st.thread`. Returns 0, or the
+/// errno of the failed start (then nothing changed). Call with st.m held.
+int start_holder_locked(const std::shared_ptr<robust_lock_state>& sp) {
+    auto& st = *sp;
+    std::unique_ptr<holder_start> start;
+    try {
+        start = std::make_unique<holder_start>(holder_start{sp, st.thread});
+    } catch (const std::bad_alloc&) {
+        return ENOMEM;
+    }
+    ::pthread_t id{};
+    const int err = sys().pthread_create(&id, nullptr, &holder_main, start.get());
+    if (err != 0) {
+        log_debug("async robust mutex \"{}\": cannot start a holder thread: errno {}",
+                  st.mtx.name(), err);
+        return err;
+    }
+    (void)start.release(); // the thread owns it now
+    st.thread = holder_thread{id, true};
+    st.holder_running = true;
+    return 0;
+}
+
+/// No holder serves `st` (none could be started): every queued request fails with `ec` (into
+/// `done`, posted by the caller after st.m), so that none waits for a thread that does not
+/// exist. Commands are moot (nothing is held for them). Call with st.m held.
+void fail_queued_locked(robust_lock_state& st, const error_code& ec, std::vector<failed>& done) {
+    for (auto& op : st.queue) {
+        if (op->done) continue;
+        op->done = true;
+        done.push_back(failed{std::move(op), ec});
+    }
+    st.queue.clear();
+    st.commands.clear();
+}
 
 /// The holder thread is about to end holding the lock: glibc and the kernel hand it on as
 /// owner-dead. ThreadSanitizer does not model that (and may reuse the thread's id), so it is
@@ -254,8 +339,9 @@ void announce_release_at_exit([[maybe_unused]] const robust_mutex& m) noexcept {
 }
 
 /// The holder owns an owner-dead lock nobody will repair: it ends holding it (the kernel marks
-/// it owner-dead again for the next locker) and a successor serves what is left. st.m held.
-void abandon_locked(const std::shared_ptr<robust_lock_state>& sp) {
+/// it owner-dead again for the next locker) and a successor serves what is left; if none can be
+/// started, what is left fails with its errno (into `done`). st.m held.
+void abandon_locked(const std::shared_ptr<robust_lock_state>& sp, std::vector<failed>& done) {
     auto& st = *sp;
     announce_release_at_exit(st.mtx);
     st.holder_holds = false;
@@ -263,19 +349,21 @@ void abandon_locked(const std::shared_ptr<robust_lock_state>& sp) {
     st.grant = grant_state::none;
     log_debug("async robust mutex \"{}\": abandoning an unrepaired owner-dead lock", st.mtx.name());
     if (st.stop) return; // close() joins this thread
-    std::thread self = std::move(st.thread);
-    st.thread = std::thread([sp, self = std::move(self)]() mutable {
-        self.join(); // the predecessor's robust list is processed before this one starts
-        run_holder(sp);
-    });
+    if (const int err = start_holder_locked(sp); err != 0) {
+        // This thread stays in st.thread, for close() or the next holder to join; the next
+        // request starts a holder again.
+        st.holder_running = false;
+        fail_queued_locked(st, errno_code(err), done);
+    }
 }
 
 /// Releases a lock nobody was given: unlock, or abandon when it is unrepaired. st.m held.
-/// Returns false when the thread must end (abandoned).
-bool release_undelivered_locked(const std::shared_ptr<robust_lock_state>& sp) {
+/// Returns false when the thread must end (abandoned; requests failed meanwhile go to `done`).
+bool release_undelivered_locked(const std::shared_ptr<robust_lock_state>& sp,
+                                std::vector<failed>& done) {
     auto& st = *sp;
     if (st.holder_owner_dead) {
-        abandon_locked(sp);
+        abandon_locked(sp, done);
         return false;
     }
     error_code ec;
@@ -285,11 +373,6 @@ bool release_undelivered_locked(const std::shared_ptr<robust_lock_state>& sp) {
     st.grant = grant_state::none;
     return true;
 }
-
-struct failed {
-    op_ptr op;
-    error_code ec;
-};
 
 /// Decides the queued operations whose deadline has passed as timed out (into `done`): they
 /// wait behind the one the holder locks for, or behind the lock this object holds, and their
@@ -318,9 +401,10 @@ void post_failed(std::vector<failed>& done) {
     done.clear();
 }
 
-void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
+/// The holder's loop; returns when the thread must end, with st.m released and, when it
+/// abandoned a lock without a successor, the requests that failed for it in `done`.
+void serve(const std::shared_ptr<robust_lock_state>& sp, std::vector<failed>& done) {
     auto& st = *sp;
-    std::vector<failed> done;
     bool spun = false;
     std::unique_lock lk(st.m);
     for (;;) {
@@ -341,7 +425,7 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
                 if (!ec) st.holder_owner_dead = false;
                 break;
             case command::drop:
-                if (!release_undelivered_locked(sp)) return;
+                if (!release_undelivered_locked(sp, done)) return;
                 break;
             }
             if (ec) log_debug("async robust mutex: {} failed: {}", int(c), ec.message());
@@ -436,7 +520,7 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
         if (op->done || (st.stop && !locked)) {
             // Cancelled (or closing) meanwhile: its completion is already posted, or close()
             // posts it. A lock taken for it goes back at once.
-            if (locked && !release_undelivered_locked(sp)) return;
+            if (locked && !release_undelivered_locked(sp, done)) return;
             if (!op->done) {
                 op->done = true;
                 done.push_back(failed{std::move(op), asio::error::operation_aborted});
@@ -461,6 +545,12 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
             lk.lock();
         }
     }
+}
+
+void run_holder(const std::shared_ptr<robust_lock_state>& sp) {
+    std::vector<failed> done;
+    serve(sp, done);
+    post_failed(done);
 }
 
 /// Marks every operation not yet decided (the queued ones and the one the holder is locking
@@ -501,6 +591,7 @@ void robust_lock_holder::async_lock(asio::any_io_executor io_ex, handler_type ha
     bool closed = false;
     bool granted = false;
     lock_result result = lock_result::acquired;
+    std::vector<failed> no_holder;
     {
         std::lock_guard lk(st_->m);
         auto& st = *st_;
@@ -526,12 +617,16 @@ void robust_lock_holder::async_lock(asio::any_io_executor io_ex, handler_type ha
         }
         if (!closed && !granted) {
             st.queue.push_back(op);
-            if (!st.thread.joinable())
-                st.thread = std::thread([sp = st_] { run_holder(sp); });
-            else
+            if (st.holder_running) {
                 wake_holder_locked(st);
+            } else if (const int err = start_holder_locked(st_); err != 0) {
+                // Nobody would serve it: it fails (posted below), and the next request tries
+                // to start a holder again.
+                fail_queued_locked(st, errno_code(err), no_holder);
+            }
         }
     }
+    post_failed(no_holder);
     if (closed) post_completion(std::move(op), asio::error::operation_aborted, {}, false);
     // Posted, never run here: the handler does not run inside the initiating call.
     if (granted) post_completion(std::move(op), {}, result, true);
@@ -604,7 +699,7 @@ void robust_lock_holder::cancel() {
 void robust_lock_holder::close() noexcept {
     if (!st_) return;
     std::vector<op_ptr> aborted;
-    std::thread t;
+    holder_thread t;
     {
         std::lock_guard lk(st_->m);
         st_->stop = true;
@@ -612,13 +707,14 @@ void robust_lock_holder::close() noexcept {
         if (st_->grant == grant_state::pending) st_->grant = grant_state::revoked;
         st_->owns.store(false);
         st_->inconsistent.store(false);
-        t = std::move(st_->thread);
+        t = std::exchange(st_->thread, holder_thread{});
+        st_->holder_running = false;
         st_->work_seq.fetch_add(1, std::memory_order_release); // ends a spin at once
         st_->cv.notify_one();
     }
     for (auto& op : aborted)
         post_completion(std::move(op), asio::error::operation_aborted, {}, false);
-    if (t.joinable()) t.join();
+    join(t);
 }
 
 bool robust_lock_holder::owns_lock() const noexcept {
@@ -632,7 +728,7 @@ const robust_mutex& robust_lock_holder::core() const noexcept {
 }
 bool robust_lock_holder::has_thread() const noexcept {
     std::lock_guard lk(st_->m);
-    return st_->thread.joinable();
+    return st_->holder_running;
 }
 
 } // namespace pipc::detail

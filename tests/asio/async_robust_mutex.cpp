@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: BSL-1.0
 // Tests of pipc/asio/async_robust_mutex.hpp: locking through the holder thread, contention and
 // owner death across processes, every completion token, cancellation races, timeouts, closing
-// and destruction with locks pending or held.
+// and destruction with locks pending or held, and holder threads that cannot be started.
 #define BOOST_TEST_MODULE async_robust_mutex
 #include <boost/test/unit_test.hpp>
 
 #include <pipc/asio/async_robust_mutex.hpp>
 
+#include "sys.hpp"
+
+#include <pipc_test/asio_run.hpp>
+#include <pipc_test/fault.hpp>
 #include <pipc_test/support.hpp>
 #include <pipc_test/work_release_executor.hpp>
 
@@ -29,6 +33,7 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -135,10 +140,12 @@ struct watchdog {
 
 struct lock_outcome {
     bool done = false;
+    int calls = 0;
     error_code ec;
     lock_result result = lock_result::acquired;
     auto handler() {
         return [this](error_code e, lock_result r) {
+            ++calls;
             done = true;
             ec = e;
             result = r;
@@ -870,6 +877,178 @@ BOOST_AUTO_TEST_CASE(an_undelivered_fast_path_lock_goes_back) {
         BOOST_TEST(!ec); // acquired, not owner_dead
         probe.unlock();
     }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// No holder thread can be started (fault injection through the syscall table).
+
+BOOST_FIXTURE_TEST_SUITE(no_holder_thread, watchdog)
+
+namespace {
+
+std::atomic<int> threads_allowed{0}; ///< Holder starts that still succeed.
+std::atomic<int> thread_starts{0};
+
+int limited_threads(::pthread_t* t, const ::pthread_attr_t* attr, void* (*start)(void*),
+                    void* arg) {
+    ++thread_starts;
+    if (threads_allowed.fetch_sub(1) > 0)
+        return pipc::detail::real_sys().pthread_create(t, attr, start, arg);
+    return EAGAIN; // as under RLIMIT_NPROC, or with no memory for a stack
+}
+
+constexpr auto no_thread = boost::system::errc::resource_unavailable_try_again; // EAGAIN
+
+} // namespace
+
+// A lock that has to wait for the holder, which cannot be started: it completes with the error
+// of the start, once, through the context (never inside async_lock), and leaves no work behind;
+// the next lock starts the holder again. With the fast path on, the try on the calling thread
+// fails first (the mutex is held) and the same happens.
+BOOST_AUTO_TEST_CASE(no_holder_thread_fails_the_lock_and_the_next_one_retries) {
+    mutex_name n;
+    pipc_test::fault_scope faults;
+    robust_mutex other(n, create_opts());
+    other.lock(); // held by another object: the request must wait, on a holder
+    asio::io_context ctx;
+    pipc_test::io_thread = std::this_thread::get_id();
+    pipc_test::work_released_elsewhere = 0;
+    pipc::basic_async_robust_mutex m(pipc_test::work_release_executor_of(ctx), n);
+    for (const bool fast : {false, true}) {
+        BOOST_TEST_CONTEXT("fast path " << fast) {
+            m.set_lock_on_calling_thread(fast);
+            threads_allowed = 0;
+            thread_starts = 0;
+            faults.table().pthread_create = limited_threads;
+            int calls = 0;
+            error_code ec;
+            auto owned = std::make_shared<int>(0);
+            const std::weak_ptr<int> handler_alive = owned;
+            m.async_lock([&calls, &ec, owned = std::move(owned)](error_code e, lock_result) {
+                ++calls;
+                ec = e;
+            });
+            BOOST_TEST(calls == 0); // never inside the initiating call
+            BOOST_TEST(thread_starts.load() == 1);
+            // The work it held is released: run() returns (bounded: a queued op would hang).
+            ctx.restart();
+            BOOST_REQUIRE(pipc_test::run_to_completion(ctx, std::chrono::seconds(20)));
+            BOOST_TEST(calls == 1);
+            BOOST_TEST((ec == no_thread));
+            BOOST_TEST(handler_alive.expired()); // the handler (and the operation) went away
+            BOOST_TEST(!m.owns_lock());
+        }
+    }
+    // The condition may be transient: the next lock starts the holder and waits on it.
+    faults.table().pthread_create = pipc::detail::real_sys().pthread_create;
+    lock_outcome next;
+    m.async_lock(next.handler());
+    ctx.restart();
+    ctx.poll();
+    BOOST_TEST(!next.done); // the holder waits for `other`
+    other.unlock();
+    run_until(ctx, [&] { return next.done; });
+    BOOST_TEST(next.calls == 1);
+    BOOST_TEST(!next.ec);
+    BOOST_TEST(m.owns_lock());
+    m.unlock();
+    BOOST_TEST(pipc_test::work_released_elsewhere == 0);
+    check_free(n.str());
+}
+
+namespace {
+
+/// Makes the mutex owner-dead: a child takes it and is killed holding it.
+void make_owner_dead(const std::string& name) {
+    pipc_test::handshake locked;
+    const pid_t pid = fork_blocking_holder(name, locked, nullptr);
+    BOOST_REQUIRE(locked.wait() == 'L');
+    ::kill(pid, SIGKILL);
+    reap(pid);
+}
+
+/// Has `m`'s holder take the owner-dead lock for a first request and abandon it (the grant is
+/// destroyed without running), with `queued` and `timed` waiting behind it and no successor
+/// allowed to start. Returns once both have completed.
+void abandon_without_a_successor(async_robust_mutex& m, asio::io_context& ctx,
+                                 pipc_test::fault_scope& faults, lock_outcome& queued,
+                                 lock_outcome& timed) {
+    threads_allowed = 1; // the first holder starts, its successor does not
+    thread_starts = 0;
+    faults.table().pthread_create = limited_threads;
+    bool first_called = false;
+    {
+        asio::io_context elsewhere;
+        m.async_lock(
+            asio::bind_executor(elsewhere, [&](error_code, lock_result) { first_called = true; }));
+        m.async_lock(queued.handler());
+        m.async_lock_for(60s, timed.handler());
+        // The grant (owner_dead) runs on ctx first, which hands it to `elsewhere`.
+        const auto until = std::chrono::steady_clock::now() + 20s;
+        ctx.restart();
+        while (ctx.run_one_for(100ms) == 0) BOOST_REQUIRE(std::chrono::steady_clock::now() < until);
+    } // `elsewhere` is destroyed with the grant queued: the holder abandons the lock
+    run_until(ctx, [&] { return queued.done && timed.done; });
+    BOOST_TEST(!first_called);
+    BOOST_TEST(thread_starts.load() == 2);
+    BOOST_TEST((queued.ec == no_thread));
+    BOOST_TEST((timed.ec == no_thread));
+    ctx.restart();
+    BOOST_REQUIRE(pipc_test::run_to_completion(ctx, std::chrono::seconds(20))); // no work left
+    BOOST_TEST(queued.calls == 1);
+    BOOST_TEST(timed.calls == 1);
+    BOOST_TEST(!m.owns_lock());
+    faults.table().pthread_create = pipc::detail::real_sys().pthread_create;
+}
+
+} // namespace
+
+// The holder abandons an owner-dead lock nobody repairs and its successor cannot be started:
+// the requests queued behind it (timed or not) fail with the error instead of waiting for a
+// thread that does not exist, and the process goes on. The next lock starts a holder again
+// (which joins the one that ended) and gets the abandoned lock, owner-dead.
+BOOST_AUTO_TEST_CASE(no_successor_for_an_abandoned_lock_fails_the_queued_locks) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    pipc_test::fault_scope faults;
+    make_owner_dead(n.str());
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n);
+    lock_outcome queued, timed;
+    abandon_without_a_successor(m, ctx, faults, queued, timed);
+
+    lock_outcome again;
+    m.async_lock(again.handler());
+    run_until(ctx, [&] { return again.done; });
+    BOOST_TEST(again.calls == 1);
+    BOOST_REQUIRE(!again.ec);
+    BOOST_TEST((again.result == lock_result::owner_dead));
+    m.consistent();
+    m.unlock();
+    check_free(n.str());
+}
+
+// The same, then close(): it joins the holder that ended (no successor to join it) and the lock
+// stays owner-dead for the next locker.
+BOOST_AUTO_TEST_CASE(close_after_an_abandon_without_a_successor) {
+    mutex_name n;
+    robust_mutex creator(n, create_opts());
+    pipc_test::fault_scope faults;
+    make_owner_dead(n.str());
+    asio::io_context ctx;
+    async_robust_mutex m(ctx, n);
+    lock_outcome queued, timed;
+    abandon_without_a_successor(m, ctx, faults, queued, timed);
+    m.close();
+    robust_mutex probe(n);
+    error_code ec;
+    BOOST_REQUIRE(probe.try_lock_for(10s, ec));
+    BOOST_TEST((ec == errc::owner_dead));
+    probe.consistent();
+    probe.unlock();
+    check_free(n.str());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

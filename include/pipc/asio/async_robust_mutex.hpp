@@ -218,7 +218,10 @@ public:
     /// @par Errors
     /// boost::asio::error::operation_aborted (cancelled, cancel(), or the object closed or
     /// destroyed meanwhile), errc::closed (the object is closed), errc::not_recoverable
-    /// (condition::existential: an earlier owner unlocked it without consistent()).
+    /// (condition::existential: an earlier owner unlocked it without consistent()), or the
+    /// errno of a holder thread that could not be started (EAGAIN,
+    /// `errc::resource_unavailable_try_again`, under RLIMIT_NPROC or without memory for its
+    /// stack): every lock queued for it fails so, and the next lock tries to start one again.
     ///
     /// @par Per-Operation Cancellation
     /// Supports @c terminal and @c partial: the operation completes with operation_aborted at

@@ -55,7 +55,7 @@ public:
     bool inconsistent() const noexcept;
     /// The handle (for name() and the other accessors); the holder thread calls its lock calls.
     const robust_mutex& core() const noexcept;
-    /// True while a holder thread exists (for tests).
+    /// True while a holder thread serves this object (for tests).
     bool has_thread() const noexcept;
 
     /// How long the holder sleeps in one pthread_mutex_clocklock before it looks for
