@@ -30,6 +30,7 @@
 #include <pipc/asio/detail/robust_lock_holder.hpp>
 
 #include "common.hpp"
+#include "helper_thread.hpp"
 #include "log_internal.hpp"
 #include "sys.hpp"
 
@@ -68,18 +69,6 @@ namespace {
 enum class command { unlock, consistent, drop };
 enum class grant_state { none, pending, delivered, revoked };
 
-/// A thread started with sys().pthread_create, joined at most once.
-struct holder_thread {
-    ::pthread_t id{};
-    bool joinable = false;
-};
-
-void join(holder_thread& t) noexcept {
-    if (!std::exchange(t.joinable, false)) return;
-    if (const int err = ::pthread_join(t.id, nullptr); err != 0)
-        log_debug("async robust mutex: joining the holder failed: errno {}", err);
-}
-
 } // namespace
 
 struct robust_lock_op {
@@ -103,7 +92,7 @@ struct robust_lock_state {
     std::shared_ptr<robust_lock_op> active; ///< The op the holder is locking for right now.
     /// The newest holder thread (it joins its predecessor first); close() joins it. It may have
     /// ended (abandoned without a successor): `holder_running` says whether one serves.
-    holder_thread thread;
+    helper_thread thread;
     /// A holder thread serves the queue (a request need not start one).
     bool holder_running = false;
     bool stop = false;
@@ -279,7 +268,7 @@ void run_holder(const std::shared_ptr<robust_lock_state>& sp);
 /// the predecessor's robust list is processed before this one locks).
 struct holder_start {
     std::shared_ptr<robust_lock_state> sp;
-    holder_thread predecessor;
+    helper_thread predecessor;
 };
 
 void* holder_main(void* arg) noexcept {
@@ -302,15 +291,12 @@ int start_holder_locked(const std::shared_ptr<robust_lock_state>& sp) {
     } catch (const std::bad_alloc&) {
         return ENOMEM;
     }
-    ::pthread_t id{};
-    const int err = sys().pthread_create(&id, nullptr, &holder_main, start.get());
-    if (err != 0) {
+    if (const int err = start_helper_thread(st.thread, &holder_main, start.get()); err != 0) {
         log_debug("async robust mutex \"{}\": cannot start a holder thread: errno {}",
                   st.mtx.name(), err);
         return err;
     }
     (void)start.release(); // the thread owns it now
-    st.thread = holder_thread{id, true};
     st.holder_running = true;
     return 0;
 }
@@ -699,7 +685,7 @@ void robust_lock_holder::cancel() {
 void robust_lock_holder::close() noexcept {
     if (!st_) return;
     std::vector<op_ptr> aborted;
-    holder_thread t;
+    helper_thread t;
     {
         std::lock_guard lk(st_->m);
         st_->stop = true;
@@ -707,7 +693,7 @@ void robust_lock_holder::close() noexcept {
         if (st_->grant == grant_state::pending) st_->grant = grant_state::revoked;
         st_->owns.store(false);
         st_->inconsistent.store(false);
-        t = std::exchange(st_->thread, holder_thread{});
+        t = std::exchange(st_->thread, helper_thread{});
         st_->holder_running = false;
         st_->work_seq.fetch_add(1, std::memory_order_release); // ends a spin at once
         st_->cv.notify_one();

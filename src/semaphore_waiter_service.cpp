@@ -10,6 +10,7 @@
 #include <pipc/asio/semaphore_waiter_service.hpp>
 
 #include "common.hpp"
+#include "helper_thread.hpp"
 #include "log_internal.hpp"
 #include "sys.hpp"
 
@@ -63,9 +64,7 @@ struct semaphore_wait_op {
 
 struct semaphore_worker {
     semaphore_waiter_service* service = nullptr;
-    /// Started with sys().pthread_create (so tests can make it fail); joined once `started`.
-    ::pthread_t thread{};
-    bool started = false;
+    helper_thread thread;
     ::pid_t pid = 0; ///< The process that started the thread (a forked child has no such thread).
     std::condition_variable cv;
     std::shared_ptr<async_semaphore_state> current;
@@ -125,12 +124,6 @@ void unlink(async_semaphore_state& st, semaphore_wait_op* op) {
     op->prev = op->next = nullptr;
     op->queued = false;
     st.queued.fetch_sub(1, std::memory_order_release);
-}
-
-void join(semaphore_worker& w) noexcept {
-    if (!std::exchange(w.started, false)) return;
-    if (const int err = ::pthread_join(w.thread, nullptr); err != 0)
-        log_debug("semaphore_waiter_service: joining a helper failed: errno {}", err);
 }
 
 /// Fails every acquire queued on `st` with `ec` (their completions are posted by the caller,
@@ -407,7 +400,7 @@ void semaphore_waiter_service::async_acquire(const std::shared_ptr<async_semapho
     }
     for (auto* w : to_wake) w->cv.notify_one();
     post_all(done); // no helper could be started for them
-    for (auto& w : to_join) detail::join(*w);
+    for (auto& w : to_join) detail::join(w->thread);
 }
 
 void* semaphore_waiter_service::thread_main(void* worker) noexcept {
@@ -439,14 +432,13 @@ int semaphore_waiter_service::start_worker_locked(
     // Set before the thread runs: it reads them under the lock, which we hold.
     state->worker = w.get();
     workers_.reserve(workers_.size() + 1); // a running thread's worker must not be lost to a throw
-    const int err = detail::sys().pthread_create(&w->thread, nullptr, &thread_main, w.get());
+    const int err = detail::start_helper_thread(w->thread, &thread_main, w.get());
     if (err != 0) {
         state->worker = nullptr;
         // Not the last reference to the state (the caller's, and its ops'): no sem_close here.
         detail::log_debug("semaphore_waiter_service: cannot start a helper: errno {}", err);
         return err;
     }
-    w->started = true;
     workers_.push_back(std::move(w));
     return 0;
 }
@@ -898,7 +890,7 @@ void semaphore_waiter_service::stop_workers(bool for_shutdown) {
             (void)w.release();
             continue;
         }
-        detail::join(*w);
+        detail::join(w->thread);
     }
     std::lock_guard lk(mutex_);
     idle_.clear();

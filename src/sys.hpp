@@ -56,7 +56,7 @@ struct sys_table {
     int (*ppoll)(::pollfd* fds, ::nfds_t n, const ::timespec* timeout, const ::sigset_t* mask);
     ::ssize_t (*getrandom)(void* buf, std::size_t len, unsigned flags);
     int (*link)(const char* from, const char* to); ///< Publishes a robust mutex atomically.
-    /// Starts a helper thread (the Asio semaphore service). Returns the error, not -1.
+    /// Starts pipc's own threads (src/helper_thread.hpp). Returns the error, not -1.
     int (*pthread_create)(::pthread_t* thread, const ::pthread_attr_t* attr, void* (*start)(void*),
                           void* arg);
 };
