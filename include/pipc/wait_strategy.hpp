@@ -14,6 +14,12 @@ namespace detail {
 /// Not this thread's affinity: a thread pinned to one CPU may wait for a peer on another one.
 PIPC_API unsigned online_cpu_count() noexcept;
 
+/// True when the calling thread was preempted (an involuntary context switch: the kernel ran
+/// another task on its CPU while it was runnable) since this thread's previous call, or since
+/// it started at its first call. One getrusage(RUSAGE_THREAD) system call. A virtual CPU that
+/// the hypervisor took away (steal time) is not a preemption: no other task of this system ran.
+PIPC_API bool preempted_since_last_check() noexcept;
+
 /// One CPU "pause": tells the core (and an SMT sibling) that this is a spin loop.
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -63,8 +69,10 @@ public:
     static constexpr unsigned collapse_after = 4;
     /// Largest probing interval of a collapsed `adaptive` strategy is 2^max_probe_shift waits.
     static constexpr unsigned max_probe_shift = 6;
-    /// A spin served after a gap this long between two tries (and that gap most of the spin) was
-    /// descheduled meanwhile: `adaptive` counts it as a miss, not as a spin that paid.
+    /// A spin served after a gap this long between two tries (and that gap most of the spin) may
+    /// have been descheduled meanwhile: if the thread was indeed preempted
+    /// (detail::preempted_since_last_check()), `adaptive` counts it as a miss, not as a spin that
+    /// paid.
     static constexpr std::int64_t descheduled_gap_ns = 2000;
 
     /// Sleep at once (no spinning). This is what every object did before strategies existed.
@@ -202,11 +210,15 @@ private:
             const auto spent = std::chrono::nanoseconds(now - start);
             if (served) {
                 // Served after most of the wait went by in one gap of over 2 us (longer than a
-                // system call, shorter than a peer's turn on this CPU): this
-                // thread was descheduled, and the peer may well have run on this very CPU
-                // meanwhile. That proves nothing for spinning: adaptive counts it as a miss.
+                // system call, shorter than a peer's turn on this CPU): this thread was off its
+                // CPU. If the kernel preempted it, the peer may well have run on this very CPU
+                // meanwhile: that proves nothing for spinning, and adaptive counts it as a miss.
+                // A gap without a preemption is the hypervisor's (steal time on a VM): the peer
+                // ran on its own CPU, so the spin paid. Counting those as misses made adaptive
+                // stop spinning across CPUs on a noisy VM. The system call is made only here.
                 const bool descheduled =
-                    longest_gap > descheduled_gap_ns && 2 * longest_gap > spent.count();
+                    kind_ == kind::adaptive && longest_gap > descheduled_gap_ns &&
+                    2 * longest_gap > spent.count() && detail::preempted_since_last_check();
                 record(!descheduled, spent);
                 return true;
             }

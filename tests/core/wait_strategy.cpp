@@ -7,8 +7,11 @@
 #include <pipc_test/support.hpp>
 
 #include <sched.h>
+#include <sys/resource.h>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 using namespace std::chrono_literals;
 using pipc::wait_strategy;
@@ -16,6 +19,33 @@ using pipc::wait_strategy;
 namespace {
 // A step that never succeeds: every spin runs out of budget.
 bool never() {
+    return false;
+}
+
+// The calling thread's involuntary context switches so far.
+long involuntary_switches() {
+    ::rusage usage{};
+    ::getrusage(RUSAGE_THREAD, &usage);
+    return usage.ru_nivcsw;
+}
+
+void busy_for(std::chrono::microseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+}
+
+// Pins the calling thread (and the threads it starts from then on) to one CPU.
+bool pin_to_first_allowed_cpu() {
+    ::cpu_set_t allowed;
+    if (::sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return false;
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+        if (!CPU_ISSET(c, &allowed)) continue;
+        ::cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(c, &set);
+        return ::sched_setaffinity(0, sizeof(set), &set) == 0;
+    }
     return false;
 }
 } // namespace
@@ -146,26 +176,85 @@ BOOST_AUTO_TEST_CASE(copies_keep_the_learned_state) {
     BOOST_TEST((assigned.type() == wait_strategy::kind::adaptive));
 }
 
-BOOST_AUTO_TEST_CASE(adaptive_counts_a_spin_served_after_a_long_gap_as_a_miss) {
-    // A step that is served only after one long gap between tries looks like a spinner that was
-    // descheduled while its peer ran on its CPU: that proves nothing, so it is a miss.
-    auto s = wait_strategy::adaptive(1s, 2);
-    for (unsigned i = 0; i < wait_strategy::collapse_after; ++i) {
+BOOST_AUTO_TEST_CASE(adaptive_counts_a_spin_served_after_a_preemption_as_a_miss) {
+    // A step served only after one long gap between tries, during which the spinner was
+    // preempted, looks like a spinner whose peer ran on its CPU meanwhile: that proves nothing,
+    // so it is a miss. The preemption is real: a second thread on the same CPU takes it over.
+    pipc_test::child_process child([] {
+        if (!pin_to_first_allowed_cpu()) return false;
+        std::atomic<bool> stop{false};
+        std::thread other([&] {
+            // Inherits the pin: runnable on the same CPU whenever the spinner yields.
+            while (!stop.load()) ::sched_yield();
+        });
+        auto s = wait_strategy::adaptive(1s, 2);
+        bool ok = true;
+        for (unsigned i = 0; i < wait_strategy::collapse_after && ok; ++i) {
+            ok = !s.collapsed();
+            int calls = 0;
+            ok = ok && s.spin_until([&] {
+                if (++calls == 1) return false;
+                // Off the CPU until the kernel has switched to the other thread at least once
+                // (bounded: the child's watchdog), then a gap far past descheduled_gap_ns.
+                const long before = involuntary_switches();
+                while (involuntary_switches() == before) ::sched_yield();
+                busy_for(50us);
+                return true;
+            });
+        }
+        const bool collapsed = s.collapsed();
+        stop = true;
+        other.join();
+        return ok && collapsed;
+    });
+    BOOST_TEST(child.succeeded());
+}
+
+BOOST_AUTO_TEST_CASE(adaptive_counts_a_long_gap_without_preemption_as_a_spin_that_paid) {
+    // The same long gap with the thread never taken off its CPU by the kernel (on a VM: the
+    // hypervisor's steal time) means the peer ran elsewhere: the spin paid. A loaded machine may
+    // preempt the test thread anyway; such attempts prove nothing and are tried again.
+    int clean_attempts = 0;
+    for (int attempt = 0; attempt < 50 && clean_attempts < 3; ++attempt) {
+        auto s = wait_strategy::adaptive(1s, 2);
+        pipc::detail::preempted_since_last_check(); // this thread's earlier history is not ours
+        const long before = involuntary_switches();
+        bool served = true;
+        for (unsigned i = 0; i < wait_strategy::collapse_after; ++i) {
+            int calls = 0;
+            served = s.spin_until([&] {
+                if (++calls == 1) return false;
+                busy_for(50us);
+                return true;
+            }) && served;
+        }
+        if (involuntary_switches() != before) continue;
+        ++clean_attempts;
+        BOOST_TEST(served);
         BOOST_TEST(!s.collapsed());
-        int calls = 0;
-        BOOST_TEST(s.spin_until([&] {
-            if (++calls == 1) return false;
-            // The gap: far longer than descheduled_gap_ns, and most of the spin.
-            const auto until = std::chrono::steady_clock::now() + 50us;
-            while (std::chrono::steady_clock::now() < until) {
-            }
-            return true;
-        }));
+        BOOST_TEST(s.current_budget() < 1s); // rewarded: the estimate moved towards the short wait
     }
-    BOOST_TEST(s.collapsed());
-    // Served without such a gap: a spin that paid, which restores spinning at the next probe.
-    auto t = wait_strategy::adaptive(1s, 2);
-    int calls = 0;
-    BOOST_TEST(t.spin_until([&] { return ++calls == 3; }));
-    BOOST_TEST(t.current_budget() < 1s); // the estimate moved towards the short wait
+    BOOST_TEST(clean_attempts > 0);
+}
+
+BOOST_AUTO_TEST_CASE(preempted_since_last_check_reports_each_preemption_once) {
+    pipc_test::child_process child([] {
+        if (!pin_to_first_allowed_cpu()) return false;
+        pipc::detail::preempted_since_last_check();
+        std::atomic<bool> stop{false};
+        std::thread other([&] {
+            while (!stop.load()) ::sched_yield();
+        });
+        const long before = involuntary_switches();
+        while (involuntary_switches() == before) ::sched_yield();
+        stop = true;
+        other.join();
+        const long first = involuntary_switches();
+        const bool seen = pipc::detail::preempted_since_last_check();
+        const bool again = pipc::detail::preempted_since_last_check();
+        // A second report needs a new preemption between the two calls (rare, and then the
+        // count moved); otherwise the one already reported is not reported again.
+        return seen && (!again || involuntary_switches() != first);
+    });
+    BOOST_TEST(child.succeeded());
 }
