@@ -40,6 +40,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -194,6 +195,8 @@ result run(const std::string& kind, int round_trips, int cpu_a, int cpu_b) {
     const bells b = make_bells(kind);
     const int warmup = round_trips / 10;
     const int total = warmup + round_trips;
+    // A side that dies (a failed set-up call) would leave the other waiting for good: bounded.
+    ::alarm(static_cast<unsigned>(10 + total / 1000));
     const pid_t child = ::fork();
     if (child < 0) die("fork");
     if (child == 0) { // side 1: answers
@@ -220,6 +223,7 @@ result run(const std::string& kind, int round_trips, int cpu_a, int cpu_b) {
     }
     int status = 0;
     ::waitpid(child, &status, 0);
+    ::alarm(0);
     for (int fd : b.fd)
         if (fd >= 0) ::close(fd);
     ::munmap(page, sizeof(shared_page));
@@ -248,10 +252,23 @@ bool uring_futex_supported() {
     return ok;
 }
 
+// A whole number >= `least` from the command line, or a message that names the argument.
+int parse_arg(const char* text, const char* field, long least) {
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < least || v > 100'000'000) {
+        std::fprintf(stderr, "pipc-doorbell-probe: %s must be a whole number >= %ld, got '%s'\n",
+                     field, least, text);
+        std::exit(2);
+    }
+    return static_cast<int>(v);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    const int n = argc > 1 ? std::atoi(argv[1]) : 20000;
+    const int n = argc > 1 ? parse_arg(argv[1], "round_trips", 10) : 20000;
     // Default: the first two CPUs this process may use (the same one twice if it has one).
     int a = -1;
     int b = -1;
@@ -261,8 +278,21 @@ int main(int argc, char** argv) {
         if (CPU_ISSET(c, &allowed)) (a < 0 ? a : b) = c;
     if (b < 0) b = a;
     if (argc > 3) {
-        a = std::atoi(argv[2]);
-        b = std::atoi(argv[3]);
+        a = parse_arg(argv[2], "cpu_a", 0);
+        b = parse_arg(argv[3], "cpu_b", 0);
+        // Checked before any fork: a side that cannot pin would leave its peer waiting for good.
+        for (const auto& [cpu, field] :
+             {std::pair<int, const char*>{a, "cpu_a"}, std::pair<int, const char*>{b, "cpu_b"}}) {
+            if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed)) {
+                std::fprintf(stderr,
+                             "pipc-doorbell-probe: %s %d is not a CPU this process may use\n",
+                             field, cpu);
+                return 2;
+            }
+        }
+    } else if (argc == 3) {
+        std::fprintf(stderr, "pipc-doorbell-probe: give both cpu_a and cpu_b, or neither\n");
+        return 2;
     }
     std::printf("round trip in us, %d round trips, CPUs %d and %d\n", n, a, b);
     std::printf("%-12s %8s %8s %8s\n", "doorbell", "p50", "p90", "p99");
