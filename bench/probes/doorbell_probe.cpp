@@ -68,29 +68,36 @@ void pin(int cpu) {
     if (::sched_setaffinity(0, sizeof(set), &set) != 0) die("sched_setaffinity");
 }
 
-// One side's doorbells: ring[i] wakes side i.
+enum class bell_kind { futex, mq, eventfd, uring_futex };
+
+// The doorbells of one variant: fd[i] wakes side i. The variant's name is parsed once here, so
+// the measured loops compare an enum, not strings.
 struct bells {
-    std::string kind;
+    bell_kind kind = bell_kind::futex;
     bool late = false;    // drain before the next sleep instead of after the wake-up
     int fd[2] = {-1, -1}; // mq or eventfd descriptors, by side woken
-    char mq_name[2][64] = {};
 };
 
-bells make_bells(const std::string& kind) {
+bells make_bells(const std::string& name) {
     bells b;
-    b.late = kind.size() > 5 && kind.compare(kind.size() - 5, 5, "-late") == 0;
-    b.kind = b.late ? kind.substr(0, kind.size() - 5) : kind;
+    b.late = name.size() > 5 && name.compare(name.size() - 5, 5, "-late") == 0;
+    const std::string base = b.late ? name.substr(0, name.size() - 5) : name;
+    b.kind = base == "mq"            ? bell_kind::mq
+             : base == "eventfd"     ? bell_kind::eventfd
+             : base == "uring-futex" ? bell_kind::uring_futex
+                                     : bell_kind::futex;
     for (int i = 0; i < 2; ++i) {
-        if (b.kind == "mq") {
-            std::snprintf(b.mq_name[i], sizeof b.mq_name[i], "/pipc-doorbell-probe-%d-%d",
-                          int(::getpid()), i);
+        if (b.kind == bell_kind::mq) {
+            char mq_name[64];
+            std::snprintf(mq_name, sizeof mq_name, "/pipc-doorbell-probe-%d-%d", int(::getpid()),
+                          i);
             ::mq_attr attr{};
             attr.mq_maxmsg = 1;
             attr.mq_msgsize = 1;
-            b.fd[i] = ::mq_open(b.mq_name[i], O_RDWR | O_CREAT | O_EXCL | O_NONBLOCK, 0600, &attr);
+            b.fd[i] = ::mq_open(mq_name, O_RDWR | O_CREAT | O_EXCL | O_NONBLOCK, 0600, &attr);
             if (b.fd[i] < 0) die("mq_open");
-            ::mq_unlink(b.mq_name[i]); // the descriptors are inherited; nothing left behind
-        } else if (b.kind == "eventfd") {
+            ::mq_unlink(mq_name); // the descriptors are inherited; nothing left behind
+        } else if (b.kind == bell_kind::eventfd) {
             b.fd[i] = ::eventfd(0, EFD_NONBLOCK);
             if (b.fd[i] < 0) die("eventfd");
         }
@@ -105,16 +112,15 @@ struct waiter {
     int me;
     int ep = -1;
     io_uring ring{};
-    bool uring = false;
+    const bool uring = b.kind == bell_kind::uring_futex;
 
     waiter(const bells& bb, int side) : b(bb), me(side) {
-        if (b.kind == "futex") return;
+        if (b.kind == bell_kind::futex) return;
         ep = ::epoll_create1(0);
         if (ep < 0) die("epoll_create1");
         int fd = b.fd[me];
-        if (b.kind == "uring-futex") {
+        if (uring) {
             if (::io_uring_queue_init(8, &ring, 0) != 0) die("io_uring_queue_init");
-            uring = true;
             fd = ring.ring_fd;
         }
         ::epoll_event ev{};
@@ -125,7 +131,7 @@ struct waiter {
     // Sleeps until word != seen.
     void wait(std::atomic<std::uint32_t>& word, std::uint32_t seen) {
         while (word.load(std::memory_order_acquire) == seen) {
-            if (b.kind == "futex") {
+            if (b.kind == bell_kind::futex) {
                 futex(&word, FUTEX_WAIT, seen);
                 continue;
             }
@@ -161,7 +167,7 @@ struct waiter {
     }
 
     void drain() {
-        if (b.kind == "mq") {
+        if (b.kind == bell_kind::mq) {
             char byte;
             ::mq_receive(b.fd[me], &byte, 1, nullptr);
         } else {
@@ -172,9 +178,9 @@ struct waiter {
 };
 
 void ring(const bells& b, std::atomic<std::uint32_t>& word, int peer) {
-    if (b.kind == "futex" || b.kind == "uring-futex") {
+    if (b.kind == bell_kind::futex || b.kind == bell_kind::uring_futex) {
         futex(&word, FUTEX_WAKE, 1);
-    } else if (b.kind == "mq") {
+    } else if (b.kind == bell_kind::mq) {
         const char byte = 1;
         ::mq_send(b.fd[peer], &byte, 1, 0); // EAGAIN: already rung
     } else {
