@@ -48,6 +48,33 @@ bool pin_to_first_allowed_cpu() {
     }
     return false;
 }
+
+// A second thread on the caller's CPU (it inherits the pin), always runnable: a yield of the
+// caller hands the CPU to it, which the kernel counts as an involuntary switch of the caller.
+class same_cpu_rival {
+public:
+    same_cpu_rival()
+        : thread_([this] {
+              while (!stop_.load()) ::sched_yield();
+          }) {}
+    ~same_cpu_rival() {
+        stop_ = true;
+        thread_.join();
+    }
+    same_cpu_rival(const same_cpu_rival&) = delete;
+    same_cpu_rival& operator=(const same_cpu_rival&) = delete;
+
+    // Returns once the kernel has switched the caller out at least once (bounded by the
+    // child process's watchdog).
+    static void yield_until_preempted() {
+        const long before = involuntary_switches();
+        while (involuntary_switches() == before) ::sched_yield();
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
 } // namespace
 
 BOOST_AUTO_TEST_CASE(block_never_spins_or_calls_the_step) {
@@ -182,11 +209,7 @@ BOOST_AUTO_TEST_CASE(adaptive_counts_a_spin_served_after_a_preemption_as_a_miss)
     // so it is a miss. The preemption is real: a second thread on the same CPU takes it over.
     pipc_test::child_process child([] {
         if (!pin_to_first_allowed_cpu()) return false;
-        std::atomic<bool> stop{false};
-        std::thread other([&] {
-            // Inherits the pin: runnable on the same CPU whenever the spinner yields.
-            while (!stop.load()) ::sched_yield();
-        });
+        same_cpu_rival rival;
         auto s = wait_strategy::adaptive(1s, 2);
         bool ok = true;
         for (unsigned i = 0; i < wait_strategy::collapse_after && ok; ++i) {
@@ -194,18 +217,13 @@ BOOST_AUTO_TEST_CASE(adaptive_counts_a_spin_served_after_a_preemption_as_a_miss)
             int calls = 0;
             ok = ok && s.spin_until([&] {
                 if (++calls == 1) return false;
-                // Off the CPU until the kernel has switched to the other thread at least once
-                // (bounded: the child's watchdog), then a gap far past descheduled_gap_ns.
-                const long before = involuntary_switches();
-                while (involuntary_switches() == before) ::sched_yield();
+                // Off the CPU while the rival runs, then a gap far past descheduled_gap_ns.
+                same_cpu_rival::yield_until_preempted();
                 busy_for(50us);
                 return true;
             });
         }
-        const bool collapsed = s.collapsed();
-        stop = true;
-        other.join();
-        return ok && collapsed;
+        return ok && s.collapsed();
     });
     BOOST_TEST(child.succeeded());
 }
@@ -241,14 +259,10 @@ BOOST_AUTO_TEST_CASE(preempted_since_last_check_reports_each_preemption_once) {
     pipc_test::child_process child([] {
         if (!pin_to_first_allowed_cpu()) return false;
         pipc::detail::preempted_since_last_check();
-        std::atomic<bool> stop{false};
-        std::thread other([&] {
-            while (!stop.load()) ::sched_yield();
-        });
-        const long before = involuntary_switches();
-        while (involuntary_switches() == before) ::sched_yield();
-        stop = true;
-        other.join();
+        {
+            same_cpu_rival rival;
+            same_cpu_rival::yield_until_preempted();
+        }
         const long first = involuntary_switches();
         const bool seen = pipc::detail::preempted_since_last_check();
         const bool again = pipc::detail::preempted_since_last_check();
