@@ -9,7 +9,6 @@
 
 #include <fcntl.h>
 #include <linux/futex.h>
-#include <mqueue.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -48,6 +47,28 @@ constexpr std::uint32_t bell_sleeper = 2;
 /// A bell's bit in channel::announced_bells_.
 constexpr std::uint8_t bell_bit(detail::channel_bell b) noexcept {
     return static_cast<std::uint8_t>(1U << static_cast<unsigned>(b));
+}
+/// A channel's doorbells are FIFOs next to its shared-memory object, which glibc's shm_open keeps
+/// as /dev/shm/<name>: whoever can see the channel sees its bells, with the channel's mode bits.
+std::string bell_fifo_path(std::string_view channel_name, detail::channel_bell b) {
+    std::string path = "/dev/shm";
+    path += channel_name;
+    path += b == detail::channel_bell::data ? ".bell-data" : ".bell-room";
+    return path;
+}
+/// Every side opens a bell for reading and writing: open() never blocks on a FIFO opened so, a
+/// ring never meets a FIFO without readers (EPIPE, SIGPIPE), and a symbolic link is refused.
+constexpr int bell_open_flags = O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW;
+/// Opens an existing bell to ring it; -1 if there is none, or a file of another kind is there.
+int open_bell_fifo(const char* path) noexcept {
+    const int fd = sys().open(path, bell_open_flags, 0);
+    if (fd < 0) return -1;
+    struct ::stat st {};
+    if (sys().fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+        sys().close(fd);
+        return -1;
+    }
+    return fd;
 }
 /// How often a blocking side that found nothing to do gives its CPU to a runnable peer
 /// (sched_yield) before it sleeps. On one CPU the peer then runs on, filling or draining the
@@ -404,10 +425,8 @@ void channel::open(std::string_view name, const options& opts, error_code& ec) {
     on_signal_ = opts.on_signal;
     // Doorbells an asynchronous side already made: open them now, while the name is there.
     for (auto b : {detail::channel_bell::data, detail::channel_bell::room}) {
-        const std::string bell = bell_name(b);
-        const ::mqd_t q =
-            sys().mq_open(bell.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0, nullptr);
-        if (q != static_cast<::mqd_t>(-1)) bells_[static_cast<int>(b)].store(q);
+        const int bell_fd = open_bell_fifo(bell_path(b).c_str());
+        if (bell_fd >= 0) bells_[static_cast<int>(b)].store(bell_fd);
     }
     detail::log_debug("channel {} \"{}\"", created ? "created" : "opened", name_);
 }
@@ -441,12 +460,12 @@ void channel::close() noexcept {
 void channel::close_bells() noexcept {
     for (auto& b : bells_) {
         const int fd = b.exchange(-1);
-        if (fd >= 0) sys().mq_close(fd);
+        if (fd >= 0) sys().close(fd);
     }
 }
 
-std::string channel::bell_name(detail::channel_bell b) const {
-    return name_ + (b == detail::channel_bell::data ? ".bell-data" : ".bell-room");
+std::string channel::bell_path(detail::channel_bell b) const {
+    return bell_fifo_path(name_, b);
 }
 
 void channel::ring(detail::channel_bell b) noexcept {
@@ -457,30 +476,35 @@ void channel::ring(detail::channel_bell b) noexcept {
         // unless the channel was unlinked since (see docs/channel.md).
         std::string bell;
         try {
-            bell = bell_name(b);
+            bell = bell_path(b);
         } catch (...) {
             return;
         }
-        fd = sys().mq_open(bell.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0, nullptr);
+        fd = open_bell_fifo(bell.c_str());
         if (fd < 0) return;
         int expected = -1;
         if (!cached.compare_exchange_strong(expected, fd)) {
-            sys().mq_close(fd);
+            sys().close(fd);
             fd = expected;
         }
     }
-    // One pending byte is a rung bell; a full bell (EAGAIN) is rung already.
+    // A pending byte is a rung bell; a full pipe (EAGAIN) is rung already. The descriptor is
+    // open for reading too, so the write can never meet a FIFO without readers (EPIPE, SIGPIPE).
     const char ding = 1;
-    sys().mq_timedsend(fd, &ding, 1, 0, nullptr);
+    sys().write(fd, &ding, 1);
 }
 
 void channel::unlink(std::string_view name, error_code& ec) {
     ec = detail::unlink_name(object_kind::shared_memory, name, sys().shm_unlink);
     if (validate_name(object_kind::shared_memory, name)) return;
-    // The doorbells go with the channel; most channels never had any.
-    for (const char* suffix : {".bell-data", ".bell-room"}) {
-        const std::string bell = std::string(name) + suffix;
-        sys().mq_unlink(bell.c_str());
+    // The doorbells go with the channel; most channels never had any. Only FIFOs: a file of
+    // another kind under a bell's name is not this channel's.
+    for (const auto b : {detail::channel_bell::data, detail::channel_bell::room}) {
+        const std::string bell = bell_fifo_path(name, b);
+        struct ::stat st {};
+        if (sys().fstatat(AT_FDCWD, bell.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISFIFO(st.st_mode))
+            sys().unlink(bell.c_str());
     }
 }
 
@@ -1037,34 +1061,35 @@ namespace pipc::detail {
 int channel_async_access::open_bell(channel& ch, channel_bell b, error_code& ec) {
     ec = ch.check_open();
     if (ec) return -1;
-    const std::string bell = ch.bell_name(b);
-    ::mq_attr attr{};
-    attr.mq_maxmsg = 1;
-    attr.mq_msgsize = 1;
-    const ::mqd_t q = sys().mq_open(bell.c_str(), O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC,
-                                    ch.permissions(), &attr);
-    if (q == static_cast<::mqd_t>(-1)) {
+    const std::string bell = ch.bell_path(b);
+    // The first asynchronous side makes the bell; it then lives as long as the channel's name
+    // (channel::unlink removes it), as a peer may open it by name at any time.
+    if (sys().mkfifo(bell.c_str(), ch.permissions()) != 0 && errno != EEXIST) {
         ec = errno == ENAMETOOLONG ? make_error_code(errc::name_too_long) : errno_code();
         return -1;
     }
-    ::mq_attr got{};
-    if (sys().mq_getattr(q, &got) != 0 || got.mq_maxmsg < 1 || got.mq_msgsize < 1) {
-        ec = make_error_code(errc::not_a_channel); // a foreign queue under the bell's name
-        sys().mq_close(q);
+    const int fd = sys().open(bell.c_str(), bell_open_flags, 0);
+    if (fd < 0) {
+        // A symbolic link under the bell's name (O_NOFOLLOW) is not a bell either.
+        ec = errno == ELOOP ? make_error_code(errc::not_a_channel) : errno_code();
+        return -1;
+    }
+    struct ::stat st {};
+    if (sys().fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+        ec = make_error_code(errc::not_a_channel); // a foreign file under the bell's name
+        sys().close(fd);
         return -1;
     }
     // Exactly the channel's mode bits, whatever the umask (as the channel itself).
-    sys().fchmod(q, ch.permissions());
+    sys().fchmod(fd, ch.permissions());
     // This handle rings both bells too: open its ring descriptor now, while the name exists.
     std::atomic<int>& cached = ch.bells_[static_cast<int>(b)];
     if (cached.load() < 0) {
-        const ::mqd_t w =
-            sys().mq_open(bell.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0, nullptr);
+        const int w = open_bell_fifo(bell.c_str());
         int expected = -1;
-        if (w != static_cast<::mqd_t>(-1) && !cached.compare_exchange_strong(expected, w))
-            sys().mq_close(w);
+        if (w >= 0 && !cached.compare_exchange_strong(expected, w)) sys().close(w);
     }
-    return q;
+    return fd;
 }
 
 void channel_async_access::announce(channel& ch, channel_bell b) noexcept {
@@ -1107,11 +1132,15 @@ void channel_async_access::ring(channel& ch, channel_bell b) noexcept {
 }
 
 bool channel_async_access::drain(int fd) noexcept {
-    char buf[8];
-    unsigned prio = 0;
+    char buf[64];
     bool rang = false;
-    // The bell holds one message at most: one receive empties it.
-    if (sys().mq_timedreceive(fd, buf, sizeof buf, &prio, nullptr) >= 0) rang = true;
+    // Each ring is one byte, and rings nobody drained add up (a ring per sleep, a closing
+    // handle's): read until the pipe is empty, so that the next ring is an edge.
+    for (;;) {
+        const ::ssize_t n = sys().read(fd, buf, sizeof buf);
+        if (n > 0) rang = true;
+        if (n != static_cast<::ssize_t>(sizeof buf)) break;
+    }
     // The re-check that follows must not move before the drain: a ring after it is kept.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     return rang;

@@ -168,8 +168,9 @@ struct channel_header { // channel.cpp's channel::header, protocol version 4
 };
 static_assert(sizeof(channel_header) == channel_header_size);
 // The layout this file reads is the one the library writes: a new protocol version must be
-// mirrored here before it builds.
-static_assert(channel::protocol_version == 4, "update channel_header to the new protocol");
+// mirrored here before it builds (5 changed the doorbells from message queues to FIFOs, not
+// the header).
+static_assert(channel::protocol_version == 5, "update channel_header to the new protocol");
 
 struct channel_slot { // channel.cpp's channel::slot
     std::uint64_t seq;

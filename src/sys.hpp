@@ -50,6 +50,10 @@ struct sys_table {
     int (*fstatat)(int dirfd, const char* path, struct ::stat* st, int flags);
     int (*linkat)(int olddirfd, const char* oldpath, int newdirfd, const char* newpath, int flags);
     ::ssize_t (*pwrite)(int fd, const void* buf, std::size_t len, ::off_t offset);
+    int (*mkfifo)(const char* path, ::mode_t mode); ///< A channel's doorbell.
+    ::ssize_t (*read)(int fd, void* buf, std::size_t len);
+    ::ssize_t (*write)(int fd, const void* buf, std::size_t len);
+    int (*unlink)(const char* path);
     void* (*mmap)(void* addr, std::size_t len, int prot, int flags, int fd, ::off_t offset);
     int (*munmap)(void* addr, std::size_t len);
     int (*msync)(void* addr, std::size_t len, int flags);
@@ -100,6 +104,11 @@ struct sys_table {
     X(linkat, (EACCES, EDQUOT, EEXIST, EIO, ELOOP, EMLINK, ENAMETOOLONG, ENOENT, ENOMEM, ENOSPC,   \
                ENOTDIR, EPERM, EROFS, EXDEV))                                                      \
     X(pwrite, (EAGAIN, EBADF, EDQUOT, EFBIG, EINTR, EINVAL, EIO, ENOSPC, EPERM))                   \
+    X(mkfifo, (EACCES, EDQUOT, EEXIST, ENAMETOOLONG, ENOENT, ENOSPC, ENOTDIR, EROFS))              \
+    X(read, (EAGAIN, EBADF, EFAULT, EINTR, EINVAL, EIO, EISDIR))                                   \
+    X(write, (EAGAIN, EBADF, EDQUOT, EFAULT, EFBIG, EINTR, EINVAL, EIO, ENOSPC, EPERM, EPIPE))     \
+    X(unlink,                                                                                      \
+      (EACCES, EBUSY, EIO, EISDIR, ELOOP, ENAMETOOLONG, ENOENT, ENOMEM, ENOTDIR, EPERM, EROFS))    \
     X(mmap, (EACCES, EAGAIN, EBADF, EINVAL, ENFILE, ENODEV, ENOMEM, EOVERFLOW, EPERM))             \
     X(munmap, (EINVAL))                                                                            \
     X(msync, (EBUSY, EINVAL, ENOMEM))                                                              \

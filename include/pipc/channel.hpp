@@ -210,7 +210,7 @@ public:
     using options = channel_options;
 
     /// The protocol version written into the header and checked on open.
-    static constexpr std::uint32_t protocol_version = 4;
+    static constexpr std::uint32_t protocol_version = 5;
     /// Largest channel_options::slot_count.
     static constexpr std::uint32_t max_slot_count = 65536;
     /// Largest channel_options::max_message_size (256 MiB): bounds the mapping a wrong
@@ -477,17 +477,18 @@ public:
     /// announced and rings them, so its pending operations complete with errc::closed.
     void close() noexcept;
     /// @{
-    /// Removes the name (shm_unlink) and the doorbells an async_channel made (`name` +
-    /// ".bell-data" / ".bell-room"); works before or after close(). Open handles, here and in
-    /// other processes, keep working on the unnamed channel. Never opened: errc::closed.
+    /// Removes the name (shm_unlink) and the doorbells an async_channel made (the FIFOs
+    /// /dev/shm/`name`.bell-data and .bell-room); works before or after close(). Open handles, here
+    /// and in other processes, keep working on the unnamed channel. Never opened: errc::closed.
     /// Missing name: condition::existential.
     /// @throws pipc::error (the `ec` form sets `ec` instead).
     void unlink();
     void unlink(error_code& ec);
     /// @}
     /// @{
-    /// Removes the shared-memory object `name` (shm_unlink) and its doorbells (missing ones are
-    /// fine), as unlink_channel(). It does not check that the object is a channel.
+    /// Removes the shared-memory object `name` (shm_unlink) and its doorbell FIFOs (missing ones
+    /// are fine; a file of another kind under a bell's name is left alone), as unlink_channel(). It
+    /// does not check that the object is a channel.
     static void unlink(std::string_view name);
     static void unlink(std::string_view name, error_code& ec);
     /// @}
@@ -539,7 +540,7 @@ private:
     void wake_consumer() noexcept;
     void wake_producers() noexcept;
     // Doorbells: rung only when the header says an asynchronous side waits for them.
-    std::string bell_name(detail::channel_bell b) const;
+    std::string bell_path(detail::channel_bell b) const;
     void ring(detail::channel_bell b) noexcept;
     void close_bells() noexcept;
 
@@ -561,7 +562,7 @@ private:
     std::int32_t pid_ = 0;
     wait_strategy wait_;
     signal_policy on_signal_ = signal_policy::retry;
-    /// Cached write descriptors of the doorbells (-1: not open yet); rung from any thread.
+    /// Cached descriptors of the doorbells to ring them (-1: not open yet); rung from any thread.
     std::atomic<int> bells_[2] = {-1, -1};
     /// Doorbell waits this handle announced in the header (bit 1 << channel_bell) and not yet
     /// withdrew: close() takes them back, so a closed handle leaves no waiter behind.

@@ -28,15 +28,18 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <mqueue.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <span>
 #include <string>
 #include <thread>
@@ -91,15 +94,25 @@ void send_now(channel& tx, const std::string& s) {
     BOOST_TEST_REQUIRE(tx.try_send(std::as_bytes(std::span(s.data(), s.size()))));
 }
 
-/// Names in /dev/mqueue containing `part`.
-int mqueue_entries(const std::string& part) {
+/// FIFOs in /dev/shm whose names contain `part`.
+int bell_fifos(const std::string& part) {
     int n = 0;
-    if (DIR* d = ::opendir("/dev/mqueue")) {
-        while (dirent* e = ::readdir(d))
-            if (std::string(e->d_name).find(part) != std::string::npos) ++n;
+    if (DIR* d = ::opendir("/dev/shm")) {
+        while (dirent* e = ::readdir(d)) {
+            struct ::stat st {};
+            if (std::string(e->d_name).find(part) != std::string::npos &&
+                ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISFIFO(st.st_mode))
+                ++n;
+        }
         ::closedir(d);
     }
     return n;
+}
+
+/// The doorbell `suffix` (".bell-data", ".bell-room") of channel `name`.
+std::string bell_path(const std::string& name, const char* suffix) {
+    return "/dev/shm" + name + suffix;
 }
 
 } // namespace
@@ -111,11 +124,71 @@ BOOST_AUTO_TEST_CASE(doorbells_live_and_die_with_the_channel) {
         asio::io_context ctx;
         pipc::async_channel ch(ctx, name, create(4));
         BOOST_TEST(ch.is_open());
-        BOOST_TEST(mqueue_entries(base + ".bell-") == 2);
+        BOOST_TEST(bell_fifos(base + ".bell-") == 2);
     }
     pipc::unlink_channel(name.name);
-    BOOST_TEST(mqueue_entries(base) == 0);
+    BOOST_TEST(bell_fifos(base) == 0);
     BOOST_TEST(!pipc_test::exists(pipc::object_kind::shared_memory, name.name));
+}
+
+// The bells carry the channel's mode bits exactly, whatever the umask: a peer that may use the
+// channel may ring them, nobody else may.
+BOOST_AUTO_TEST_CASE(doorbells_have_the_channels_permissions) {
+    channel_name name;
+    const ::mode_t old_umask = ::umask(077);
+    {
+        asio::io_context ctx;
+        auto opts = create(4);
+        opts.permissions = 0640;
+        pipc::async_channel ch(ctx, name, opts);
+        BOOST_TEST_REQUIRE(ch.is_open());
+        for (const char* suffix : {".bell-data", ".bell-room"}) {
+            struct ::stat st {};
+            BOOST_TEST_REQUIRE(::lstat(bell_path(name.name, suffix).c_str(), &st) == 0);
+            BOOST_TEST(S_ISFIFO(st.st_mode));
+            BOOST_TEST((st.st_mode & 07777) == 0640U);
+        }
+    }
+    ::umask(old_umask);
+    pipc::unlink_channel(name.name);
+}
+
+// Something else under a bell's name (a regular file, a symbolic link) is not a bell: opening
+// the channel asynchronously fails with errc::not_a_channel and writes nothing into it, and
+// removing the channel leaves it alone.
+BOOST_AUTO_TEST_CASE(foreign_file_under_a_bells_name_is_refused_and_left_alone) {
+    for (const bool link : {false, true}) {
+        BOOST_TEST_CONTEXT((link ? "a symbolic link" : "a regular file")) {
+            channel_name name;
+            const std::string bell = bell_path(name.name, ".bell-data");
+            const std::string target = bell + ".target";
+            { std::ofstream(link ? target : bell) << "foreign"; }
+            if (link) BOOST_TEST_REQUIRE(::symlink(target.c_str(), bell.c_str()) == 0);
+            channel tx(name, create(4));
+            asio::io_context ctx;
+            pipc::async_channel rx(ctx);
+            error_code ec;
+            rx.open(name.name, {}, ec);
+            BOOST_TEST(ec == make_error_code(pipc::errc::not_a_channel));
+            BOOST_TEST(!rx.is_open());
+            // A peer announced as asynchronous consumer makes the next send ring: it must
+            // find no bell to ring, and write nothing into the file.
+            channel rx_core(name);
+            pipc::detail::channel_async_access::announce(rx_core, pipc::detail::channel_bell::data);
+            channel tx2(name);
+            send_now(tx2, "m");
+            pipc::detail::channel_async_access::withdraw(rx_core, pipc::detail::channel_bell::data);
+            pipc::unlink_channel(name.name);
+            struct ::stat st {};
+            BOOST_TEST_REQUIRE(::lstat(bell.c_str(), &st) == 0); // left alone
+            BOOST_TEST((link ? S_ISLNK(st.st_mode) : S_ISREG(st.st_mode)));
+            std::ifstream in(link ? target : bell);
+            std::string content((std::istreambuf_iterator<char>(in)), {});
+            BOOST_TEST(content == "foreign");
+            ::unlink(bell.c_str());
+            if (link) ::unlink(target.c_str());
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(async_receive_from_blocking_producer_process) {
@@ -974,12 +1047,13 @@ BOOST_AUTO_TEST_CASE(data_bell_rung_from_another_cpu_is_emptied_before_the_next_
             asio::io_context ctx;
             pipc::async_channel rx(ctx, name, create(4));
             channel tx(name);
-            const ::mqd_t bell =
-                ::mq_open((name.name + ".bell-data").c_str(), O_RDONLY | O_NONBLOCK);
-            BOOST_TEST_REQUIRE(bell != static_cast<::mqd_t>(-1));
+            // O_RDWR: a FIFO opened so never blocks in open().
+            const int bell =
+                ::open(bell_path(name.name, ".bell-data").c_str(), O_RDWR | O_NONBLOCK);
+            BOOST_TEST_REQUIRE(bell >= 0);
             auto bytes_in_bell = [&] {
-                ::mq_attr at{};
-                return ::mq_getattr(bell, &at) == 0 ? at.mq_curmsgs : -1L;
+                int n = 0;
+                return ::ioctl(bell, FIONREAD, &n) == 0 ? long{n} : -1L;
             };
             std::array<char, 64> buf{};
             std::string got;
@@ -1006,7 +1080,7 @@ BOOST_AUTO_TEST_CASE(data_bell_rung_from_another_cpu_is_emptied_before_the_next_
                 BOOST_TEST(in_handler == (left ? 1L : 0L));
             }
             dog.done();
-            ::mq_close(bell);
+            ::close(bell);
         }
     }
 }

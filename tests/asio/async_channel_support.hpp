@@ -29,8 +29,8 @@ struct channel_name {
 };
 
 /// Doorbell system calls of the tests' own process, counted through the syscall layer while an
-/// object lives: a ring is an mq_timedsend (every mq_timedsend of these tests rings a doorbell),
-/// the drain of a woken bell an mq_timedreceive.
+/// object lives: a ring is a write, the drain of a woken bell a read (the library reads and
+/// writes nothing else).
 inline std::atomic<int> g_rings{0};
 inline std::atomic<int> g_drains{0};
 struct counting_bells {
@@ -38,15 +38,14 @@ struct counting_bells {
     counting_bells() {
         g_rings = 0;
         g_drains = 0;
-        faults.table().mq_timedsend = [](::mqd_t q, const char* b, std::size_t n, unsigned p,
-                                         const ::timespec* to) {
+        // The doorbells are the library's only reads and writes.
+        faults.table().write = [](int fd, const void* b, std::size_t n) {
             ++g_rings;
-            return pipc::detail::real_sys().mq_timedsend(q, b, n, p, to);
+            return pipc::detail::real_sys().write(fd, b, n);
         };
-        faults.table().mq_timedreceive = [](::mqd_t q, char* b, std::size_t n, unsigned* p,
-                                            const ::timespec* to) {
+        faults.table().read = [](int fd, void* b, std::size_t n) {
             ++g_drains;
-            return pipc::detail::real_sys().mq_timedreceive(q, b, n, p, to);
+            return pipc::detail::real_sys().read(fd, b, n);
         };
     }
 };

@@ -442,10 +442,10 @@ inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 ///
 /// An operation first tries the ring without waiting (no system call on a busy stream). When it
 /// cannot proceed it announces itself in the channel's shared header, re-checks the ring, and
-/// waits with the reactor on a *doorbell*: a POSIX message queue of one one-byte message named
-/// after the channel (`<name>.bell-data` for the consumer, `<name>.bell-room` for producers
-/// waiting for room). Every peer, blocking pipc::channel or asynchronous, rings it (a
-/// non-blocking mq_send) only when the header says someone waits on it, with the same seq_cst
+/// waits with the reactor on a *doorbell*: a FIFO next to the channel's shared-memory object
+/// (`/dev/shm/<name>.bell-data` for the consumer, `.bell-room` for producers waiting for room).
+/// Every peer, blocking pipc::channel or asynchronous, rings it (a one-byte non-blocking write)
+/// only when the header says someone waits on it, with the same seq_cst
 /// announce-then-recheck handshake as the futex path, so no wake-up is lost and a stream that
 /// keeps up makes no system call. The object creates the doorbells when it opens the channel;
 /// pipc::unlink_channel removes them with it. See docs/channel.md ("Asio").
@@ -558,9 +558,11 @@ public:
     /// @{
     /// Opens or creates `name` as `opts` says (see pipc::channel::open) and opens (creating
     /// them if needed) its two doorbells with the channel's permissions. On success an open
-    /// object is closed first; on failure `ec` says why and the object is left as it was.
+    /// object is closed first; on failure `ec` says why and the object is left as it was (a
+    /// channel this call created stays, as with pipc::channel::open: others may have opened it).
     /// A doorbell name (`name` + ".bell-data") longer than NAME_MAX: errc::name_too_long;
-    /// a message queue of another geometry under a doorbell's name: errc::not_a_channel.
+    /// a file other than a FIFO (or a symbolic link) under a doorbell's name:
+    /// errc::not_a_channel.
     /// @par Thread safety
     /// Not with any other call on this object.
     /// @throws pipc::error (the `ec` form sets `ec` instead).

@@ -12,9 +12,9 @@
 namespace pipc::detail {
 
 struct PIPC_API channel_async_access {
-    /// Opens (creating it if needed: one message of one byte, the channel's permissions) the
-    /// doorbell `b` of `ch` for waiting and ringing. @return a new non-blocking descriptor the
-    /// caller owns (a Linux mqd_t is a pollable descriptor), or -1 with `ec`.
+    /// Opens (creating it if needed: a FIFO next to the channel's shared-memory object, with the
+    /// channel's permissions) the doorbell `b` of `ch` for waiting and ringing. @return a new
+    /// non-blocking, pollable descriptor the caller owns, or -1 with `ec`.
     static int open_bell(channel& ch, channel_bell b, error_code& ec);
     /// Announces a waiter on bell `b` (data: the consumer flag; room: one more waiting handle),
     /// then a seq_cst fence: the caller re-checks the ring afterwards.
@@ -25,7 +25,8 @@ struct PIPC_API channel_async_access {
     static std::uint32_t room_waiters(const channel& ch) noexcept;
     /// Rings bell `b` (passes a wake-up on to other waiting handles).
     static void ring(channel& ch, channel_bell b) noexcept;
-    /// Empties a bell descriptor from open_bell; then a seq_cst fence. @return true if it rang.
+    /// Empties a bell descriptor from open_bell (every byte: rings add up); then a seq_cst
+    /// fence. @return true if it rang.
     static bool drain(int fd) noexcept;
     /// True when the data bell of `ch` was last rung from a CPU other than the caller's (the
     /// header's hint written before each ring; see docs/channel.md). No system call.

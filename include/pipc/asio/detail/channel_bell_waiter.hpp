@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSL-1.0
 // pipc/asio/detail/channel_bell_waiter.hpp - how an async_channel waits in the reactor for one
-// of its doorbells (a one-message POSIX mq, see docs/channel.md, "Asio").
+// of its doorbells (a FIFO, see docs/channel.md, "Asio").
 #pragma once
 
 #include <pipc/asio/detail/mq_config.hpp>
@@ -35,7 +35,7 @@ inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 #if !defined(PIPC_ASIO_PUBLIC_REACTOR_PATH)
 
 /// The reactor operation of a bell wait: performing it is emptying the bell. A drain that took
-/// the bell's byte is "done and exhausted" (the bell holds one byte at most), which tells the
+/// the bell's bytes is "done and exhausted" (it reads until the FIFO is empty), which tells the
 /// epoll reactor to skip the speculative drain of the next wait until the descriptor reports a
 /// new edge: a wait then costs no system call before epoll_wait, and no epoll_ctl re-arm.
 template <class Handler, class IoExecutor>
@@ -134,7 +134,8 @@ public:
     void defer_drain(const channel& ch) noexcept { defer_ = &ch; }
 
     /// Empties the bell if the last wait left its byte. Must run before the owner announces
-    /// its next wait: a bell left full swallows the ring meant for it. @return true if it did.
+    /// its next wait: the next ring must find the bell empty, or the edge-triggered reactor
+    /// would see no new edge for it. @return true if it did.
     bool drain_left() noexcept {
         if (!left_) return false;
         left_ = false;
