@@ -5,11 +5,13 @@
 // plain futex sleep (what Boost.Interprocess's message_queue does):
 //
 //   futex        FUTEX_WAIT on the counter / FUTEX_WAKE            (blocking; not pollable)
-//   mq           epoll on a one-byte POSIX queue, drain mq_receive / mq_send (the channel's bell)
+//   mq           epoll on a one-byte POSIX queue, drain mq_receive / mq_send (the channel's
+//                bell up to protocol 4)
 //   eventfd      epoll on an eventfd, drain read() / write()       (needs descriptor passing)
-//   mq-late, eventfd-late   the same, but the bell is drained just before the next sleep, off
-//                the wake-up's path (after the reply was rung), as the channel does for a ring
-//                from another CPU
+//   fifo         epoll on a FIFO made in /dev/shm and opened O_RDWR, drain read() / write() of a
+//                byte (it has a name, as the queue has: the channel's bell since protocol 5)
+//   *-late       the same, but the bell is drained just before the next sleep, off the wake-up's
+//                path (after the reply was rung), as the channel does for a ring from another CPU
 //   uring-futex  IORING_OP_FUTEX_WAIT on the counter, epoll on the ring's descriptor, reap the
 //                completion / FUTEX_WAKE                           (Linux 6.7+; the waker is the
 //                                                                   blocking side's own wake)
@@ -27,6 +29,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,7 +71,7 @@ void pin(int cpu) {
     if (::sched_setaffinity(0, sizeof(set), &set) != 0) die("sched_setaffinity");
 }
 
-enum class bell_kind { futex, mq, eventfd, uring_futex };
+enum class bell_kind { futex, mq, eventfd, fifo, uring_futex };
 
 // The doorbells of one variant: fd[i] wakes side i. The variant's name is parsed once here, so
 // the measured loops compare an enum, not strings.
@@ -84,6 +87,7 @@ bells make_bells(const std::string& name) {
     const std::string base = b.late ? name.substr(0, name.size() - 5) : name;
     b.kind = base == "mq"            ? bell_kind::mq
              : base == "eventfd"     ? bell_kind::eventfd
+             : base == "fifo"        ? bell_kind::fifo
              : base == "uring-futex" ? bell_kind::uring_futex
                                      : bell_kind::futex;
     for (int i = 0; i < 2; ++i) {
@@ -100,6 +104,15 @@ bells make_bells(const std::string& name) {
         } else if (b.kind == bell_kind::eventfd) {
             b.fd[i] = ::eventfd(0, EFD_NONBLOCK);
             if (b.fd[i] < 0) die("eventfd");
+        } else if (b.kind == bell_kind::fifo) {
+            char path[64];
+            std::snprintf(path, sizeof path, "/dev/shm/pipc-doorbell-probe-%d-%d", int(::getpid()),
+                          i);
+            if (::mkfifo(path, 0600) != 0) die("mkfifo");
+            // O_RDWR: a FIFO opened for both ends never blocks in open() and never reports EOF.
+            b.fd[i] = ::open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+            ::unlink(path);
+            if (b.fd[i] < 0) die("open fifo");
         }
     }
     return b;
@@ -172,7 +185,7 @@ struct waiter {
             ::mq_receive(b.fd[me], &byte, 1, nullptr);
         } else {
             std::uint64_t n;
-            if (::read(b.fd[me], &n, sizeof n) < 0 && errno != EAGAIN) die("read eventfd");
+            if (::read(b.fd[me], &n, sizeof n) < 0 && errno != EAGAIN) die("read bell");
         }
     }
 };
@@ -183,6 +196,9 @@ void ring(const bells& b, std::atomic<std::uint32_t>& word, int peer) {
     } else if (b.kind == bell_kind::mq) {
         const char byte = 1;
         ::mq_send(b.fd[peer], &byte, 1, 0); // EAGAIN: already rung
+    } else if (b.kind == bell_kind::fifo) {
+        const char byte = 1;
+        if (::write(b.fd[peer], &byte, 1) < 0 && errno != EAGAIN) die("write fifo");
     } else {
         const std::uint64_t one = 1;
         if (::write(b.fd[peer], &one, sizeof one) < 0) die("write eventfd");
@@ -302,7 +318,8 @@ int main(int argc, char** argv) {
     }
     std::printf("round trip in us, %d round trips, CPUs %d and %d\n", n, a, b);
     std::printf("%-12s %8s %8s %8s\n", "doorbell", "p50", "p90", "p99");
-    for (const char* kind : {"futex", "mq", "mq-late", "eventfd", "eventfd-late", "uring-futex"}) {
+    for (const char* kind : {"futex", "mq", "mq-late", "eventfd", "eventfd-late", "fifo",
+                             "fifo-late", "uring-futex"}) {
         if (std::string(kind) == "uring-futex" && !uring_futex_supported()) {
             std::printf("%-12s not supported by this kernel (Linux 6.7+)\n", kind);
             continue;
