@@ -43,7 +43,10 @@ public:
     }
     /// Opens `object` read-only; `size` gets its size. The mapping is made by map().
     error_code open(const std::string& object, std::uint64_t& size) {
-        fd_ = sys().shm_open(object.c_str(), O_RDONLY, 0);
+        // O_NONBLOCK: a FIFO under the name (a channel's doorbell, say) would block a
+        // read-only open until some process opened it for writing; on a regular file it does
+        // nothing.
+        fd_ = sys().shm_open(object.c_str(), O_RDONLY | O_NONBLOCK, 0);
         if (fd_ < 0) return errno_code();
         struct ::stat st {};
         if (sys().fstat(fd_, &st) != 0) return errno_code();

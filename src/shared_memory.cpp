@@ -116,7 +116,9 @@ void shared_memory::open(std::string_view name, const options& opts, error_code&
     if (ec) return;
     const std::string owned(name);
     // No O_TRUNC: it would empty the segment before pipc knows whether the new size fits.
-    const int access_flags = opts.read_only ? O_RDONLY : O_RDWR;
+    // O_NONBLOCK: a read-only open of a FIFO under the name (a channel's doorbell, say) would
+    // block until some process opened it for writing; on a regular file it does nothing.
+    const int access_flags = opts.read_only ? O_RDONLY | O_NONBLOCK : O_RDWR;
     int fd = -1;
     const bool created = detail::open_by_mode(
         opts.open,

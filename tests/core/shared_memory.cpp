@@ -8,14 +8,19 @@
 #include <pipc_test/fault.hpp>
 #include <pipc_test/support.hpp>
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 using pipc::errc;
@@ -80,6 +85,38 @@ BOOST_AUTO_TEST_CASE(read_only_open_with_a_size_does_not_destroy_the_segment) {
     BOOST_TEST(reader.read_only());
     BOOST_TEST(reader.size() == 100U);
     BOOST_TEST(std::memcmp(reader.map_read_only().data(), "keep", 4) == 0);
+}
+
+// A FIFO under the name (a channel's doorbell is one, /dev/shm/<channel>.bell-data) must not
+// block a read-only open until some process opens it for writing, as a plain O_RDONLY open does.
+BOOST_AUTO_TEST_CASE(read_only_open_of_a_fifo_does_not_wait_for_a_writer) {
+    named name(kind);
+    const std::string path = "/dev/shm/" + name.str().substr(1);
+    BOOST_REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+    std::mutex m;
+    std::condition_variable cv;
+    bool returned = false;
+    // The watchdog: if the open still blocks after 10 s, open the FIFO for writing, which lets
+    // it return, so that the test fails instead of hanging.
+    std::thread watchdog([&] {
+        std::unique_lock lock(m);
+        if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return returned; }))
+            ::close(::open(path.c_str(), O_WRONLY | O_NONBLOCK));
+    });
+    bool blocked = false;
+    {
+        pipc::error_code ec;
+        shared_memory reader;
+        const auto t0 = std::chrono::steady_clock::now();
+        reader.open(name.str(), {.read_only = true}, ec);
+        blocked = std::chrono::steady_clock::now() - t0 >= std::chrono::seconds(10);
+        std::lock_guard lock(m);
+        returned = true;
+    }
+    cv.notify_one();
+    watchdog.join();
+    BOOST_TEST(!blocked);
+    ::unlink(path.c_str());
 }
 
 BOOST_AUTO_TEST_CASE(truncate_empties_an_existing_segment) {

@@ -382,6 +382,26 @@ BOOST_AUTO_TEST_CASE(channel_errors_name_the_field_and_change_nothing) {
     BOOST_TEST(find(json(run({"ls", "--kind", "shm", "--json"}).out), "shm", n.str()) != nullptr);
 }
 
+// A FIFO in /dev/shm (a channel's doorbell is one) that no process holds: looking at it as a
+// channel or as shared memory must answer at once, not wait for a writer, and change nothing.
+BOOST_AUTO_TEST_CASE(fifo_under_the_name_is_looked_at_without_waiting) {
+    pipc_test::named n(object_kind::shared_memory, "chan");
+    const std::string path = "/dev/shm/" + n.str().substr(1);
+    BOOST_REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+    run_options quick;
+    quick.timeout = std::chrono::seconds(10);
+    const auto info = run({"channel", "info", n.str()}, quick);
+    BOOST_TEST(!info.timed_out);
+    BOOST_TEST(info.exit_code == 2);
+    BOOST_TEST(info.err.find("not a channel") != std::string::npos, info.err);
+    const auto shm_info = run({"shm", "info", n.str()}, quick);
+    BOOST_TEST(!shm_info.timed_out);
+    struct ::stat st {};
+    BOOST_TEST(::lstat(path.c_str(), &st) == 0);
+    BOOST_TEST(S_ISFIFO(st.st_mode));
+    ::unlink(path.c_str());
+}
+
 BOOST_AUTO_TEST_CASE(channel_with_dead_consumer_and_producer) {
     pipc_test::named n(object_kind::shared_memory, "chan");
     pipc::channel::options create;
