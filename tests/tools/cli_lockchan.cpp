@@ -9,6 +9,7 @@
 #include "run_pipc.hpp"
 
 #include <pipc/channel.hpp>
+#include <pipc/detail/channel_async.hpp>
 #include <pipc/robust_mutex.hpp>
 
 #include <fcntl.h>
@@ -400,6 +401,57 @@ BOOST_AUTO_TEST_CASE(fifo_under_the_name_is_looked_at_without_waiting) {
     BOOST_TEST(::lstat(path.c_str(), &st) == 0);
     BOOST_TEST(S_ISFIFO(st.st_mode));
     ::unlink(path.c_str());
+}
+
+// A channel's doorbells (FIFOs next to it) are listed as kind "bell" with their channel. Once
+// the channel is removed by shm_unlink (pipc's unlink takes them along), ls marks them orphaned,
+// doctor warns about them, and rm removes them by name.
+BOOST_AUTO_TEST_CASE(channel_doorbells_in_ls_doctor_and_rm) {
+    pipc_test::named n(object_kind::shared_memory, "chan");
+    struct unlink_at_exit {
+        std::string name;
+        ~unlink_at_exit() {
+            pipc::error_code ignored;
+            pipc::unlink_channel(name, ignored);
+        }
+    } cleanup{n.str()};
+    pipc::channel::options create;
+    create.open = pipc::open_mode::create_exclusive;
+    create.slot_count = 4;
+    create.max_message_size = 32;
+    pipc::channel ch(n.str(), create);
+    // What an async_channel does when it opens the channel.
+    for (const auto b : {pipc::detail::channel_bell::data, pipc::detail::channel_bell::room}) {
+        pipc::error_code ec;
+        const int fd = pipc::detail::channel_async_access::open_bell(ch, b, ec);
+        BOOST_REQUIRE(!ec);
+        ::close(fd);
+    }
+    ch.close();
+    const std::string data_bell = n.str() + ".bell-data";
+    const std::string room_bell = n.str() + ".bell-room";
+
+    auto ls = json(run({"ls", "--kind", "bell", "--json"}).out);
+    const auto* bell = find(ls, "bell", data_bell);
+    BOOST_REQUIRE(bell != nullptr);
+    BOOST_TEST(bell->at("channel").as_string() == n.str());
+    BOOST_TEST(!bell->at("orphaned").as_bool());
+    BOOST_TEST(find(ls, "bell", room_bell) != nullptr);
+    BOOST_TEST(find(ls, "channel", n.str()) == nullptr); // --kind bell: the bells only
+    BOOST_TEST(!doctor_warns_about("channel", data_bell));
+
+    BOOST_REQUIRE(::shm_unlink(n.c_str()) == 0); // as a program that knows nothing of bells
+    ls = json(run({"ls", "--json"}).out);
+    bell = find(ls, "bell", data_bell);
+    BOOST_REQUIRE(bell != nullptr);
+    BOOST_TEST(bell->at("orphaned").as_bool());
+    BOOST_TEST(doctor_warns_about("channel", data_bell, "no longer exists"));
+
+    const auto rm = run({"rm", data_bell, room_bell});
+    BOOST_TEST(rm.exit_code == 0, rm.err);
+    BOOST_TEST(rm.out.find("removed bell " + data_bell) != std::string::npos, rm.out);
+    BOOST_TEST(!file_exists("/dev/shm/" + data_bell.substr(1)));
+    BOOST_TEST(!file_exists("/dev/shm/" + room_bell.substr(1)));
 }
 
 BOOST_AUTO_TEST_CASE(channel_with_dead_consumer_and_producer) {

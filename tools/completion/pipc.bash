@@ -29,7 +29,7 @@ _pipc() {
         COMPREPLY=($(compgen -W "trace debug info warn error critical off" -- "$cur"))
         return ;;
     --kind)
-        COMPREPLY=($(compgen -W "mq sem shm lock channel" -- "$cur"))
+        COMPREPLY=($(compgen -W "mq sem shm lock channel bell" -- "$cur"))
         return ;;
     -o | --output)
         COMPREPLY=($(compgen -W "kind name mode owner uid group gid size value messages msgsize qsize state fill details holders nholders created modified changed" -- "$cur"))

@@ -54,12 +54,13 @@ void unlink_object(object_kind kind, const std::string& name, pipc::error_code& 
 std::optional<object_kind> kind_from_label(const std::string& label) {
     if (label == "mq") return object_kind::message_queue;
     if (label == "sem") return object_kind::semaphore;
-    if (label == "shm" || label == "lock" || label == "channel") return object_kind::shared_memory;
+    if (label == "shm" || label == "lock" || label == "channel" || label == "bell")
+        return object_kind::shared_memory;
     return std::nullopt;
 }
 
 // Removes by kind label: a lock "/x" is the shm object "/pipc-robust-mutex.x"; a channel is a
-// plain shm object.
+// plain shm object (its doorbells go with it); a doorbell is a FIFO that shm_unlink removes.
 void unlink_labelled(const std::string& label, const std::string& name, pipc::error_code& ec) {
     if (label == "lock")
         pipc::robust_mutex::unlink(name, ec);
@@ -96,10 +97,14 @@ std::vector<std::string> existing_kinds(const std::string& name) {
         ::stat(("/dev/shm/sem." + name.substr(1)).c_str(), &st) == 0)
         kinds.emplace_back("sem");
     if (!pipc::validate_name(object_kind::shared_memory, name) &&
-        ::stat(("/dev/shm/" + name.substr(1)).c_str(), &st) == 0) {
-        pipc::error_code ec;
-        pipc::inspect_channel(name, ec);
-        kinds.emplace_back(ec ? "shm" : "channel");
+        ::lstat(("/dev/shm/" + name.substr(1)).c_str(), &st) == 0) {
+        if (S_ISFIFO(st.st_mode) && !bell_channel(name.substr(1)).empty()) {
+            kinds.emplace_back("bell");
+        } else {
+            pipc::error_code ec;
+            pipc::inspect_channel(name, ec);
+            kinds.emplace_back(ec ? "shm" : "channel");
+        }
     }
     if (!validate_labelled("lock", name) &&
         ::stat(("/dev/shm/" + std::string(lock_file_prefix) + name.substr(1)).c_str(), &st) == 0)
@@ -335,8 +340,9 @@ void add_rm_command(CLI::App& app) {
         "Remove objects by name (any kind), or with --unused every object no process holds");
     cmd->add_option("NAME", o->names, "Names to remove (the kind is found unless --kind says)");
     cmd->add_option("--kind", o->kind,
-                    "Only objects of this kind (lock: robust mutexes; channel: pipc channels)")
-        ->check(CLI::IsMember({"mq", "sem", "shm", "lock", "channel"}));
+                    "Only objects of this kind (lock: robust mutexes; channel: pipc channels; "
+                    "bell: their doorbells)")
+        ->check(CLI::IsMember({"mq", "sem", "shm", "lock", "channel", "bell"}));
     auto* unused = cmd->add_flag(
         "--unused", o->unused,
         "Remove every object that no process holds open or mapped; refuses (exit 7) when that "

@@ -267,9 +267,9 @@ void add_ls(CLI::App& app) {
                             "mutex (lock) and channel with its owner, mode, state and the "
                             "processes holding it open");
     cmd->add_option("--kind", o->kind,
-                    "Only this kind (lock: robust mutexes; channel: pipc channels; shm: other "
-                    "shared memory)")
-        ->check(CLI::IsMember({"mq", "sem", "shm", "lock", "channel"}));
+                    "Only this kind (lock: robust mutexes; channel: pipc channels; bell: their "
+                    "doorbells; shm: other shared memory)")
+        ->check(CLI::IsMember({"mq", "sem", "shm", "lock", "channel", "bell"}));
     cmd->add_option("-o,--output", o->output, "Columns to print (see below)")
         ->check(columns_validator());
     cmd->add_flag("-n,--noheadings", o->noheadings, "Do not print the heading line");
@@ -286,7 +286,8 @@ void add_ls(CLI::App& app) {
         std::set<object_kind> kinds;
         if (!o->kind || *o->kind == "mq") kinds.insert(object_kind::message_queue);
         if (!o->kind || *o->kind == "sem") kinds.insert(object_kind::semaphore);
-        if (!o->kind || *o->kind == "shm" || *o->kind == "lock" || *o->kind == "channel")
+        if (!o->kind || *o->kind == "shm" || *o->kind == "lock" || *o->kind == "channel" ||
+            *o->kind == "bell")
             kinds.insert(object_kind::shared_memory);
         const bool want_mq = kinds.count(object_kind::message_queue) > 0;
         std::optional<mqueue_view> view;
@@ -462,7 +463,8 @@ finding check_remove_ipc(const inventory& inv) {
 }
 
 // Robust mutexes whose owner died (the next locker must repair, or it becomes unusable) or that
-// are already unusable, and channels whose consumer or producers died holding slots.
+// are already unusable, channels whose consumer or producers died holding slots, and doorbells
+// whose channel was removed without them (by shm_unlink rather than pipc's unlink).
 void check_locks_and_channels(const inventory& inv, std::vector<finding>& findings) {
     std::size_t locks = 0, bad_locks = 0, channels = 0, bad_channels = 0;
     for (const auto& obj : inv.objects) {
@@ -518,6 +520,14 @@ void check_locks_and_channels(const inventory& inv, std::vector<finding>& findin
                                         std::to_string(d.position) +
                                         "); the consumer will skip it"});
             }
+        } else if (obj.type == shm_type::bell && obj.bell_orphaned) {
+            ++bad_channels;
+            std::string message = "doorbell " + name + " belongs to channel ";
+            message += escape_for_text(obj.bell_of);
+            message += ", which no longer exists (removed by shm_unlink, not pipc's unlink); "
+                       "remove it with: pipc rm ";
+            message += name;
+            findings.push_back({"channel", status::warn, message});
         }
     }
     if (bad_locks == 0)

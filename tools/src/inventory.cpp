@@ -200,6 +200,7 @@ const char* kind_label(const object_info& info) noexcept {
     if (info.kind == pipc::object_kind::shared_memory) {
         if (info.type == shm_type::lock) return "lock";
         if (info.type == shm_type::channel) return "channel";
+        if (info.type == shm_type::bell) return "bell";
     }
     return kind_label(info.kind);
 }
@@ -256,6 +257,15 @@ void fill_lock(object_info& info) {
         return;
     }
     info.lock = state;
+}
+
+std::string bell_channel(std::string_view file) {
+    for (const std::string_view suffix : {".bell-data", ".bell-room"}) {
+        if (file.size() > suffix.size() &&
+            file.compare(file.size() - suffix.size(), suffix.size(), suffix) == 0)
+            return "/" + std::string(file.substr(0, file.size() - suffix.size()));
+    }
+    return {};
 }
 
 bool fill_channel(object_info& info) {
@@ -505,6 +515,19 @@ inventory list_objects(const std::set<pipc::object_kind>& kinds, const mqueue_vi
                 if (file == "." || file == "..") continue;
                 struct ::stat st {};
                 if (::fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+                if (S_ISFIFO(st.st_mode) && want_shm) {
+                    // A channel's doorbell; whether its channel still exists is known once
+                    // every entry was seen.
+                    std::string channel = bell_channel(file);
+                    if (channel.empty()) continue;
+                    devices.insert(st.st_dev);
+                    auto info = from_stat(pipc::object_kind::shared_memory, "/" + file, st,
+                                          std::string(shm_dir) + "/" + file);
+                    info.type = shm_type::bell;
+                    info.bell_of = std::move(channel);
+                    objects.push_back(std::move(info));
+                    continue;
+                }
                 if (!S_ISREG(st.st_mode)) continue;
                 devices.insert(st.st_dev);
                 // glibc keeps semaphore "/x" as /dev/shm/sem.x; everything else is shm_open's.
@@ -555,6 +578,11 @@ inventory list_objects(const std::set<pipc::object_kind>& kinds, const mqueue_vi
             ::closedir(dir);
         }
     }
+    std::set<std::string> channels;
+    for (const auto& info : objects)
+        if (info.type == shm_type::channel) channels.insert(info.name);
+    for (auto& info : objects)
+        if (info.type == shm_type::bell) info.bell_orphaned = channels.count(info.bell_of) == 0;
     const holder_index holders(devices);
     for (auto& info : objects) {
         info.holders = holders.find(info.dev, info.ino);
@@ -634,6 +662,10 @@ boost::json::object to_json(const object_info& info) {
         o["size"] = optional_json(info.size);
         if (info.type == shm_type::lock) lock_json(o, info);
         if (info.type == shm_type::channel) channel_json(o, info);
+        if (info.type == shm_type::bell) {
+            o["channel"] = info.bell_of;
+            o["orphaned"] = info.bell_orphaned;
+        }
         break;
     case pipc::object_kind::semaphore:
         o["value"] = optional_json(info.value);
@@ -706,6 +738,9 @@ std::string details_text(const object_info& info) {
     case pipc::object_kind::shared_memory:
         if (info.type == shm_type::lock) return "state=" + lock_cell(info);
         if (info.type == shm_type::channel) return channel_cell(info);
+        if (info.type == shm_type::bell)
+            return "channel=" + escape_for_text(info.bell_of) +
+                   (info.bell_orphaned ? ",orphaned" : "");
         return "size=" + opt_text(info.size);
     case pipc::object_kind::semaphore:
         return "value=" + opt_text(info.value);

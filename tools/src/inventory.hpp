@@ -32,8 +32,9 @@ struct holder {
 /// One object, as `pipc ls` and `pipc * info` show it. Kind-specific fields stay empty for other
 /// kinds; a field that could not be read (no permission) is nullopt.
 /// What a shared-memory object turned out to be: pipc's robust mutexes and channels are shm
-/// objects, told apart by their name ("/pipc-robust-mutex.x") or their header.
-enum class shm_type { plain, lock, channel };
+/// objects, told apart by their name ("/pipc-robust-mutex.x") or their header; a channel's
+/// doorbells are FIFOs next to it ("/x.bell-data", "/x.bell-room").
+enum class shm_type { plain, lock, channel, bell };
 
 struct object_info {
     pipc::object_kind kind = pipc::object_kind::shared_memory;
@@ -61,6 +62,9 @@ struct object_info {
     std::optional<pipc::robust_mutex_state> lock;
     // channel
     std::optional<pipc::channel_info> channel;
+    // doorbell (type bell): the channel it belongs to, and whether that channel still exists
+    std::string bell_of;
+    bool bell_orphaned = false;
     std::vector<holder> holders;
     /// False when some process could not be inspected: `holders` may then miss some, and an
     /// empty list means "unknown", never "none".
@@ -80,6 +84,9 @@ const char* kind_label(pipc::object_kind kind) noexcept; ///< "mq", "sem", "shm"
 const char* kind_label(const object_info& info) noexcept;
 /// The robust mutex prefix of its shm object's file name ("pipc-robust-mutex.").
 inline constexpr std::string_view lock_file_prefix = "pipc-robust-mutex.";
+/// The channel "/x" whose doorbell the file `x.bell-data` / `x.bell-room` in /dev/shm is, or ""
+/// if the name is not a bell's.
+std::string bell_channel(std::string_view file);
 /// Reads a robust mutex's state into `info` (best effort: left unset when unreadable).
 void fill_lock(object_info& info);
 /// Reads a channel's header into `info`; false when the object is not a channel.
