@@ -14,6 +14,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -773,6 +774,43 @@ BOOST_AUTO_TEST_CASE(strand_on_a_multi_threaded_context) {
     BOOST_TEST(!bad);
     BOOST_TEST(next == count);
     BOOST_TEST(producer.succeeded());
+}
+
+// A waited operation completes from the object's own reactor handler. A handler bound to another
+// executor (here a strand of the same io_context) must still run there, not inline in the
+// object's handler: only a handler of the object's own executor is called directly.
+BOOST_AUTO_TEST_CASE(waited_operation_completes_on_the_handlers_own_executor) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel rx(ctx, name, create(4));
+    channel tx(name);
+    auto strand = asio::make_strand(ctx);
+    std::array<char, 64> buf{};
+    int on_strand = -1;
+    int direct = -1;
+    watchdog dog(ctx, 20s);
+    rx.async_receive(asio::buffer(buf),
+                     asio::bind_executor(strand, [&](error_code ec, std::size_t) {
+                         BOOST_TEST(!ec);
+                         on_strand = strand.running_in_this_thread() ? 1 : 0;
+                     }));
+    ctx.poll(); // waits for the bell
+    BOOST_TEST(on_strand == -1);
+    send_now(tx, "a");
+    while (on_strand < 0 && !dog.fired) ctx.run_one();
+    BOOST_TEST(on_strand == 1);
+    // And the object's own executor: the handler runs (directly) on the context's thread.
+    rx.async_receive(asio::buffer(buf), [&](error_code ec, std::size_t) {
+        BOOST_TEST(!ec);
+        direct = ctx.get_executor().running_in_this_thread() ? 1 : 0;
+    });
+    ctx.poll();
+    BOOST_TEST(direct == -1);
+    send_now(tx, "b");
+    while (direct < 0 && !dog.fired) ctx.run_one();
+    BOOST_TEST(direct == 1);
+    dog.done();
+    BOOST_TEST(!dog.fired);
 }
 
 // A producer killed while holding a loan: the waiting asynchronous consumer looks now and then

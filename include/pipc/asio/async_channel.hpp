@@ -12,6 +12,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/buffer.hpp>
@@ -60,7 +61,14 @@ void deliver_channel_result(channel_completion how, const IoExecutor& ex, Handle
             complete_immediately(ex, std::move(bound));
             break;
         case channel_completion::dispatch:
-            asio::dispatch(ex, std::move(bound));
+            // We run in one of our own handlers on `ex`. A handler that belongs to `ex` too runs
+            // here and now, which is what dispatch would do, minus its two type-erased
+            // executions through an any_io_executor (Asio's own I/O objects skip them the same
+            // way, in handler_work::complete).
+            if (asio::get_associated_executor(bound, ex) == ex)
+                std::move(bound)();
+            else
+                asio::dispatch(ex, std::move(bound));
             break;
         case channel_completion::post:
             asio::post(ex, std::move(bound));
