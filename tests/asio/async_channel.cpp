@@ -13,6 +13,7 @@
 #include "async_channel_support.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -811,6 +812,59 @@ BOOST_AUTO_TEST_CASE(waited_operation_completes_on_the_handlers_own_executor) {
     BOOST_TEST(direct == 1);
     dog.done();
     BOOST_TEST(!dog.fired);
+}
+
+/// Counts what the operations of one test allocate through a handler's associated allocator.
+struct allocation_counts {
+    int allocated = 0;
+    int deallocated = 0;
+};
+template <class T>
+struct counting_allocator {
+    using value_type = T;
+    allocation_counts* counts;
+    explicit counting_allocator(allocation_counts* c) noexcept : counts(c) {}
+    template <class U>
+    counting_allocator(const counting_allocator<U>& o) noexcept : counts(o.counts) {}
+    T* allocate(std::size_t n) {
+        ++counts->allocated;
+        return std::allocator<T>().allocate(n);
+    }
+    void deallocate(T* p, std::size_t n) noexcept {
+        ++counts->deallocated;
+        std::allocator<T>().deallocate(p, n);
+    }
+    template <class U>
+    bool operator==(const counting_allocator<U>& o) const noexcept {
+        return counts == o.counts;
+    }
+};
+
+// A waiting operation lives in memory from its handler's associated allocator (as Asio's own
+// operations do), and gives it back before the handler runs, so that the operation the handler
+// starts next can reuse it.
+BOOST_AUTO_TEST_CASE(waiting_operation_uses_the_handlers_allocator_and_frees_before_the_call) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel rx(ctx, name, create(4));
+    channel tx(name);
+    allocation_counts counts;
+    std::array<char, 64> buf{};
+    allocation_counts seen{-1, -1};
+    watchdog dog(ctx, 20s);
+    rx.async_receive(asio::buffer(buf), asio::bind_allocator(counting_allocator<void>(&counts),
+                                                             [&](error_code ec, std::size_t) {
+                                                                 BOOST_TEST(!ec);
+                                                                 seen = counts;
+                                                             }));
+    ctx.poll(); // waits for the bell: the operation is queued
+    BOOST_TEST(counts.allocated == 1);
+    BOOST_TEST(counts.deallocated == 0);
+    send_now(tx, "a");
+    while (seen.allocated < 0 && !dog.fired) ctx.run_one();
+    dog.done();
+    BOOST_TEST(seen.allocated == 1);
+    BOOST_TEST(seen.deallocated == 1); // freed before the handler ran
 }
 
 // A producer killed while holding a loan: the waiting asynchronous consumer looks now and then

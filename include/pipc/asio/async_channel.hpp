@@ -11,6 +11,7 @@
 #include <pipc/error.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -22,6 +23,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/wait_traits.hpp>
 
@@ -133,21 +135,51 @@ template <class Executor>
 class async_channel_state;
 } // namespace PIPC_ASIO_MQ_PATH_NAMESPACE
 
-/// A queued operation (type-erased over its handler and its try).
+/// A queued operation (type-erased over its handler and its try). It lives in memory from its
+/// handler's associated allocator (by default Asio's recycling allocator, as Asio's own
+/// operations do), and finish() and abort() give that memory back before the handler runs, so
+/// the operation the handler starts next can reuse it.
 struct channel_op_base {
-    virtual ~channel_op_base() = default;
     /// One try; true when finished (result or error stored).
     virtual bool attempt(channel& ch) = 0;
-    /// Delivers the stored result (after a successful attempt()).
+    /// Destroys this operation and delivers the stored result (after a successful attempt()).
     virtual void finish(channel_completion how) = 0;
-    /// Delivers operation_aborted (or `ec`): nothing moved.
+    /// Destroys this operation and delivers operation_aborted (or `ec`): nothing moved.
     virtual void abort(error_code ec) = 0;
+    /// Destroys this operation without calling its handler.
+    virtual void destroy() noexcept = 0;
+
+protected:
+    ~channel_op_base() = default;
 };
+
+/// Owns a queued operation until it is finished, aborted or dropped.
+struct channel_op_deleter {
+    void operator()(channel_op_base* op) const noexcept { op->destroy(); }
+};
+using channel_op_ptr = std::unique_ptr<channel_op_base, channel_op_deleter>;
 
 template <class Executor, class Handler, class Try>
 class channel_op final : public channel_op_base {
+    using allocator_type = typename std::allocator_traits<boost::asio::associated_allocator_t<
+        Handler, boost::asio::recycling_allocator<void>>>::template rebind_alloc<channel_op>;
+    using allocator_traits = std::allocator_traits<allocator_type>;
+
 public:
     using result_type = typename Try::result_type;
+
+    /// A new operation in memory from `h`'s associated allocator.
+    static channel_op_ptr make(Handler&& h, Try t, const Executor& ex) {
+        allocator_type alloc(allocator_of(h));
+        channel_op* p = allocator_traits::allocate(alloc, 1);
+        try {
+            ::new (static_cast<void*>(p)) channel_op(std::move(h), std::move(t), ex);
+        } catch (...) {
+            allocator_traits::deallocate(alloc, p, 1);
+            throw;
+        }
+        return channel_op_ptr(p);
+    }
 
     channel_op(Handler&& h, Try t, const Executor& ex)
         : handler_(std::move(h)), try_(std::move(t)), ex_(ex) {}
@@ -171,17 +203,34 @@ public:
 
     void finish(channel_completion how) override {
         disconnect();
-        deliver_channel_result(how, ex_, std::move(handler_), ec_, std::move(result_));
+        Handler h(std::move(handler_));
+        const error_code ec = ec_;
+        result_type r(std::move(result_));
+        const Executor ex(ex_);
+        destroy();
+        deliver_channel_result(how, ex, std::move(h), ec, std::move(r));
     }
 
     void abort(error_code ec) override {
         // No disconnect: this may run inside the slot's own handler (an emitted cancellation);
         // the next operation's emplace replaces it.
-        deliver_channel_result(channel_completion::post, ex_, std::move(handler_), ec,
-                               result_type{});
+        Handler h(std::move(handler_));
+        const Executor ex(ex_);
+        destroy();
+        deliver_channel_result(channel_completion::post, ex, std::move(h), ec, result_type{});
+    }
+
+    void destroy() noexcept override {
+        allocator_type alloc(allocator_of(handler_));
+        this->~channel_op();
+        allocator_traits::deallocate(alloc, this, 1);
     }
 
 private:
+    static auto allocator_of(const Handler& h) noexcept {
+        return boost::asio::get_associated_allocator(h, boost::asio::recycling_allocator<void>());
+    }
+
     void disconnect() {
         auto slot = boost::asio::get_associated_cancellation_slot(handler_);
         if (slot.is_connected()) slot.clear();
@@ -261,9 +310,10 @@ public:
                 return;
             }
         }
-        auto op = std::make_unique<channel_op<Executor, handler_type, Try>>(
-            handler_type(std::forward<Handler>(handler)), std::move(t), ex_);
-        op->connect(this->shared_from_this());
+        using op_type = channel_op<Executor, handler_type, Try>;
+        channel_op_ptr op =
+            op_type::make(handler_type(std::forward<Handler>(handler)), std::move(t), ex_);
+        static_cast<op_type*>(op.get())->connect(this->shared_from_this());
         queue_[dir].push_back(std::move(op));
         if (queue_[dir].size() == 1) pump(dir, channel_completion::immediate);
     }
@@ -274,7 +324,7 @@ public:
             auto& q = queue_[dir];
             for (auto it = q.begin(); it != q.end(); ++it) {
                 if (it->get() != op) continue;
-                std::unique_ptr<channel_op_base> victim = std::move(*it);
+                channel_op_base* victim = it->release();
                 q.erase(it);
                 victim->abort(make_error_code(boost::asio::error::operation_aborted));
                 if (q.empty() && !pumping_[dir]) stop_waiting(dir);
@@ -288,7 +338,7 @@ public:
         for (int dir = 0; dir < 2; ++dir) {
             auto q = std::move(queue_[dir]);
             queue_[dir].clear();
-            for (auto& op : q) op->abort(ec);
+            for (auto& op : q) op.release()->abort(ec);
             if (!pumping_[dir]) stop_waiting(dir);
         }
     }
@@ -332,7 +382,7 @@ private:
         int served = 0;
         for (;;) {
             while (!q.empty() && q.front()->attempt(ch_)) {
-                std::unique_ptr<channel_op_base> op = std::move(q.front());
+                channel_op_base* op = q.front().release();
                 q.pop_front();
                 ++served;
                 op->finish(how);
@@ -432,7 +482,7 @@ private:
     channel ch_;
     bell_waiter bells_[2];
     timer recheck_;
-    std::deque<std::unique_ptr<channel_op_base>> queue_[2];
+    std::deque<channel_op_ptr> queue_[2];
     bool announced_[2] = {false, false};
     bool waiting_[2] = {false, false};
     bool pumping_[2] = {false, false};
