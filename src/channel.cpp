@@ -59,15 +59,21 @@ std::string bell_fifo_path(std::string_view channel_name, detail::channel_bell b
 /// Every side opens a bell for reading and writing: open() never blocks on a FIFO opened so, a
 /// ring never meets a FIFO without readers (EPIPE, SIGPIPE), and a symbolic link is refused.
 constexpr int bell_open_flags = O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW;
-/// Opens an existing bell to ring it; -1 if there is none, or a file of another kind is there.
-int open_bell_fifo(const char* path) noexcept {
+/// Opens an existing bell; -1 with `ec` if there is none, or a file of another kind is there
+/// (errc::not_a_channel, a symbolic link included).
+int open_bell_fifo(const char* path, error_code& ec) noexcept {
     const int fd = sys().open(path, bell_open_flags, 0);
-    if (fd < 0) return -1;
+    if (fd < 0) {
+        ec = errno == ELOOP ? make_error_code(errc::not_a_channel) : errno_code();
+        return -1;
+    }
     struct ::stat st {};
     if (sys().fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+        ec = make_error_code(errc::not_a_channel);
         sys().close(fd);
         return -1;
     }
+    ec = {};
     return fd;
 }
 /// How often a blocking side that found nothing to do gives its CPU to a runnable peer
@@ -425,7 +431,8 @@ void channel::open(std::string_view name, const options& opts, error_code& ec) {
     on_signal_ = opts.on_signal;
     // Doorbells an asynchronous side already made: open them now, while the name is there.
     for (auto b : {detail::channel_bell::data, detail::channel_bell::room}) {
-        const int bell_fd = open_bell_fifo(bell_path(b).c_str());
+        error_code ignored; // no bell yet: the first ring opens it
+        const int bell_fd = open_bell_fifo(bell_path(b).c_str(), ignored);
         if (bell_fd >= 0) bells_[static_cast<int>(b)].store(bell_fd);
     }
     detail::log_debug("channel {} \"{}\"", created ? "created" : "opened", name_);
@@ -480,7 +487,8 @@ void channel::ring(detail::channel_bell b) noexcept {
         } catch (...) {
             return;
         }
-        fd = open_bell_fifo(bell.c_str());
+        error_code ignored; // no bell (unlinked since): nobody can be waiting on one
+        fd = open_bell_fifo(bell.c_str(), ignored);
         if (fd < 0) return;
         int expected = -1;
         if (!cached.compare_exchange_strong(expected, fd)) {
@@ -1068,24 +1076,15 @@ int channel_async_access::open_bell(channel& ch, channel_bell b, error_code& ec)
         ec = errno == ENAMETOOLONG ? make_error_code(errc::name_too_long) : errno_code();
         return -1;
     }
-    const int fd = sys().open(bell.c_str(), bell_open_flags, 0);
-    if (fd < 0) {
-        // A symbolic link under the bell's name (O_NOFOLLOW) is not a bell either.
-        ec = errno == ELOOP ? make_error_code(errc::not_a_channel) : errno_code();
-        return -1;
-    }
-    struct ::stat st {};
-    if (sys().fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
-        ec = make_error_code(errc::not_a_channel); // a foreign file under the bell's name
-        sys().close(fd);
-        return -1;
-    }
+    const int fd = open_bell_fifo(bell.c_str(), ec);
+    if (fd < 0) return -1;
     // Exactly the channel's mode bits, whatever the umask (as the channel itself).
     sys().fchmod(fd, ch.permissions());
     // This handle rings both bells too: open its ring descriptor now, while the name exists.
     std::atomic<int>& cached = ch.bells_[static_cast<int>(b)];
     if (cached.load() < 0) {
-        const int w = open_bell_fifo(bell.c_str());
+        error_code ignored; // the ring will open it then
+        const int w = open_bell_fifo(bell.c_str(), ignored);
         int expected = -1;
         if (w >= 0 && !cached.compare_exchange_strong(expected, w)) sys().close(w);
     }
