@@ -867,6 +867,38 @@ BOOST_AUTO_TEST_CASE(waiting_operation_uses_the_handlers_allocator_and_frees_bef
     BOOST_TEST(seen.deallocated == 1); // freed before the handler ran
 }
 
+// A receive cancelled through its slot is gone, but the slot still holds its canceller (an
+// operation aborted from inside the slot's own handler cannot clear it). A second emission on
+// that slot must not cancel the next receive, which reuses the first one's memory.
+BOOST_AUTO_TEST_CASE(a_spent_cancellation_slot_cannot_cancel_the_next_operation) {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel rx(ctx, name, create(4));
+    channel tx(name);
+    std::array<char, 64> buf{};
+    asio::cancellation_signal first, second;
+    std::vector<error_code> results;
+    auto on_receive = [&](error_code ec, std::size_t) { results.push_back(ec); };
+    watchdog dog(ctx, 20s);
+    rx.async_receive(asio::buffer(buf), asio::bind_cancellation_slot(first.slot(), on_receive));
+    ctx.poll();
+    first.emit(asio::cancellation_type::terminal);
+    ctx.poll();
+    BOOST_TEST_REQUIRE(results.size() == 1U);
+    BOOST_TEST(results[0] == asio::error::operation_aborted);
+    // The same handler type: the same size, so the same recycled memory.
+    rx.async_receive(asio::buffer(buf), asio::bind_cancellation_slot(second.slot(), on_receive));
+    ctx.poll();
+    first.emit(asio::cancellation_type::terminal); // spent: reaches nothing
+    ctx.poll();
+    BOOST_TEST(results.size() == 1U);
+    send_now(tx, "m");
+    while (results.size() < 2 && !dog.fired) ctx.run_one();
+    dog.done();
+    BOOST_TEST_REQUIRE(results.size() == 2U);
+    BOOST_TEST(!results[1]);
+}
+
 // A producer killed while holding a loan: the waiting asynchronous consumer looks now and then
 // (no ring will come), skips the dead slot and delivers the message behind it.
 BOOST_AUTO_TEST_CASE(dead_writer_is_skipped_by_a_waiting_receive) {

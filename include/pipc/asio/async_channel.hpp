@@ -149,6 +149,11 @@ struct channel_op_base {
     /// Destroys this operation without calling its handler.
     virtual void destroy() noexcept = 0;
 
+    /// Names the operation for its cancellation slot, which may outlive it (an operation aborted
+    /// from its own slot's handler cannot clear that slot): a later emission must not reach a
+    /// newer operation that reuses this one's memory.
+    std::uint64_t id = 0;
+
 protected:
     ~channel_op_base() = default;
 };
@@ -190,13 +195,13 @@ public:
         if (!slot.is_connected()) return;
         struct canceller {
             std::weak_ptr<async_channel_state<Executor>> state;
-            channel_op_base* op;
+            std::uint64_t op;
             void operator()(boost::asio::cancellation_type type) const {
                 if (type == boost::asio::cancellation_type::none) return;
                 if (auto st = state.lock()) st->cancel_one(op);
             }
         };
-        slot.template emplace<canceller>(canceller{state, this});
+        slot.template emplace<canceller>(canceller{state, id});
     }
 
     bool attempt(channel& ch) override { return try_(ch, ec_, result_); }
@@ -313,17 +318,18 @@ public:
         using op_type = channel_op<Executor, handler_type, Try>;
         channel_op_ptr op =
             op_type::make(handler_type(std::forward<Handler>(handler)), std::move(t), ex_);
+        op->id = ++last_op_id_;
         static_cast<op_type*>(op.get())->connect(this->shared_from_this());
         queue_[dir].push_back(std::move(op));
         if (queue_[dir].size() == 1) pump(dir, channel_completion::immediate);
     }
 
-    /// Per-operation cancellation: removes `op` if it is still queued and aborts it.
-    void cancel_one(channel_op_base* op) {
+    /// Per-operation cancellation: removes operation `op` (its id) if still queued, aborts it.
+    void cancel_one(std::uint64_t op) {
         for (int dir = 0; dir < 2; ++dir) {
             auto& q = queue_[dir];
             for (auto it = q.begin(); it != q.end(); ++it) {
-                if (it->get() != op) continue;
+                if ((*it)->id != op) continue;
                 channel_op_base* victim = it->release();
                 q.erase(it);
                 victim->abort(make_error_code(boost::asio::error::operation_aborted));
@@ -488,6 +494,7 @@ private:
     bool pumping_[2] = {false, false};
     bool rechecking_ = false;
     bool closed_ = false;
+    std::uint64_t last_op_id_ = 0; ///< The id of the newest queued operation.
 };
 
 } // namespace PIPC_ASIO_MQ_PATH_NAMESPACE
