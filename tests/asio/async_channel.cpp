@@ -777,14 +777,19 @@ BOOST_AUTO_TEST_CASE(strand_on_a_multi_threaded_context) {
     BOOST_TEST(producer.succeeded());
 }
 
+/// An asynchronous consumer on a 4-slot channel and a blocking producer, on one io_context.
+struct consumer_and_producer {
+    channel_name name;
+    asio::io_context ctx;
+    pipc::async_channel rx{ctx, name, create(4)};
+    channel tx{name};
+};
+
 // A waited operation completes from the object's own reactor handler. A handler bound to another
 // executor (here a strand of the same io_context) must still run there, not inline in the
 // object's handler: only a handler of the object's own executor is called directly.
-BOOST_AUTO_TEST_CASE(waited_operation_completes_on_the_handlers_own_executor) {
-    channel_name name;
-    asio::io_context ctx;
-    pipc::async_channel rx(ctx, name, create(4));
-    channel tx(name);
+BOOST_FIXTURE_TEST_CASE(waited_operation_completes_on_the_handlers_own_executor,
+                        consumer_and_producer) {
     auto strand = asio::make_strand(ctx);
     std::array<char, 64> buf{};
     int on_strand = -1;
@@ -843,11 +848,8 @@ struct counting_allocator {
 // A waiting operation lives in memory from its handler's associated allocator (as Asio's own
 // operations do), and gives it back before the handler runs, so that the operation the handler
 // starts next can reuse it.
-BOOST_AUTO_TEST_CASE(waiting_operation_uses_the_handlers_allocator_and_frees_before_the_call) {
-    channel_name name;
-    asio::io_context ctx;
-    pipc::async_channel rx(ctx, name, create(4));
-    channel tx(name);
+BOOST_FIXTURE_TEST_CASE(waiting_operation_uses_the_handlers_allocator_and_frees_before_the_call,
+                        consumer_and_producer) {
     allocation_counts counts;
     std::array<char, 64> buf{};
     allocation_counts seen{-1, -1};
@@ -870,11 +872,8 @@ BOOST_AUTO_TEST_CASE(waiting_operation_uses_the_handlers_allocator_and_frees_bef
 // A receive cancelled through its slot is gone, but the slot still holds its canceller (an
 // operation aborted from inside the slot's own handler cannot clear it). A second emission on
 // that slot must not cancel the next receive, which reuses the first one's memory.
-BOOST_AUTO_TEST_CASE(a_spent_cancellation_slot_cannot_cancel_the_next_operation) {
-    channel_name name;
-    asio::io_context ctx;
-    pipc::async_channel rx(ctx, name, create(4));
-    channel tx(name);
+BOOST_FIXTURE_TEST_CASE(a_spent_cancellation_slot_cannot_cancel_the_next_operation,
+                        consumer_and_producer) {
     std::array<char, 64> buf{};
     asio::cancellation_signal first, second;
     std::vector<error_code> results;
