@@ -147,7 +147,7 @@ constexpr std::uint64_t channel_magic = 0x314e'4843'4350'4950ULL; // "PIPCCHN1"
 constexpr std::size_t cache_line = 64;
 constexpr std::size_t channel_header_size = 3 * cache_line;
 
-struct channel_header { // channel.cpp's channel::header, protocol version 4
+struct channel_header { // channel.cpp's channel::header, protocol version 5 (as 4)
     std::uint64_t magic;
     std::uint32_t version;
     std::uint32_t mode;

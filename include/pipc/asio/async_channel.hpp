@@ -208,32 +208,38 @@ public:
 
     void finish(channel_completion how) override {
         disconnect();
+        allocator_type alloc(allocator_of(handler_)); // before the handler is moved from
         Handler h(std::move(handler_));
         const error_code ec = ec_;
         result_type r(std::move(result_));
-        const Executor ex(ex_);
-        destroy();
+        Executor ex(std::move(ex_));
+        free_with(alloc);
         deliver_channel_result(how, ex, std::move(h), ec, std::move(r));
     }
 
     void abort(error_code ec) override {
         // No disconnect: this may run inside the slot's own handler (an emitted cancellation);
         // the next operation's emplace replaces it.
+        allocator_type alloc(allocator_of(handler_));
         Handler h(std::move(handler_));
-        const Executor ex(ex_);
-        destroy();
+        Executor ex(std::move(ex_));
+        free_with(alloc);
         deliver_channel_result(channel_completion::post, ex, std::move(h), ec, result_type{});
     }
 
     void destroy() noexcept override {
         allocator_type alloc(allocator_of(handler_));
-        this->~channel_op();
-        allocator_traits::deallocate(alloc, this, 1);
+        free_with(alloc);
     }
 
 private:
     static auto allocator_of(const Handler& h) noexcept {
         return boost::asio::get_associated_allocator(h, boost::asio::recycling_allocator<void>());
+    }
+
+    void free_with(allocator_type& alloc) noexcept {
+        this->~channel_op();
+        allocator_traits::deallocate(alloc, this, 1);
     }
 
     void disconnect() {
