@@ -157,34 +157,37 @@ struct channel::header {
     std::uint32_t max_message_size;
     std::uint64_t slot_stride;
     std::uint64_t total_size;
-    // Producers' line: the next position to claim, and the producers sleeping for room.
+    // Each side's hot line holds what it writes on every message and what it must read on
+    // every message: the other side writes the second kind only when it goes to sleep, so a
+    // stream (or a spinning round trip) moves no header line between the CPUs, only slots
+    // (protocol 6; before, each side's sleep flags sat on the other side's index line, and
+    // every release read the line the producer had just written).
+    // Producers' line: the next position to claim, and the consumer's sleep state.
     alignas(cache_line) std::atomic<std::uint64_t> tail;
-    std::atomic<std::uint32_t> room_futex;
-    std::atomic<std::uint32_t> room_sleepers; ///< Count of producers in futex_wait.
-    /// Count of handles with asynchronous sends waiting for the room bell (protocol 2).
-    std::atomic<std::uint32_t> room_bells;
-    /// 1 while a producer sleeping for room waits to be woken; the consumer takes it (exchange
-    /// to 0) when it wakes them, so it wakes once per sleep, not once per released slot
-    /// (protocol 3).
-    std::atomic<std::uint32_t> room_armed;
-    /// Count of sleeping producers that want the first free slot (timed waits); the others are
-    /// woken only once half the ring is free (protocol 3).
-    std::atomic<std::uint32_t> room_eager;
-    /// 1 while an asynchronous send waits for the room bell and nobody rang it since; the
-    /// consumer takes it (exchange to 0) when it rings, so it rings once per sleep, not once per
-    /// released slot. The waiting side sets it again before it re-checks (protocol 4).
-    std::atomic<std::uint32_t> room_bell_armed;
-    // Consumer's line: the oldest unreleased position, its sleep flags and bookkeeping.
-    alignas(cache_line) std::atomic<std::uint64_t> head;
     std::atomic<std::uint32_t> data_futex;
-    std::atomic<std::uint32_t> data_sleepers; ///< futex_sleeper when the consumer sleeps.
-    std::atomic<std::int32_t> consumer_pid;
+    std::atomic<std::uint32_t> data_sleepers; ///< futex_sleeper / bell_sleeper: the consumer waits.
     /// The CPU the data bell was last rung from (sched_getcpu), written just before the ring.
     /// A hint only (any value is safe, a peer that never writes it leaves 0): an asynchronous
     /// consumer woken by a ring from another CPU empties the bell later, before its next sleep
-    /// (docs/channel.md, "Where the cross-CPU round trip's time goes"). It fills what was
-    /// padding before `abandoned`, so the layout and protocol 4 are unchanged.
+    /// (docs/channel.md, "Where the cross-CPU round trip's time goes").
     std::atomic<std::int32_t> data_ring_cpu;
+    // Consumer's line: the oldest unreleased position, the producers' sleep state, bookkeeping.
+    alignas(cache_line) std::atomic<std::uint64_t> head;
+    std::atomic<std::uint32_t> room_futex;
+    std::atomic<std::uint32_t> room_sleepers; ///< Count of producers in futex_wait.
+    /// Count of handles with asynchronous sends waiting for the room bell.
+    std::atomic<std::uint32_t> room_bells;
+    /// 1 while a producer sleeping for room waits to be woken; the consumer takes it (exchange
+    /// to 0) when it wakes them, so it wakes once per sleep, not once per released slot.
+    std::atomic<std::uint32_t> room_armed;
+    /// Count of sleeping producers that want the first free slot (timed waits); the others are
+    /// woken only once half the ring is free.
+    std::atomic<std::uint32_t> room_eager;
+    /// 1 while an asynchronous send waits for the room bell and nobody rang it since; the
+    /// consumer takes it (exchange to 0) when it rings, so it rings once per sleep, not once per
+    /// released slot. The waiting side sets it again before it re-checks.
+    std::atomic<std::uint32_t> room_bell_armed;
+    std::atomic<std::int32_t> consumer_pid;
     std::atomic<std::uint64_t> abandoned;
 };
 
@@ -218,8 +221,7 @@ bool single_try(const detail::deadline& dl) noexcept {
 
 channel::slot* channel::slot_at(std::uint64_t pos) const noexcept {
     static_assert(sizeof(header) == header_size);
-    // data_ring_cpu took the padding before `abandoned`: protocol 4's offsets are unchanged.
-    static_assert(offsetof(header, abandoned) == 2 * cache_line + 24);
+    static_assert(offsetof(header, room_armed) == 2 * cache_line + 20);
     static_assert(sizeof(slot) == 16); // the payload starts 16-byte aligned
     auto* first = static_cast<std::byte*>(base_) + header_size;
     return reinterpret_cast<slot*>(first + (pos & (slot_count_ - 1)) * stride_);

@@ -147,7 +147,7 @@ constexpr std::uint64_t channel_magic = 0x314e'4843'4350'4950ULL; // "PIPCCHN1"
 constexpr std::size_t cache_line = 64;
 constexpr std::size_t channel_header_size = 3 * cache_line;
 
-struct channel_header { // channel.cpp's channel::header, protocol version 5 (as 4)
+struct channel_header { // channel.cpp's channel::header, protocol version 6
     std::uint64_t magic;
     std::uint32_t version;
     std::uint32_t mode;
@@ -156,24 +156,23 @@ struct channel_header { // channel.cpp's channel::header, protocol version 5 (as
     std::uint64_t slot_stride;
     std::uint64_t total_size;
     alignas(cache_line) std::uint64_t tail;
+    std::uint32_t data_futex;
+    std::uint32_t data_sleepers;
+    std::int32_t data_ring_cpu;
+    alignas(cache_line) std::uint64_t head;
     std::uint32_t room_futex;
     std::uint32_t room_sleepers;
     std::uint32_t room_bells;
     std::uint32_t room_armed;
     std::uint32_t room_eager;
     std::uint32_t room_bell_armed;
-    alignas(cache_line) std::uint64_t head;
-    std::uint32_t data_futex;
-    std::uint32_t data_sleepers;
     std::int32_t consumer_pid;
-    std::int32_t data_ring_cpu; // a hint for the async consumer, in what was padding
     std::uint64_t abandoned;
 };
 static_assert(sizeof(channel_header) == channel_header_size);
 // The layout this file reads is the one the library writes: a new protocol version must be
-// mirrored here before it builds (5 changed the doorbells from message queues to FIFOs, not
-// the header).
-static_assert(channel::protocol_version == 5, "update channel_header to the new protocol");
+// mirrored here before it builds (6 moved each side's sleep state onto the other side's line).
+static_assert(channel::protocol_version == 6, "update channel_header to the new protocol");
 
 struct channel_slot { // channel.cpp's channel::slot
     std::uint64_t seq;

@@ -210,7 +210,7 @@ public:
     using options = channel_options;
 
     /// The protocol version written into the header and checked on open.
-    static constexpr std::uint32_t protocol_version = 5;
+    static constexpr std::uint32_t protocol_version = 6;
     /// Largest channel_options::slot_count.
     static constexpr std::uint32_t max_slot_count = 65536;
     /// Largest channel_options::max_message_size (256 MiB): bounds the mapping a wrong

@@ -820,10 +820,11 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(batching)
 
 namespace {
-// Producers' line of the header: room_sleepers, room_armed, room_eager (see channel.cpp).
-constexpr std::size_t room_sleepers_at = 64 + 12;
-constexpr std::size_t room_armed_at = 64 + 20;
-constexpr std::size_t room_eager_at = 64 + 24;
+// The producers' sleep state, on the consumer's line of the header: room_sleepers, room_armed,
+// room_eager (see channel.cpp).
+constexpr std::size_t room_sleepers_at = 128 + 12;
+constexpr std::size_t room_armed_at = 128 + 20;
+constexpr std::size_t room_eager_at = 128 + 24;
 
 std::uint32_t word_at(const pipc::mapping& m, std::size_t off) {
     return std::atomic_ref<std::uint32_t>(m.as<std::uint32_t>(off)).load();
