@@ -534,7 +534,7 @@ inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 /// An operation that can finish at once (a message is there, a slot is free, an argument is
 /// bad) completes as async_message_queue's do: through the handler's immediate executor on
 /// Boost >= 1.82 (a post by default), a post before; a coroutine suspended on it with a plain
-/// `use_awaitable` is resumed directly (at most 16 times in a row per thread). Operations that
+/// `use_awaitable` is resumed directly (at most 64 times in a row per thread). Operations that
 /// waited complete with a dispatch from the object's own reactor handler.
 ///
 /// @par Spinning

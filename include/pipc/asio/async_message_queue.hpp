@@ -56,7 +56,7 @@ inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 /// 1.82 through a post. So a handler is never called inside the initiating function unless its
 /// immediate executor does so. The exception is a coroutine suspended on the operation through
 /// a plain `use_awaitable` (also under `as_tuple` or `redirect_error`): it is resumed directly,
-/// which is indistinguishable for the coroutine and saves a scheduler pass, at most 16 times in a
+/// which is indistinguishable for the coroutine and saves a scheduler pass, at most 64 times in a
 /// row on a thread; the next such completion is posted, so other handlers still get their turn.
 ///
 /// @par Reactors

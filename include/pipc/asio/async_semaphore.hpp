@@ -71,7 +71,7 @@ private:
 /// sem_trywait on the calling thread (no thread hop) and completes as Asio's objects do (through
 /// the handler's immediate executor on Boost >= 1.82, a post by default), or, when the
 /// completion only resumes a coroutine suspended on it with use_awaitable, by resuming it
-/// directly (at most 16 in a row per thread; see async_message_queue's "Completion at once").
+/// directly (at most 64 in a row per thread; see async_message_queue's "Completion at once").
 ///
 /// @par Spinning
 /// With a spinning wait strategy (semaphore_options::wait, or set_wait_strategy), an acquire

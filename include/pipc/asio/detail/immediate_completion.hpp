@@ -16,6 +16,12 @@
 #include <boost/asio/dispatch.hpp>
 #endif
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
+
+#include <cstddef>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -36,9 +42,11 @@ namespace pipc::detail {
 //   passed in as the token (a user's own async_initiate forwarding it) may come from any thread,
 //   and its forwarder may still touch its own state, which the resumed coroutine can destroy;
 //   such handlers are posted.
-// - Recursion is bounded (the resumed coroutine may start another operation that also completes
-//   at once): at most max_direct_resumptions are nested on one thread; the next one is posted,
-//   which also keeps a flood from starving other handlers.
+// - The resumed coroutine may start another operation that also completes at once. That
+//   resumption does not nest: it is stored and run by the first one (a trampoline) once the
+//   stack has unwound to it, so the stack stays flat. At most max_direct_resumptions run in a
+//   row on one thread; the next one is posted, which keeps a flood from starving other
+//   handlers.
 // Every other token (callbacks, deferred, use_future, parallel groups) goes through
 // complete_immediately() below.
 //
@@ -80,11 +88,28 @@ template <class Token>
 inline constexpr bool direct_resumption_token =
     initiates_from_suspended_coroutine<std::decay_t<Token>>::value;
 
-inline constexpr int max_direct_resumptions = 16;
+inline constexpr int max_direct_resumptions = 64;
 
-inline int& direct_resumption_depth() noexcept {
-    thread_local int depth = 0;
-    return depth;
+/// Room for one deferred resumption: the handler (Asio's awaitable_handler, a pointer, or a
+/// wrapper of it) and its completion arguments. A larger one is resumed nested instead.
+inline constexpr std::size_t deferred_resumption_capacity = 128;
+
+/// A thread's direct resumptions. The first one runs as a trampoline: a resumption that would
+/// nest inside it (the resumed coroutine started another operation that completed at once) is
+/// stored instead and run by the trampoline once the current one has unwound, so the stack does
+/// not grow with each operation, and every deferred handler runs after its initiating function
+/// returned. `run` counts the resumptions since the trampoline began, for the fairness bound.
+struct direct_resumptions {
+    int depth = 0;
+    int run = 0;
+    const void* context = nullptr; ///< The trampoline's execution context.
+    void (*deferred)(void*, bool call) = nullptr;
+    alignas(std::max_align_t) unsigned char storage[deferred_resumption_capacity];
+};
+
+inline direct_resumptions& direct_resumption_state() noexcept {
+    thread_local direct_resumptions state;
+    return state;
 }
 
 /// Whether the handler may be called now, inside the initiation (see above). `TokenAllows`:
@@ -92,10 +117,68 @@ inline int& direct_resumption_depth() noexcept {
 /// handler Asio's awaitable_handler (or as_tuple/redirect_error's wrapper of it).
 template <bool TokenAllows>
 bool may_resume_directly() noexcept {
-    if constexpr (TokenAllows)
-        return direct_resumption_depth() < max_direct_resumptions;
-    else
+    if constexpr (TokenAllows) {
+        const auto& state = direct_resumption_state();
+        return state.run < max_direct_resumptions && state.deferred == nullptr;
+    } else {
         return false;
+    }
+}
+
+/// The execution context a handler resumes on: a resumption is deferred to a trampoline of
+/// the same context only (a handler that runs another io_context inside keeps its nesting).
+/// Null for an executor without one (Asio >= 1.90's default inline executor of a plain
+/// callback, which never gets here at run time: may_resume_directly<false> is false).
+template <class Handler>
+const void* resumption_context(const Handler& handler) {
+    const auto ex = boost::asio::get_associated_executor(handler);
+    if constexpr (requires { boost::asio::query(ex, boost::asio::execution::context); })
+        return &boost::asio::query(ex, boost::asio::execution::context);
+    else
+        return nullptr;
+}
+
+/// Calls `handler(args...)` now, or (inside another direct resumption on the same context)
+/// right after the current one unwinds; only after may_resume_directly() said yes.
+template <class Handler, class... Args>
+void resume_directly(Handler& handler, Args&&... args) {
+    auto& state = direct_resumption_state();
+    ++state.run;
+    using call_type = std::tuple<std::decay_t<Handler>, std::decay_t<Args>...>;
+    if constexpr (sizeof(call_type) <= deferred_resumption_capacity &&
+                  alignof(call_type) <= alignof(std::max_align_t)) {
+        if (state.depth > 0 && state.context != nullptr &&
+            state.context == resumption_context(handler)) {
+            ::new (static_cast<void*>(state.storage))
+                call_type(std::move(handler), std::forward<Args>(args)...);
+            state.deferred = [](void* p, bool call) {
+                auto* stored = static_cast<call_type*>(p);
+                call_type local(std::move(*stored));
+                stored->~call_type();
+                if (call)
+                    std::apply([](auto& h, auto&... a) { std::move(h)(std::move(a)...); }, local);
+            };
+            return;
+        }
+    }
+    if (state.depth == 0) state.context = resumption_context(handler);
+    ++state.depth;
+    struct unwind {
+        direct_resumptions& s;
+        ~unwind() {
+            if (--s.depth > 0) return;
+            s.run = 0;
+            s.context = nullptr;
+            // Only an exception leaves a deferred resumption behind (nothing runs between
+            // storing it and returning to the trampoline): drop it, as a destroyed io_context
+            // drops its handlers (the coroutine is destroyed).
+            if (s.deferred != nullptr) std::exchange(s.deferred, nullptr)(s.storage, false);
+        }
+    } guard{state};
+    std::move(handler)(std::forward<Args>(args)...);
+    if (state.depth == 1)
+        while (state.deferred != nullptr)
+            std::exchange(state.deferred, nullptr)(state.storage, true);
 }
 
 /// Completes an operation that finished inside its initiating function, as Asio's own
@@ -112,18 +195,6 @@ void complete_immediately(const IoExecutor& io_ex, BoundHandler&& bound) {
 #else
     boost::asio::post(io_ex, std::forward<BoundHandler>(bound));
 #endif
-}
-
-/// Calls `handler(args...)` now; only after may_resume_directly() said yes.
-template <class Handler, class... Args>
-void resume_directly(Handler& handler, Args&&... args) {
-    int& depth = direct_resumption_depth();
-    ++depth;
-    struct unwind {
-        int& d;
-        ~unwind() { --d; }
-    } guard{depth};
-    std::move(handler)(std::forward<Args>(args)...);
 }
 
 } // namespace pipc::detail
