@@ -1153,8 +1153,10 @@ bool channel_async_access::rung_from_other_cpu(const channel& ch) noexcept {
     return cpu >= 0 && ch.hdr()->data_ring_cpu.load(std::memory_order_relaxed) != cpu;
 }
 
-bool channel_async_access::front_published(const channel& ch) noexcept {
-    if (!ch.is_open()) return true; // a try then reports errc::closed
+bool channel_async_access::receive_worth_trying(const channel& ch) noexcept {
+    // A try then reports errc::closed or view_outstanding, or claims the consumer role at the
+    // first receive, as documented, rather than when the first message comes.
+    if (!ch.is_open() || !ch.consumer_ || ch.view_out_) return true;
     const auto& h = *ch.hdr();
     const std::uint64_t pos = h.head.load(std::memory_order_acquire);
     return ch.slot_at(pos)->seq.load(std::memory_order_acquire) == pos + 1;

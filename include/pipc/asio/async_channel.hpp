@@ -86,13 +86,14 @@ void deliver_channel_result(channel_completion how, const IoExecutor& ex, Handle
 }
 
 /// One try of each operation: true when it is finished (with a result or an error in `ec`).
-/// `ready`: whether a try is worth making while spinning.
+/// `ready`: whether a try is worth making, at the start and while spinning (a receive's failed
+/// try costs the round trip a cache line: see channel_async_access::receive_worth_trying).
 struct channel_receive_try {
     boost::asio::mutable_buffer buf;
     using result_type = std::size_t;
-    // A spin polls this and tries only once a message is there: a try on a slot still being
-    // written checks its writer's liveness, far too slow for every poll.
-    static bool ready(channel& ch) noexcept { return channel_async_access::front_published(ch); }
+    static bool ready(channel& ch) noexcept {
+        return channel_async_access::receive_worth_trying(ch);
+    }
     bool operator()(channel& ch, error_code& ec, result_type& out) const {
         auto n = ch.try_receive(std::span(static_cast<std::byte*>(buf.data()), buf.size()), ec);
         if (n) out = *n;
@@ -101,9 +102,9 @@ struct channel_receive_try {
 };
 struct channel_view_try {
     using result_type = channel_view;
-    // A spin polls this and tries only once a message is there: a try on a slot still being
-    // written checks its writer's liveness, far too slow for every poll.
-    static bool ready(channel& ch) noexcept { return channel_async_access::front_published(ch); }
+    static bool ready(channel& ch) noexcept {
+        return channel_async_access::receive_worth_trying(ch);
+    }
     bool operator()(channel& ch, error_code& ec, result_type& out) const {
         out = ch.try_receive_view(ec);
         return ec || out.valid();
@@ -294,9 +295,11 @@ public:
     const Executor& executor() const noexcept { return ex_; }
     bool closed() const noexcept { return closed_; }
 
-    /// Starts an operation: one try at once if nothing is queued in its direction, then (with a
-    /// spinning wait strategy) at most one budget of retries, otherwise (or if neither can
-    /// finish) queued behind the others.
+    /// Starts an operation: one try at once if nothing is queued in its direction (and the try
+    /// is worth making: Try::ready; a receive on an empty ring goes straight to the spin or
+    /// the queue, whose first attempt makes the full try), then (with a spinning wait strategy)
+    /// at most one budget of retries, otherwise (or if neither can finish) queued behind the
+    /// others.
     template <bool Direct, class Handler, class Try>
     void start(int dir, Handler&& handler, Try t) {
         using handler_type = std::decay_t<Handler>;
@@ -309,7 +312,7 @@ public:
         if (queue_[dir].empty()) {
             error_code ec;
             typename Try::result_type r{};
-            if (t(ch_, ec, r) || spin_once(t, ec, r)) {
+            if ((Try::ready(ch_) && t(ch_, ec, r)) || spin_once(t, ec, r)) {
                 if (detail::may_resume_directly<Direct>()) {
                     if constexpr (std::is_same_v<typename Try::result_type, channel_no_result>)
                         return detail::resume_directly(handler, ec);

@@ -31,11 +31,15 @@ struct PIPC_API channel_async_access {
     /// True when the data bell of `ch` was last rung from a CPU other than the caller's (the
     /// header's hint written before each ring; see docs/channel.md). No system call.
     static bool rung_from_other_cpu(const channel& ch) noexcept;
-    /// True when the consumer's next slot is published (a message, or a cancelled loan the
-    /// receive skips): what a spinning asynchronous receive polls before it tries. No system
-    /// call and no check of a writer's liveness (a try checks it: it reads /proc, far too slow
-    /// for every poll of a spin).
-    static bool front_published(const channel& ch) noexcept;
+    /// True when a receive try on `ch` is worth making: the consumer's next slot is published
+    /// (a message, or a cancelled loan the receive skips), or the try has something else to
+    /// do or report (the handle is closed, is not the consumer yet, or holds a view). What an
+    /// asynchronous receive looks at before each try, its first one included. No system call,
+    /// and nothing but the consumer's own line and the slot: a failed try also reads the
+    /// producers' line (`tail`, to see a slot being written), which then has to travel back
+    /// to the producer's CPU before its next claim, on the path of every round trip; and it
+    /// checks a writer's liveness in /proc, far too slow for every poll of a spin.
+    static bool receive_worth_trying(const channel& ch) noexcept;
     /// True while a claimed slot is not yet published (the consumer rechecks such a slot now
     /// and then, to skip it if its producer died).
     static bool write_in_progress(const channel& ch) noexcept;
