@@ -300,9 +300,10 @@ public:
     /// the queue, whose first attempt makes the full try), then (with a spinning wait strategy)
     /// at most one budget of retries, otherwise (or if neither can finish) queued behind the
     /// others.
-    template <bool Direct, class Handler, class Try>
+    template <direct_resumption Direct, class Handler, class Try>
     void start(int dir, Handler&& handler, Try t) {
         using handler_type = std::decay_t<Handler>;
+        constexpr direct_resumption resumption = resumption_for<Direct, handler_type>;
         if (closed_) {
             deliver_channel_result(channel_completion::immediate, ex_,
                                    std::forward<Handler>(handler), make_error_code(errc::closed),
@@ -313,11 +314,11 @@ public:
             error_code ec;
             typename Try::result_type r{};
             if ((Try::ready(ch_) && t(ch_, ec, r)) || spin_once(t, ec, r)) {
-                if (detail::may_resume_directly<Direct>()) {
+                if (detail::may_resume_directly<resumption>()) {
                     if constexpr (std::is_same_v<typename Try::result_type, channel_no_result>)
-                        return detail::resume_directly(handler, ec);
+                        return detail::resume_directly<resumption>(ex_, handler, ec);
                     else
-                        return detail::resume_directly(handler, ec, std::move(r));
+                        return detail::resume_directly<resumption>(ex_, handler, ec, std::move(r));
                 }
                 deliver_channel_result(channel_completion::immediate, ex_,
                                        std::forward<Handler>(handler), ec, std::move(r));
@@ -537,8 +538,11 @@ inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 /// An operation that can finish at once (a message is there, a slot is free, an argument is
 /// bad) completes as async_message_queue's do: through the handler's immediate executor on
 /// Boost >= 1.82 (a post by default), a post before; a coroutine suspended on it with a plain
-/// `use_awaitable` is resumed directly (at most 64 times in a row per thread). Operations that
-/// waited complete with a dispatch from the object's own reactor handler.
+/// `use_awaitable` is resumed directly (at most 64 times in a row per thread), and one that
+/// awaits the operation itself (`co_await ch.async_receive(buf, deferred)`, or with no token
+/// where deferred is the default) right after the initiating function returned, from the same
+/// trampoline (see async_message_queue's "Completion at once"). Operations that waited complete
+/// with a dispatch from the object's own reactor handler.
 ///
 /// @par Spinning
 /// With a spinning wait strategy (channel::options::wait at open, or set_wait_strategy), an
@@ -837,7 +841,7 @@ public:
     }
 
 private:
-    template <bool Direct, class Try>
+    template <detail::direct_resumption Direct, class Try>
     struct initiate {
         basic_async_channel* self;
 

@@ -58,6 +58,12 @@ inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 /// a plain `use_awaitable` (also under `as_tuple` or `redirect_error`): it is resumed directly,
 /// which is indistinguishable for the coroutine and saves a scheduler pass, at most 64 times in a
 /// row on a thread; the next such completion is posted, so other handlers still get their turn.
+/// A coroutine that awaits the operation itself (`co_await q.async_receive(buf, deferred)`, and
+/// `co_await q.async_receive(buf)` where deferred is the default token, Boost >= 1.87) is
+/// resumed after the initiating function returned: from the thread's running trampoline of
+/// such resumptions, or through a post that starts one. So 64 of them in a row cost one
+/// scheduler pass, and the handler is never called inside the initiating function, even when a
+/// user's own initiation invokes a deferred operation with that coroutine's handler.
 ///
 /// @par Reactors
 /// With Asio's epoll reactor (the default on Linux) the object hands the reactor operations of
@@ -761,7 +767,7 @@ private:
                                                   values...));
     }
 
-    template <bool DirectToken>
+    template <detail::direct_resumption DirectToken>
     struct initiate_send {
         basic_async_message_queue* self;
         using executor_type = Executor;
@@ -776,7 +782,7 @@ private:
                                                                     payload, h);
         }
     };
-    template <bool DirectToken>
+    template <detail::direct_resumption DirectToken>
     struct initiate_receive {
         basic_async_message_queue* self;
         using executor_type = Executor;
@@ -791,7 +797,7 @@ private:
                                                                        payload, h);
         }
     };
-    template <bool DirectToken>
+    template <detail::direct_resumption DirectToken>
     struct initiate_receive_message {
         basic_async_message_queue* self;
         using executor_type = Executor;

@@ -70,8 +70,9 @@ private:
 /// sem_clockwait and posts the result back. An acquire on a free semaphore takes the unit with
 /// sem_trywait on the calling thread (no thread hop) and completes as Asio's objects do (through
 /// the handler's immediate executor on Boost >= 1.82, a post by default), or, when the
-/// completion only resumes a coroutine suspended on it with use_awaitable, by resuming it
-/// directly (at most 64 in a row per thread; see async_message_queue's "Completion at once").
+/// completion only resumes a coroutine suspended on it (with use_awaitable, or awaiting the
+/// deferred operation itself), by resuming it from the thread's trampoline (at most 64 in a row
+/// per thread; see async_message_queue's "Completion at once").
 ///
 /// @par Spinning
 /// With a spinning wait strategy (semaphore_options::wait, or set_wait_strategy), an acquire
@@ -479,7 +480,7 @@ private:
         return rc == 0 ? 0 : errno;
     }
 
-    template <bool DirectToken>
+    template <detail::direct_resumption DirectToken>
     struct initiate_acquire {
         basic_async_semaphore* self;
 
@@ -506,8 +507,18 @@ private:
                 if (err == 0) {
                     // A coroutine suspended on this acquire resumes at once (see
                     // immediate_completion.hpp); anything else gets the unit through a post.
-                    if (detail::may_resume_directly<DirectToken>())
-                        return detail::resume_directly(handler, error_code{});
+                    constexpr auto resumption =
+                        detail::resumption_for<DirectToken, std::decay_t<Handler>>;
+                    if constexpr (resumption == detail::direct_resumption::after) {
+                        // Perhaps posted: the unit goes back if the handler is destroyed.
+                        auto bound = asio::detail::bind_handler(
+                            detail::unit_holding_handler<std::decay_t<Handler>>(
+                                std::forward<Handler>(handler), st));
+                        return detail::resume_directly<resumption>(self->executor_, bound);
+                    } else if (detail::may_resume_directly<resumption>()) {
+                        return detail::resume_directly<resumption>(self->executor_, handler,
+                                                                   error_code{});
+                    }
                     // Otherwise as Asio's own objects complete at once: to the handler's
                     // immediate executor on Boost >= 1.82, a post before.
                     detail::complete_immediately(

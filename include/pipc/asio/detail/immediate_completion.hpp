@@ -6,6 +6,8 @@
 #include <pipc/asio/detail/mq_config.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detail/bind_handler.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -64,6 +66,19 @@ namespace pipc::detail {
 // One consequence, shared with Asio's own `co_await dispatch(use_awaitable)`: a coroutine started
 // by co_spawn from its executor's own thread that finishes without ever waiting has its
 // completion handler dispatched, not posted.
+//
+// `co_await op(deferred)` (and `co_await op()` where deferred is the default token, Boost >=
+// 1.87) reaches the initiation as a deferred operation invoked with Asio's awaitable_async_op
+// handler. Usually that happens from the suspended coroutine's pump, as above, but not
+// necessarily: a user's own initiation that received that handler may invoke a deferred
+// operation with it, and may still touch the coroutine's state afterwards. So such a handler is
+// never called inside the initiation. It is stored for the thread's running trampoline of the
+// same context, which runs it after the initiation (and everything above it) returned, as it
+// does the nested resumptions above. Without one (or at the bound) it is posted, as Asio would,
+// and runs as a trampoline: the coroutine's next operations that complete at once run from
+// it. So a coroutine awaiting deferred operations pays one scheduler pass per 64 operations that
+// complete at once, not one per operation. A deferred operation invoked with any other handler
+// (a callback, a parallel group, as_tuple(deferred)) completes by complete_immediately().
 
 /// True for completion tokens whose async_result runs the initiation from the suspended
 /// coroutine.
@@ -84,9 +99,39 @@ template <class Token>
 struct initiates_from_suspended_coroutine<boost::asio::redirect_error_t<Token>>
     : initiates_from_suspended_coroutine<Token> {};
 
+/// How an operation that is over inside its initiation may hand its result to the coroutine
+/// awaiting it.
+enum class direct_resumption : unsigned char {
+    never, ///< complete_immediately(): the handler's immediate executor, or a post.
+    now,   ///< use_awaitable: resumed inside the initiation, from the thread's trampoline.
+    after, ///< co_await of a deferred operation: after the initiation returned (see above).
+};
+
+/// What a completion token allows. `after` still depends on the handler the deferred operation
+/// is invoked with: see resumption_for.
 template <class Token>
-inline constexpr bool direct_resumption_token =
-    initiates_from_suspended_coroutine<std::decay_t<Token>>::value;
+inline constexpr direct_resumption direct_resumption_token =
+    initiates_from_suspended_coroutine<std::decay_t<Token>>::value ? direct_resumption::now
+    : std::is_same_v<std::decay_t<Token>, boost::asio::deferred_t> ? direct_resumption::after
+                                                                   : direct_resumption::never;
+
+/// True for the handler that `co_await` of an asynchronous operation (a deferred one) passes.
+template <class Handler>
+struct awaits_deferred_operation : std::false_type {};
+
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
+// Two template parameters up to Boost 1.89; 1.90 adds a third, defaulted one (void).
+template <class Signature, class Executor>
+struct awaits_deferred_operation<
+    boost::asio::detail::awaitable_async_op_handler<Signature, Executor>> : std::true_type {};
+#endif
+
+/// What an initiation given a `TokenKind` token may do with `Handler`.
+template <direct_resumption TokenKind, class Handler>
+inline constexpr direct_resumption resumption_for =
+    TokenKind != direct_resumption::after                     ? TokenKind
+    : awaits_deferred_operation<std::decay_t<Handler>>::value ? direct_resumption::after
+                                                              : direct_resumption::never;
 
 inline constexpr int max_direct_resumptions = 64;
 
@@ -119,16 +164,17 @@ inline direct_resumptions& direct_resumption_state() noexcept {
     return state;
 }
 
-/// Whether the handler may be called now, inside the initiation (see above). `TokenAllows`:
-/// direct_resumption_token of the token the initiating function was given, which makes the
-/// handler Asio's awaitable_handler (or as_tuple/redirect_error's wrapper of it).
-template <bool TokenAllows>
+/// Whether resume_directly<Kind> takes the handler (see above). `Kind`: resumption_for the
+/// token the initiating function was given and the handler it got. `now`: the handler is Asio's
+/// awaitable_handler (or as_tuple/redirect_error's wrapper of it), resumed now unless the bound
+/// is reached. `after`: always (stored, or posted to start a trampoline).
+template <direct_resumption Kind>
 bool may_resume_directly() noexcept {
-    if constexpr (TokenAllows) {
+    if constexpr (Kind == direct_resumption::now) {
         const auto& state = direct_resumption_state();
         return state.run < max_direct_resumptions && state.deferred == nullptr;
     } else {
-        return false;
+        return Kind == direct_resumption::after;
     }
 }
 
@@ -145,15 +191,14 @@ const void* resumption_context(const Handler& handler) {
         return nullptr;
 }
 
-/// Calls `handler(args...)` now, or (inside another direct resumption on the same context)
-/// right after the current one unwinds; only after may_resume_directly() said yes.
+/// Stores `handler(args...)` for the thread's running trampoline (see direct_resumptions),
+/// which calls it once the current resumption has unwound. Only while one runs, on the
+/// handler's own execution context, and its slot is free.
 template <class Handler, class... Args>
-void resume_directly(Handler& handler, Args&&... args) {
-    auto& state = direct_resumption_state();
-    ++state.run;
+bool defer_to_trampoline(direct_resumptions& state, Handler& handler, Args&&... args) {
     using call_type = std::tuple<std::decay_t<Handler>, std::decay_t<Args>...>;
     if constexpr (fits_deferred_slot<call_type>) {
-        if (state.depth > 0 && state.context != nullptr &&
+        if (state.depth > 0 && state.deferred == nullptr && state.context != nullptr &&
             state.context == resumption_context(handler)) {
             ::new (static_cast<void*>(state.storage))
                 call_type(std::move(handler), std::forward<Args>(args)...);
@@ -164,9 +209,18 @@ void resume_directly(Handler& handler, Args&&... args) {
                 if (call)
                     std::apply([](auto& h, auto&... a) { std::move(h)(std::move(a)...); }, local);
             };
-            return;
+            ++state.run;
+            return true;
         }
     }
+    return false;
+}
+
+/// Calls `handler(args...)` now as a trampoline (or nested in one of another context), then
+/// the resumptions stored meanwhile.
+template <class Handler, class... Args>
+void run_resumption(direct_resumptions& state, Handler& handler, Args&&... args) {
+    ++state.run;
     if (state.depth == 0) state.context = resumption_context(handler);
     ++state.depth;
     struct unwind {
@@ -185,6 +239,42 @@ void resume_directly(Handler& handler, Args&&... args) {
     if (state.depth == 1)
         while (state.deferred != nullptr)
             std::exchange(state.deferred, nullptr)(state.storage, true);
+}
+
+/// A posted resumption that starts a trampoline when it runs.
+template <class Call>
+struct trampoline_start {
+    Call call;
+    void operator()() {
+        std::apply([](auto& h, auto&... a) { run_resumption(direct_resumption_state(), h, a...); },
+                   call);
+    }
+};
+
+/// Hands `handler(args...)` to the coroutine's resumption as `Kind` says; only after
+/// may_resume_directly<Kind>() said yes.
+/// - `now`: called now (inside the initiation, which runs from the suspended coroutine's pump),
+///   or, inside another direct resumption on the same context, right after it unwinds.
+/// - `after`: never inside the initiation: stored for the thread's running trampoline on the
+///   same context, or posted to `io_ex` (on the handler's associated executor) to start one.
+template <direct_resumption Kind, class IoExecutor, class Handler, class... Args>
+void resume_directly(const IoExecutor& io_ex, Handler& handler, Args&&... args) {
+    auto& state = direct_resumption_state();
+    if constexpr (Kind == direct_resumption::after) {
+        if (state.run < max_direct_resumptions &&
+            defer_to_trampoline(state, handler, std::forward<Args>(args)...))
+            return;
+        auto ex = boost::asio::get_associated_executor(handler, io_ex);
+        using call_type = std::tuple<std::decay_t<Handler>, std::decay_t<Args>...>;
+        boost::asio::post(
+            io_ex, boost::asio::bind_executor(
+                       std::move(ex), trampoline_start<call_type>{call_type(
+                                          std::move(handler), std::forward<Args>(args)...)}));
+    } else if constexpr (Kind == direct_resumption::now) {
+        if (defer_to_trampoline(state, handler, std::forward<Args>(args)...)) return;
+        run_resumption(state, handler, std::forward<Args>(args)...);
+    }
+    // `never`: instantiated behind a run-time may_resume_directly<never>(), which is false.
 }
 
 /// Completes an operation that finished inside its initiating function, as Asio's own

@@ -37,12 +37,13 @@ struct op_signature<op_kind::receive_message> {
 
 // An operation that is over inside its initiation: a coroutine suspended on it resumes directly
 // (bounded, see immediate_completion.hpp); any other handler goes to its immediate executor.
-template <op_kind Kind, bool DirectToken, class Executor, class Handler>
+template <op_kind Kind, direct_resumption DirectToken, class Executor, class Handler>
 void complete_at_once(const Executor& io_ex, Handler& handler, const error_code& ec,
                       op_payload<Kind>& payload) {
-    if (may_resume_directly<DirectToken>()) {
+    constexpr direct_resumption resumption = resumption_for<DirectToken, Handler>;
+    if (may_resume_directly<resumption>()) {
         auto bound = bind_result<Kind>(std::move(handler), ec, payload);
-        return resume_directly(bound);
+        return resume_directly<resumption>(io_ex, bound);
     }
     complete_immediately(io_ex, bind_result<Kind>(std::move(handler), ec, payload));
 }
@@ -63,7 +64,7 @@ bool spin_once(async_mq_state<Executor>& s, op_payload<Kind>& payload, error_cod
 // The initiation shared by the three operations: one attempt on the calling thread (unless
 // older operations of its direction wait, or the last receive had to wait), then either a
 // completion at once or a waiting operation.
-template <op_kind Kind, bool DirectToken, class Executor, class Handler>
+template <op_kind Kind, direct_resumption DirectToken, class Executor, class Handler>
 void start_mq_op(const async_mq_state_ptr<Executor>& st, const Executor& io_ex,
                  op_payload<Kind>& payload, Handler& handler) {
     constexpr bool is_send = Kind == op_kind::send;
