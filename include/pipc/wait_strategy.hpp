@@ -211,7 +211,7 @@ private:
             longest_gap = gap > longest_gap ? gap : longest_gap;
             prev = now;
             const auto spent = std::chrono::nanoseconds(now - start);
-            if (served) {
+            if (served) { // adaptive: the others returned above
                 // Served after most of the wait went by in one gap of over 2 us (longer than a
                 // system call, shorter than a peer's turn on this CPU): this thread was off its
                 // CPU. If the kernel preempted it, the peer may well have run on this very CPU
@@ -219,9 +219,9 @@ private:
                 // A gap without a preemption is the hypervisor's (steal time on a VM): the peer
                 // ran on its own CPU, so the spin paid. Counting those as misses made adaptive
                 // stop spinning across CPUs on a noisy VM. The system call is made only here.
-                const bool descheduled =
-                    kind_ == kind::adaptive && longest_gap > descheduled_gap_ns &&
-                    2 * longest_gap > spent.count() && detail::preempted_since_last_check();
+                const bool descheduled = longest_gap > descheduled_gap_ns &&
+                                         2 * longest_gap > spent.count() &&
+                                         detail::preempted_since_last_check();
                 record(!descheduled, spent);
                 return true;
             }
