@@ -78,50 +78,6 @@ namespace {
 [[gnu::noinline]] std::uintptr_t stack_position() {
     return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
 }
-} // namespace
-
-// A coroutine whose operations all complete at once is resumed from a trampoline, not from
-// inside the previous resumption: the stack stays where it was, and each message (a
-// heap-owning argument, moved through the deferred resumption) arrives intact.
-BOOST_AUTO_TEST_CASE_TEMPLATE(direct_resumptions_keep_the_stack_flat, B, backends) {
-    named n(object_kind::message_queue, "flat");
-    asio::io_context ctx;
-    pipc::async_message_queue q(ctx, n.str(), create_opts(), B::value);
-    constexpr int loops = 2000;
-    std::set<std::uintptr_t> positions;
-    int intact = 0;
-    bool done = false;
-    asio::co_spawn(
-        ctx,
-        [&]() -> asio::awaitable<void> {
-            for (int i = 0; i < loops; ++i) {
-                const std::string text = "m" + std::to_string(i);
-                co_await q.async_send(cbuf(text), 0, asio::use_awaitable);
-                pipc::message m = co_await q.async_receive_message(asio::use_awaitable);
-                if (m.text() == text) ++intact;
-                positions.insert(stack_position());
-            }
-            done = true;
-        },
-        asio::detached);
-    BOOST_TEST(run_until(ctx, [&] { return done; }));
-    BOOST_TEST(intact == loops);
-    // Nested resumptions put each operation of a run one frame deeper: 25 places in 2,000 loops
-    // (17 KB apart) when measured so, with runs of 16. From the trampoline the loop body runs at a
-    // few places, by which operation began the run (the scheduler, the first resumption, a deferred
-    // one): 5.
-    BOOST_TEST(positions.size() <= 8U);
-    pipc::message_queue::unlink(n.str());
-}
-
-namespace {
-
-pipc::semaphore::options sem_opts(unsigned initial) {
-    pipc::semaphore::options o;
-    o.open = pipc::open_mode::create_exclusive;
-    o.initial_value = initial;
-    return o;
-}
 
 /// Runs `ctx` until `done` (at most 20 s, the watchdog); the number of handlers it ran, or -1
 /// when the watchdog fired.
@@ -145,27 +101,27 @@ constexpr long trampoline_handlers(long ops) {
     return 2 * ops / 64 + 8;
 }
 
-} // namespace
+constexpr int immediate_loops = 2000;
 
-// `co_await op(deferred)` (and `co_await op()` where deferred is the default token): a coroutine
-// whose operations all complete at once is resumed from a trampoline too, never from inside the
-// initiation, and each operation is not one scheduler pass (2,000 loops posted are 4,000
-// handlers; with each pass an epoll_wait, 2.9 us per pair instead of 0.16 when measured).
-BOOST_AUTO_TEST_CASE_TEMPLATE(deferred_operations_resume_from_a_trampoline, B, backends) {
-    named n(object_kind::message_queue, "dfr");
+/// A coroutine sends and receives immediate_loops messages on one queue, awaiting each
+/// operation (all complete at once) with `token`. It must be resumed from a trampoline: every
+/// message (a heap-owning argument, moved through a stored resumption) intact, one scheduler
+/// pass per 64 operations or so, and the loop body at a few stack positions only.
+template <class Backend, class Token>
+void check_trampoline_loops(const char* tag, Token token) {
+    named n(object_kind::message_queue, tag);
     asio::io_context ctx;
-    pipc::async_message_queue q(ctx, n.str(), create_opts(), B::value);
-    constexpr int loops = 2000;
+    pipc::async_message_queue q(ctx, n.str(), create_opts(), Backend::value);
     std::set<std::uintptr_t> positions;
     int intact = 0;
     bool done = false;
     asio::co_spawn(
         ctx,
         [&]() -> asio::awaitable<void> {
-            for (int i = 0; i < loops; ++i) {
+            for (int i = 0; i < immediate_loops; ++i) {
                 const std::string text = "m" + std::to_string(i);
-                co_await q.async_send(cbuf(text), 0, asio::deferred);
-                pipc::message m = co_await q.async_receive_message(asio::deferred);
+                co_await q.async_send(cbuf(text), 0, token);
+                pipc::message m = co_await q.async_receive_message(token);
                 if (m.text() == text) ++intact;
                 positions.insert(stack_position());
             }
@@ -174,10 +130,40 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(deferred_operations_resume_from_a_trampoline, B, b
         asio::detached);
     const long handlers = run_counting(ctx, [&] { return done; });
     BOOST_TEST(handlers >= 0);
-    BOOST_TEST(intact == loops);
-    BOOST_TEST(handlers <= trampoline_handlers(2 * loops));
+    BOOST_TEST(intact == immediate_loops);
+    BOOST_TEST(handlers <= trampoline_handlers(2 * immediate_loops));
+    // Nested resumptions put each operation of a run one frame deeper: 25 places in 2,000 loops
+    // (17 KB apart) when measured so, with runs of 16. From the trampoline the loop body runs at
+    // a few places, by which operation began the run (the scheduler, the first resumption, a
+    // deferred one): 5.
     BOOST_TEST(positions.size() <= 8U);
     pipc::message_queue::unlink(n.str());
+}
+} // namespace
+
+// A coroutine whose operations all complete at once is resumed from a trampoline, not from
+// inside the previous resumption: the stack stays where it was.
+BOOST_AUTO_TEST_CASE_TEMPLATE(direct_resumptions_keep_the_stack_flat, B, backends) {
+    check_trampoline_loops<B>("flat", asio::use_awaitable);
+}
+
+namespace {
+
+pipc::semaphore::options sem_opts(unsigned initial) {
+    pipc::semaphore::options o;
+    o.open = pipc::open_mode::create_exclusive;
+    o.initial_value = initial;
+    return o;
+}
+
+} // namespace
+
+// `co_await op(deferred)` (and `co_await op()` where deferred is the default token): a coroutine
+// whose operations all complete at once is resumed from a trampoline too, never from inside the
+// initiation, and each operation is not one scheduler pass (2,000 loops posted are 4,000
+// handlers; with each pass an epoll_wait, 2.9 us per pair instead of 0.16 when measured).
+BOOST_AUTO_TEST_CASE_TEMPLATE(deferred_operations_resume_from_a_trampoline, B, backends) {
+    check_trampoline_loops<B>("dfr", asio::deferred);
 }
 
 // A user's own initiation that invokes a deferred operation with the handler co_await gave it,
