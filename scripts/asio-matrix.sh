@@ -71,6 +71,14 @@ if [ "${PIPC_ASIO_MATRIX_PUBLIC_PATH:-0}" = 1 ]; then
 fi
 
 wanted=("$@")
+for w in "${wanted[@]}"; do
+  known=0
+  for c in "${configs[@]}"; do [ "${c%%|*}" = "$w" ] && known=1; done
+  if [ "$known" = 0 ]; then
+    echo "asio-matrix: no configuration named $w (there are: $(printf '%s ' "${configs[@]%%|*}"))" >&2
+    exit 2
+  fi
+done
 selected() {
   [ ${#wanted[@]} -eq 0 ] && return 0
   local w
