@@ -13,8 +13,11 @@
 #include <pipc/asio/async_semaphore.hpp>
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 
 #if defined(PIPC_ASIO_HAS_IMMEDIATE_EXECUTOR)
 #include <boost/asio/bind_immediate_executor.hpp>
@@ -164,6 +167,50 @@ pipc::semaphore::options sem_opts(unsigned initial) {
 // handlers; with each pass an epoll_wait, 2.9 us per pair instead of 0.16 when measured).
 BOOST_AUTO_TEST_CASE_TEMPLATE(deferred_operations_resume_from_a_trampoline, B, backends) {
     check_trampoline_loops<B>("dfr", asio::deferred);
+}
+
+// A resumption is stored for the running trampoline only when it resumes on the trampoline's own
+// executor. One for another strand of the same io_context, reached inline through that strand's
+// dispatch, runs inside that strand (nested at once, or posted to it), never later from the
+// trampoline, outside the strand. (Compared by execution context, the first was stored and ran
+// outside it.)
+BOOST_AUTO_TEST_CASE(a_trampoline_runs_only_resumptions_of_its_own_executor) {
+    namespace d = pipc::detail;
+    asio::io_context ctx;
+    const auto s1 = asio::make_strand(ctx);
+    const auto s2 = asio::make_strand(ctx);
+    int other_strand_runs = 0, inside_other_strand = 0;
+    const auto on_s2 = [&] {
+        ++other_strand_runs;
+        if (s2.running_in_this_thread()) ++inside_other_strand;
+    };
+    bool outer_returned = false, same_ran = false, same_after_return = false, same_in_s1 = false;
+    bool started = false;
+    asio::post(s1, [&] {
+        auto outer = asio::bind_executor(s1, [&] {
+            asio::dispatch(s2, [&] {
+                auto h = asio::bind_executor(s2, on_s2);
+                d::resume_directly<d::direct_resumption::now>(ctx.get_executor(), h);
+            });
+            asio::dispatch(s2, [&] {
+                auto h = asio::bind_executor(s2, on_s2);
+                d::resume_directly<d::direct_resumption::after>(ctx.get_executor(), h);
+            });
+            auto same = asio::bind_executor(s1, [&] {
+                same_ran = true;
+                same_after_return = outer_returned;
+                same_in_s1 = s1.running_in_this_thread();
+            });
+            d::resume_directly<d::direct_resumption::after>(ctx.get_executor(), same);
+            outer_returned = true;
+        });
+        d::resume_directly<d::direct_resumption::now>(ctx.get_executor(), outer);
+        started = true;
+    });
+    BOOST_TEST(run_until(ctx, [&] { return started && same_ran && other_strand_runs == 2; }));
+    BOOST_TEST(inside_other_strand == 2);
+    BOOST_TEST(same_after_return);
+    BOOST_TEST(same_in_s1);
 }
 
 // A user's own initiation that invokes a deferred operation with the handler co_await gave it,

@@ -19,8 +19,6 @@
 #endif
 
 #include <boost/asio/associated_executor.hpp>
-#include <boost/asio/execution/context.hpp>
-#include <boost/asio/query.hpp>
 
 #include <cstddef>
 #include <tuple>
@@ -46,10 +44,12 @@ namespace pipc::detail {
 //   such handlers are posted.
 // - The resumed coroutine may start another operation that also completes at once. That
 //   resumption does not nest: it is stored and run by the first one (a trampoline) once the
-//   stack has unwound to it, so the stack stays flat. At most max_direct_resumptions run in a
-//   row on one thread; the next one is posted, which keeps a flood from starving other
+//   stack has unwound to it, so the stack stays flat. Only a resumption on the trampoline's own
+//   executor is stored: one on another executor (another strand, run inline by a strand's
+//   dispatch) still nests, inside that executor's handler. At most max_direct_resumptions run
+//   in a row on one thread; the next one is posted, which keeps a flood from starving other
 //   handlers.
-// Every other token (callbacks, deferred, use_future, parallel groups) goes through
+// Every other token (callbacks, use_future, parallel groups; deferred: below) goes through
 // complete_immediately() below.
 //
 // Against Boost >= 1.82's convention. There an operation that completes at once dispatches its
@@ -72,8 +72,8 @@ namespace pipc::detail {
 // handler. Usually that happens from the suspended coroutine's pump, as above, but not
 // necessarily: a user's own initiation that received that handler may invoke a deferred
 // operation with it, and may still touch the coroutine's state afterwards. So such a handler is
-// never called inside the initiation. It is stored for the thread's running trampoline of the
-// same context, which runs it after the initiation (and everything above it) returned, as it
+// never called inside the initiation. It is stored for the thread's running trampoline on the
+// same executor, which runs it after the initiation (and everything above it) returned, as it
 // does the nested resumptions above. Without one (or at the bound) it is posted, as Asio would,
 // and runs as a trampoline: the coroutine's next operations that complete at once run from
 // it. So a coroutine awaiting deferred operations pays one scheduler pass per 64 operations that
@@ -154,7 +154,10 @@ inline constexpr bool fits_deferred_slot = sizeof(Call) <= deferred_resumption_c
 struct direct_resumptions {
     int depth = 0;
     int run = 0;
-    const void* context = nullptr; ///< The trampoline's execution context.
+    /// The trampoline's executor: the outermost resumption's, a local of its run_resumption,
+    /// and a tag of its type (executors are compared only with executors of their own type).
+    const void* executor = nullptr;
+    const void* executor_type = nullptr;
     void (*deferred)(void*, bool call) = nullptr;
     alignas(std::max_align_t) unsigned char storage[deferred_resumption_capacity];
 };
@@ -178,28 +181,35 @@ bool may_resume_directly() noexcept {
     }
 }
 
-/// The execution context a handler resumes on: a resumption is deferred to a trampoline of
-/// the same context only (a handler that runs another io_context inside keeps its nesting).
-/// Null for an executor without one (Asio >= 1.90's default inline executor of a plain
-/// callback, which never gets here at run time: may_resume_directly<false> is false).
+/// One address per executor type.
+template <class Executor>
+inline constexpr char executor_type_tag = 0;
+
+/// Whether `handler` resumes on the running trampoline's executor. A resumption is deferred to
+/// that trampoline only: on another executor (another strand of the same io_context, run inline
+/// by a strand's dispatch; another io_context run inside a handler) the trampoline would run it
+/// after that executor's own handler returned, outside it.
 template <class Handler>
-const void* resumption_context(const Handler& handler) {
+bool on_trampoline_executor(const direct_resumptions& state, const Handler& handler) {
     const auto ex = boost::asio::get_associated_executor(handler);
-    if constexpr (requires { boost::asio::query(ex, boost::asio::execution::context); })
-        return &boost::asio::query(ex, boost::asio::execution::context);
-    else
-        return nullptr;
+    using executor_type = std::decay_t<decltype(ex)>;
+    if constexpr (requires { ex == ex; }) {
+        return state.executor_type == &executor_type_tag<executor_type> &&
+               *static_cast<const executor_type*>(state.executor) == ex;
+    } else {
+        return false;
+    }
 }
 
 /// Stores `handler(args...)` for the thread's running trampoline (see direct_resumptions),
 /// which calls it once the current resumption has unwound. Only while one runs, on the
-/// handler's own execution context, and its slot is free.
+/// handler's own executor, and its slot is free.
 template <class Handler, class... Args>
 bool defer_to_trampoline(direct_resumptions& state, Handler& handler, Args&&... args) {
     using call_type = std::tuple<std::decay_t<Handler>, std::decay_t<Args>...>;
     if constexpr (fits_deferred_slot<call_type>) {
-        if (state.depth > 0 && state.deferred == nullptr && state.context != nullptr &&
-            state.context == resumption_context(handler)) {
+        if (state.depth > 0 && state.deferred == nullptr &&
+            on_trampoline_executor(state, handler)) {
             ::new (static_cast<void*>(state.storage))
                 call_type(std::move(handler), std::forward<Args>(args)...);
             state.deferred = [](void* p, bool call) {
@@ -216,19 +226,24 @@ bool defer_to_trampoline(direct_resumptions& state, Handler& handler, Args&&... 
     return false;
 }
 
-/// Calls `handler(args...)` now as a trampoline (or nested in one of another context), then
+/// Calls `handler(args...)` now as a trampoline (or nested in one of another executor), then
 /// the resumptions stored meanwhile.
 template <class Handler, class... Args>
 void run_resumption(direct_resumptions& state, Handler& handler, Args&&... args) {
+    const auto ex = boost::asio::get_associated_executor(handler);
     ++state.run;
-    if (state.depth == 0) state.context = resumption_context(handler);
+    if (state.depth == 0) {
+        state.executor = &ex;
+        state.executor_type = &executor_type_tag<std::decay_t<decltype(ex)>>;
+    }
     ++state.depth;
     struct unwind {
         direct_resumptions& s;
         ~unwind() {
             if (--s.depth > 0) return;
             s.run = 0;
-            s.context = nullptr;
+            s.executor = nullptr;
+            s.executor_type = nullptr;
             // Only an exception leaves a deferred resumption behind (nothing runs between
             // storing it and returning to the trampoline): drop it, as a destroyed io_context
             // drops its handlers (the coroutine is destroyed).
@@ -254,9 +269,9 @@ struct trampoline_start {
 /// Hands `handler(args...)` to the coroutine's resumption as `Kind` says; only after
 /// may_resume_directly<Kind>() said yes.
 /// - `now`: called now (inside the initiation, which runs from the suspended coroutine's pump),
-///   or, inside another direct resumption on the same context, right after it unwinds.
+///   or, inside another direct resumption on the same executor, right after it unwinds.
 /// - `after`: never inside the initiation: stored for the thread's running trampoline on the
-///   same context, or posted to `io_ex` (on the handler's associated executor) to start one.
+///   same executor, or posted to `io_ex` (on the handler's associated executor) to start one.
 template <direct_resumption Kind, class IoExecutor, class Handler, class... Args>
 void resume_directly(const IoExecutor& io_ex, Handler& handler, Args&&... args) {
     auto& state = direct_resumption_state();
