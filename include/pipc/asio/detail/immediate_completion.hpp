@@ -193,7 +193,7 @@ template <class Handler>
 bool on_trampoline_executor(const direct_resumptions& state, const Handler& handler) {
     const auto ex = boost::asio::get_associated_executor(handler);
     using executor_type = std::decay_t<decltype(ex)>;
-    if constexpr (requires { ex == ex; }) {
+    if constexpr (requires(const executor_type& a, const executor_type& b) { a == b; }) {
         return state.executor_type == &executor_type_tag<executor_type> &&
                *static_cast<const executor_type*>(state.executor) == ex;
     } else {
