@@ -261,8 +261,12 @@ template <class Call>
 struct trampoline_start {
     Call call;
     void operator()() {
-        std::apply([](auto& h, auto&... a) { run_resumption(direct_resumption_state(), h, a...); },
-                   call);
+        // The arguments move on: a view or a loan cannot be copied.
+        std::apply(
+            [](auto& h, auto&... a) {
+                run_resumption(direct_resumption_state(), h, std::move(a)...);
+            },
+            call);
     }
 };
 
