@@ -452,6 +452,46 @@ BOOST_AUTO_TEST_CASE(destruction_with_pending_operations) {
     BOOST_TEST(rec == asio::error::operation_aborted);
 }
 
+// A view or a loan in a completion still pending when the object goes, and then its
+// io_context (the usual order of declaration): destroying the completion destroys them while
+// the channel handle they point into still exists (closed, so they do nothing, as after close()).
+// ASan saw a use-after-free here before. The message the view held stays first.
+BOOST_AUTO_TEST_CASE(views_and_loans_in_pending_completions_outlive_their_object) {
+    channel_name name;
+    channel tx(name, create(4));
+    send_now(tx, "kept");
+    bool called = false, resumed = false, started = false;
+    {
+        asio::io_context ctx; // never run: both completions stay posted
+        pipc::async_channel rx(ctx, name);
+        rx.async_receive_view([&](error_code, pipc::channel_view) { called = true; });
+        pipc::async_channel lender(ctx, name);
+        lender.async_loan([&](error_code, pipc::channel_loan) { called = true; });
+    }
+    {
+        asio::io_context ctx;
+        pipc::async_channel rx(ctx, name);
+        asio::co_spawn(
+            ctx,
+            [&]() -> asio::awaitable<void> {
+                started = true;
+                pipc::channel_view v = co_await rx.async_receive_view(asio::deferred);
+                resumed = true;
+            },
+            asio::detached);
+        // Until the coroutine's receive took the view: its resumption is then posted.
+        for (int i = 0; i < 100 && !started; ++i) ctx.run_one_for(50ms);
+        BOOST_TEST(started);
+    }
+    BOOST_TEST(!called);
+    BOOST_TEST(!resumed);
+    channel rx(name);
+    std::array<char, 64> buf{};
+    const auto n = rx.try_receive(std::as_writable_bytes(std::span(buf)));
+    BOOST_TEST_REQUIRE(n.has_value());
+    BOOST_TEST(std::string(buf.data(), *n) == "kept");
+}
+
 // The core closed under pending operations (through core()): they complete with errc::closed,
 // and the closed handle leaves no waiter announced, so peers ring no bell for it.
 BOOST_AUTO_TEST_CASE(closing_the_core_under_pending_operations) {

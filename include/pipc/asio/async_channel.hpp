@@ -14,6 +14,7 @@
 #include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/associator.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/buffer.hpp>
@@ -53,9 +54,55 @@ enum class channel_completion {
 /// Result types: a send has none.
 struct channel_no_result {};
 
+/// Results that point into the object's channel handle: a view and a loan.
+template <class Result>
+inline constexpr bool holds_a_slot = std::is_same_v<std::decay_t<Result>, channel_view> ||
+                                     std::is_same_v<std::decay_t<Result>, channel_loan>;
+
+/// A handler that keeps the object's state (and so the channel handle a view or a loan points
+/// into) alive while its completion is pending. Bound with its result by move_binder2, whose
+/// result is destroyed before its handler: a completion destroyed unrun (its io_context
+/// destroyed after the object) destroys its view or loan while the handle still exists (closed,
+/// so they do nothing, as after close()). Transparent to Asio (associators below).
+template <class Handler>
+class state_holding_handler {
+public:
+    state_holding_handler(Handler&& h, std::shared_ptr<void> state)
+        : handler_(std::move(h)), state_(std::move(state)) {}
+
+    template <class... Args>
+    void operator()(Args&&... args) {
+        std::move(handler_)(std::forward<Args>(args)...);
+    }
+
+    const Handler& get() const noexcept { return handler_; }
+
+private:
+    Handler handler_;
+    std::shared_ptr<void> state_;
+};
+
+/// `h` bound to `ec` and `r`; for a view or a loan, holding `state` while it is pending.
+template <class Handler, class Result>
+auto bind_channel_result(Handler&& h, error_code ec, Result&& r,
+                         const std::shared_ptr<void>& state) {
+    using handler_type = std::decay_t<Handler>;
+    using R = std::decay_t<Result>;
+    if constexpr (holds_a_slot<R>) {
+        using holder = state_holding_handler<handler_type>;
+        return boost::asio::detail::move_binder2<holder, error_code, R>(
+            0, holder(handler_type(std::forward<Handler>(h)), state), ec,
+            R(std::forward<Result>(r)));
+    } else {
+        return boost::asio::detail::move_binder2<handler_type, error_code, R>(
+            0, handler_type(std::forward<Handler>(h)), ec, R(std::forward<Result>(r)));
+    }
+}
+
+/// `state`: the object's state, which a pending view or loan needs (see state_holding_handler).
 template <class IoExecutor, class Handler, class Result>
 void deliver_channel_result(channel_completion how, const IoExecutor& ex, Handler&& h,
-                            error_code ec, Result&& r) {
+                            error_code ec, Result&& r, const std::shared_ptr<void>& state = {}) {
     namespace asio = boost::asio;
     auto run = [&](auto bound) {
         switch (how) {
@@ -81,8 +128,7 @@ void deliver_channel_result(channel_completion how, const IoExecutor& ex, Handle
     if constexpr (std::is_same_v<R, channel_no_result>)
         run(asio::detail::bind_handler(std::forward<Handler>(h), ec));
     else
-        run(asio::detail::move_binder2<std::decay_t<Handler>, error_code, R>(
-            0, std::decay_t<Handler>(std::forward<Handler>(h)), ec, R(std::forward<Result>(r))));
+        run(bind_channel_result(std::forward<Handler>(h), ec, std::forward<Result>(r), state));
 }
 
 /// One try of each operation: true when it is finished (with a result or an error in `ec`).
@@ -144,7 +190,8 @@ struct channel_op_base {
     /// One try; true when finished (result or error stored).
     virtual bool attempt(channel& ch) = 0;
     /// Destroys this operation and delivers the stored result (after a successful attempt()).
-    virtual void finish(channel_completion how) = 0;
+    /// `state`: the object's state, which a pending view or loan holds.
+    virtual void finish(channel_completion how, const std::shared_ptr<void>& state) = 0;
     /// Destroys this operation and delivers operation_aborted (or `ec`): nothing moved.
     virtual void abort(error_code ec) = 0;
     /// Destroys this operation without calling its handler.
@@ -207,7 +254,7 @@ public:
 
     bool attempt(channel& ch) override { return try_(ch, ec_, result_); }
 
-    void finish(channel_completion how) override {
+    void finish(channel_completion how, const std::shared_ptr<void>& state) override {
         disconnect();
         allocator_type alloc(allocator_of(handler_)); // before the handler is moved from
         Handler h(std::move(handler_));
@@ -215,7 +262,7 @@ public:
         result_type r(std::move(result_));
         Executor ex(std::move(ex_));
         free_with(alloc);
-        deliver_channel_result(how, ex, std::move(h), ec, std::move(r));
+        deliver_channel_result(how, ex, std::move(h), ec, std::move(r), state);
     }
 
     void abort(error_code ec) override {
@@ -314,14 +361,24 @@ public:
             error_code ec;
             typename Try::result_type r{};
             if ((Try::ready(ch_) && t(ch_, ec, r)) || spin_once(t, ec, r)) {
+                using result_type = typename Try::result_type;
                 if (detail::may_resume_directly<resumption>()) {
-                    if constexpr (std::is_same_v<typename Try::result_type, channel_no_result>)
+                    if constexpr (std::is_same_v<result_type, channel_no_result>) {
                         return detail::resume_directly<resumption>(ex_, handler, ec);
-                    else
+                    } else if constexpr (resumption == direct_resumption::after &&
+                                         holds_a_slot<result_type>) {
+                        // Perhaps posted: the view or loan keeps its channel handle alive.
+                        auto bound = bind_channel_result(std::forward<Handler>(handler), ec,
+                                                         std::move(r), this->shared_from_this());
+                        return detail::resume_directly<resumption>(ex_, bound);
+                    } else {
                         return detail::resume_directly<resumption>(ex_, handler, ec, std::move(r));
+                    }
                 }
+                std::shared_ptr<void> keep;
+                if constexpr (holds_a_slot<result_type>) keep = this->shared_from_this();
                 deliver_channel_result(channel_completion::immediate, ex_,
-                                       std::forward<Handler>(handler), ec, std::move(r));
+                                       std::forward<Handler>(handler), ec, std::move(r), keep);
                 return;
             }
         }
@@ -393,7 +450,8 @@ private:
     void pump(int dir, channel_completion how = channel_completion::dispatch, bool woke = false) {
         if (pumping_[dir] || closed_) return;
         pumping_[dir] = true;
-        auto keep = this->shared_from_this(); // a handler may destroy the I/O object
+        auto keep = this->shared_from_this();     // a handler may destroy the I/O object
+        const std::shared_ptr<void> state = keep; // for the views and loans it delivers
         auto& q = queue_[dir];
         int served = 0;
         for (;;) {
@@ -401,7 +459,7 @@ private:
                 channel_op_base* op = q.front().release();
                 q.pop_front();
                 ++served;
-                op->finish(how);
+                op->finish(how, state);
                 if (closed_) {
                     pumping_[dir] = false;
                     return;
@@ -532,7 +590,10 @@ inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 /// operation completes with success even if cancellation was requested meanwhile. As with
 /// every Asio object, a completion whose execution context is destroyed before it runs is
 /// destroyed with its result (a received message, a view, a loan: the view and loan give their
-/// slot back as their destructors do).
+/// slot back as their destructors do). A pending view or loan keeps the object's channel handle
+/// in memory, so the io_context may also be destroyed after the object (the usual order of
+/// declaration); the handle is closed by then, so the view and loan do nothing, as after
+/// close(): the viewed message stays first for the next receive.
 ///
 /// @par Completion at once
 /// An operation that can finish at once (a message is there, a slot is free, an argument is
@@ -875,3 +936,17 @@ private:
 using async_channel = basic_async_channel<>;
 
 } // namespace pipc
+
+/// @cond PIPC_INTERNAL
+/// The state-holding wrapper is transparent to Asio: executor, allocator, cancellation slot and
+/// immediate executor of the wrapped handler are its own.
+template <template <class, class> class Associator, class Handler, class DefaultCandidate>
+struct boost::asio::associator<Associator, pipc::detail::state_holding_handler<Handler>,
+                               DefaultCandidate> : Associator<Handler, DefaultCandidate> {
+    static typename Associator<Handler, DefaultCandidate>::type
+    get(const pipc::detail::state_holding_handler<Handler>& h,
+        const DefaultCandidate& c = DefaultCandidate()) noexcept {
+        return Associator<Handler, DefaultCandidate>::get(h.get(), c);
+    }
+};
+/// @endcond
