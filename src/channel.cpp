@@ -652,16 +652,25 @@ std::optional<std::uint64_t> channel::claim_after_miss(const detail::deadline& d
     // batches instead of one wake-up per released slot, or after watermark_patience.
     bool eager = !dl.infinite;
     for (;;) {
-        h.room_sleepers.fetch_add(1, std::memory_order_relaxed);
+        // seq_cst with leave's disarm below: a producer arriving as the last one leaves either
+        // is counted before that one looks, or arms the flag after it was cleared.
+        h.room_sleepers.fetch_add(1, std::memory_order_seq_cst);
         if (eager) h.room_eager.fetch_add(1, std::memory_order_relaxed);
-        h.room_armed.store(1, std::memory_order_relaxed);
+        h.room_armed.store(1, std::memory_order_seq_cst);
         // Dekker with release_front: either the re-check below sees the released slot, or the
         // consumer sees the flag.
         std::atomic_thread_fence(std::memory_order_seq_cst);
         const std::uint32_t word = h.room_futex.load(std::memory_order_acquire);
         auto leave = [&] {
             if (eager) h.room_eager.fetch_sub(1, std::memory_order_relaxed);
-            h.room_sleepers.fetch_sub(1, std::memory_order_relaxed);
+            // The last one out takes the flag down if no waker did (it found a slot itself, or
+            // timed out): a flag left up sends the consumer's next release into the kernel.
+            if (h.room_sleepers.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+                h.room_armed.load(std::memory_order_relaxed) != 0) {
+                h.room_armed.store(0, std::memory_order_seq_cst);
+                if (h.room_sleepers.load(std::memory_order_seq_cst) != 0)
+                    h.room_armed.store(1, std::memory_order_seq_cst);
+            }
         };
         if (auto pos = try_claim()) {
             leave();

@@ -924,6 +924,23 @@ BOOST_AUTO_TEST_CASE(timed_sender_is_woken_at_the_first_free_slot) {
     BOOST_TEST(word_at(m, room_sleepers_at) == 0U);
 }
 
+BOOST_AUTO_TEST_CASE(timed_out_sender_leaves_nobody_armed) {
+    // A send that gives up must take its sleep announcement with it, or the consumer's next
+    // release goes into the kernel to wake a producer that is not there.
+    named name(kind);
+    channel rx(name, create(8, 64));
+    for (int i = 0; i < 8; ++i) BOOST_TEST_REQUIRE(rx.try_send(bytes_of("x")));
+    pipc::shared_memory shm(name);
+    auto m = shm.map();
+    channel tx(name.str());
+    pipc::error_code ec;
+    BOOST_TEST(!tx.send_for(bytes_of("late"), 1ms, ec));
+    BOOST_TEST(!ec);
+    BOOST_TEST(word_at(m, room_sleepers_at) == 0U);
+    BOOST_TEST(word_at(m, room_eager_at) == 0U);
+    BOOST_TEST(word_at(m, room_armed_at) == 0U);
+}
+
 BOOST_AUTO_TEST_CASE(consumer_going_to_sleep_wakes_a_watermark_sleeper) {
     // The consumer stops at an unpublished slot with room in the ring but below the watermark:
     // before it sleeps it must wake the producer, or both could wait for each other.
