@@ -7,10 +7,13 @@
 #include "sys.hpp"
 
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <utility>
 
@@ -152,6 +155,18 @@ int monotonic_clocklock(::pthread_mutex_t* m, const ::timespec* abs) noexcept {
 #else
     return ::pthread_mutex_clocklock(m, CLOCK_MONOTONIC, abs);
 #endif
+}
+
+// True when the lock word names a live thread other than the caller's. A try then fails here:
+// glibc's robust clocklock marks the word "waiters" before it notices that the deadline has
+// passed, and that mark sends the holder's next unlock into the kernel to wake nobody. The
+// caller's own TID (already_owner), a dead owner and a free word go on to glibc.
+bool held_by_another_thread(::pthread_mutex_t* m) noexcept {
+    const auto word = static_cast<unsigned>(
+        std::atomic_ref<int>(m->__data.__lock).load(std::memory_order_relaxed));
+    const unsigned owner = word & FUTEX_TID_MASK;
+    return owner != 0 && (word & FUTEX_OWNER_DIED) == 0 &&
+           owner != static_cast<unsigned>(::gettid());
 }
 
 } // namespace
@@ -298,6 +313,7 @@ bool robust_mutex::try_lock(error_code& ec) {
     // lock word and returns ENOTRECOVERABLE without releasing it (it tests the CAS result
     // against our TID instead of 0), so every later lock by anyone would hang or fail with
     // EDEADLK. clocklock with an expired deadline is a try-lock without that flaw.
+    if (held_by_another_thread(mutex_)) return finish_lock(EBUSY, ec);
     static constexpr ::timespec expired{0, 0};
     return finish_lock(monotonic_clocklock(mutex_, &expired), ec);
 }
@@ -315,6 +331,7 @@ bool robust_mutex::lock_until(const detail::deadline& dl, error_code& ec) {
         return false;
     }
     if (dl.infinite) return finish_lock(::pthread_mutex_lock(mutex_), ec);
+    if (dl.when <= std::chrono::steady_clock::now()) return try_lock(ec);
     // steady_clock is CLOCK_MONOTONIC on Linux, so the deadline passes through unchanged.
     const ::timespec abs = detail::to_timespec(dl.when.time_since_epoch());
     return finish_lock(monotonic_clocklock(mutex_, &abs), ec);

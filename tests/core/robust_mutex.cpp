@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE robust_mutex
 #include <boost/test/unit_test.hpp>
 
+#include <pipc/inspect.hpp>
 #include <pipc/robust_mutex.hpp>
 #include <pipc/shared_memory.hpp>
 
@@ -364,6 +365,29 @@ BOOST_AUTO_TEST_CASE(timed_lock) {
     m.consistent();
     m.unlock();
     BOOST_TEST(m.try_lock_for(std::chrono::duration<double>(INFINITY)));
+    m.unlock();
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_try_leaves_no_waiter_mark) {
+    // A try (or a wait whose deadline has passed) on a mutex another process holds must not
+    // mark the lock word "waiters": that mark sends the holder's unlock into the kernel to wake
+    // a thread that is not there.
+    mutex_name n;
+    robust_mutex m(n, create_opts());
+    pipc_test::handshake locked;
+    const pid_t holder = fork_holder(n.str(), locked);
+    locked.wait();
+    BOOST_TEST(!m.try_lock());
+    BOOST_TEST(!m.try_lock_for(0s));
+    BOOST_TEST(!m.try_lock_until(std::chrono::steady_clock::now() - 1s));
+    const auto state = pipc::inspect_robust_mutex(n.str());
+    BOOST_TEST((state.status == pipc::robust_mutex_status::held));
+    BOOST_TEST(!state.waiters);
+    kill_and_reap(holder);
+    error_code ec;
+    BOOST_TEST(m.try_lock(ec)); // the death is still reported to the next locker
+    BOOST_TEST((ec == errc::owner_dead));
+    m.consistent();
     m.unlock();
 }
 
