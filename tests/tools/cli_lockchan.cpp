@@ -142,6 +142,13 @@ BOOST_AUTO_TEST_CASE(lock_states_as_ls_info_and_doctor_see_them) {
     const auto held = lock_entry(n.name);
     BOOST_TEST(held.at("state").as_string() == "held");
     BOOST_TEST(held.at("owner_pid").as_int64() == holder.pid());
+    // Under its shm object's name too, it is a lock, as `ls` names it.
+    const auto as_shm =
+        json(run({"shm", "info", "/pipc-robust-mutex." + n.name.substr(1), "--json"}).out)
+            .as_object();
+    BOOST_TEST(as_shm.at("kind").as_string() == "lock");
+    BOOST_TEST(as_shm.at("name").as_string() == n.name);
+    BOOST_TEST(as_shm.at("state").as_string() == "held");
     info = run({"lock", "info", n.name});
     BOOST_TEST(info.out.find("held by PID " + std::to_string(holder.pid())) != std::string::npos,
                info.out);
@@ -439,12 +446,23 @@ BOOST_AUTO_TEST_CASE(channel_doorbells_in_ls_doctor_and_rm) {
     BOOST_TEST(find(ls, "bell", room_bell) != nullptr);
     BOOST_TEST(find(ls, "channel", n.str()) == nullptr); // --kind bell: the bells only
     BOOST_TEST(!doctor_warns_about("channel", data_bell));
+    // `shm info` names what `ls` names: a bell (no size, its channel), and the channel itself.
+    auto info = json(run({"shm", "info", data_bell, "--json"}).out).as_object();
+    BOOST_TEST(info.at("kind").as_string() == "bell");
+    BOOST_TEST(info.at("channel").as_string() == n.str());
+    BOOST_TEST(!info.at("orphaned").as_bool());
+    BOOST_TEST(info.at("size").is_null());
+    info = json(run({"shm", "info", n.str(), "--json"}).out).as_object();
+    BOOST_TEST(info.at("kind").as_string() == "channel");
+    BOOST_TEST(info.at("size").as_int64() > 0);
 
     BOOST_REQUIRE(::shm_unlink(n.c_str()) == 0); // as a program that knows nothing of bells
     ls = json(run({"ls", "--json"}).out);
     bell = find(ls, "bell", data_bell);
     BOOST_REQUIRE(bell != nullptr);
     BOOST_TEST(bell->at("orphaned").as_bool());
+    info = json(run({"shm", "info", data_bell, "--json"}).out).as_object();
+    BOOST_TEST(info.at("orphaned").as_bool());
     BOOST_TEST(doctor_warns_about("channel", data_bell, "no longer exists"));
 
     const auto rm = run({"rm", data_bell, room_bell});

@@ -559,7 +559,10 @@ void add_shm(CLI::App& app) {
             bool json = false;
         };
         auto o = std::make_shared<options>();
-        auto* cmd = add_command(*shm, "info", "Show a segment's size, owner and holders");
+        auto* cmd = add_command(*shm, "info",
+                                "Show a segment's size, owner and holders; pipc's own kinds in "
+                                "/dev/shm (a channel, a robust mutex, a channel's doorbell) are "
+                                "shown as `ls` shows them");
         cmd->add_option("NAME", o->name, "Segment name")
             ->required()
             ->check(name_validator(object_kind::shared_memory));
@@ -572,7 +575,27 @@ void add_shm(CLI::App& app) {
                                                    ": " + std::strerror(errno));
             auto info = info_from_stat(object_kind::shared_memory, o->name, st,
                                        "/dev/shm/" + o->name.substr(1));
-            info.size = static_cast<std::uint64_t>(st.st_size);
+            // What `pipc ls` would call it: pipc's own kinds are shm objects too.
+            if (S_ISFIFO(st.st_mode)) {
+                // A FIFO has no size; a channel's doorbell names its channel.
+                info.bell_of = bell_channel(o->name.substr(1));
+                if (!info.bell_of.empty()) {
+                    info.type = shm_type::bell;
+                    object_info channel;
+                    channel.name = info.bell_of;
+                    info.bell_orphaned = !fill_channel(channel);
+                }
+            } else {
+                info.size = static_cast<std::uint64_t>(st.st_size);
+                const std::string_view file = std::string_view(o->name).substr(1);
+                if (file.rfind(lock_file_prefix, 0) == 0 && file.size() > lock_file_prefix.size()) {
+                    info.type = shm_type::lock;
+                    info.name = "/" + std::string(file.substr(lock_file_prefix.size()));
+                    fill_lock(info);
+                } else {
+                    fill_channel(info);
+                }
+            }
             print_info(info, o->json);
         });
     }
