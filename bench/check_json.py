@@ -52,6 +52,14 @@ for r in results:
     # Optional: CPU time of both processes per round trip (what spinning costs).
     assert "cpu_us_per_rt" not in r or (isinstance(r["cpu_us_per_rt"], (int, float))
                                         and r["cpu_us_per_rt"] >= 0), r
+    # Context switches per message of the one-way stream: measured by the blocking loops, and on
+    # one CPU a stream cannot run without handing the CPU over between the two processes.
+    if "stream_ctx_switches_per_msg" in r:
+        assert isinstance(r["stream_ctx_switches_per_msg"], (int, float)), r
+        assert r["stream_ctx_switches_per_msg"] >= 0, r
+    if (r["pin"] == "same-cpu" and r["msgs_per_s"] is not None
+            and r["transport"] + "/" + r["impl"] in ("mq/raw", "channel/pipc-blocking")):
+        assert r.get("stream_ctx_switches_per_msg", 0) > 0, ("no stream context switches", r)
     seen.add(r["transport"] + "/" + r["impl"])
 assert not doc.get("failures"), doc.get("failures")
 missing = want - seen

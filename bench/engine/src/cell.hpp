@@ -49,6 +49,8 @@ struct measurement {
     /// CPU time (user + system, all threads) of both processes per timed round trip, in us:
     /// what a wait strategy's spinning costs. < 0: not measured.
     double cpu_us_per_rt = -1;
+    /// Context switches of both processes per timed stream message. < 0: not measured.
+    double stream_switches_per_msg = -1;
     long depth = 0; ///< Effective in-flight limit of the throughput phase.
 };
 
@@ -176,9 +178,11 @@ void peer_blocking(E& e, const cell_spec& s, std::vector<std::byte>& buf, pair_s
     e.tput_begin_peer();
     const std::uint64_t n = s.tput_warmup + s.tput_msgs;
     for (std::uint64_t i = 0; i < n; ++i) {
+        if (i == s.tput_warmup) cs0 = process_switches();
         seq_put(buf.data(), i);
         e.tput_send(buf.data(), buf.size());
     }
+    ps.report(process_switches() - cs0);
 }
 
 template <class E>
@@ -216,13 +220,19 @@ void initiator_blocking(E& e, const cell_spec& s, std::vector<std::byte>& buf, m
     e.tput_begin_initiator();
     const std::uint64_t n = s.tput_warmup + s.tput_msgs;
     std::int64_t t0 = 0;
+    std::int64_t stream_cs0 = process_switches(); // tput_warmup == 0: the window starts here
     for (std::uint64_t i = 0; i < n; ++i) {
         e.tput_recv(buf.data(), buf.size());
         if constexpr (E::checks_seq) seq_check("stream", i, seq_get(buf.data()));
-        if (i + 1 == s.tput_warmup) t0 = now_ns();
+        if (i + 1 == s.tput_warmup) {
+            t0 = now_ns();
+            stream_cs0 = process_switches();
+        }
     }
     const std::int64_t t1 = now_ns();
     m.msgs_per_s = double(s.tput_msgs) * 1e9 / double(t1 - t0);
+    const std::int64_t own = process_switches() - stream_cs0;
+    m.stream_switches_per_msg = double(own + ps.collect()) / double(s.tput_msgs);
 }
 
 /// Default stream operations: the same send/recv (depth limited by the object itself).

@@ -243,7 +243,7 @@ struct wire {
     int ok = 0;
     char error[480] = {};
     double p50, p90, p99, p999, max, min, mean, msgs_per_s, switches_per_rt, peer_switches_per_rt,
-        cpu_us_per_rt;
+        cpu_us_per_rt, stream_switches_per_msg;
     long depth;
     int curve_n;
     double curve_x[curve_points], curve_y[curve_points];
@@ -360,6 +360,7 @@ void run_cell(const variant& v, const cell_spec& spec, cell_result& out) {
             w->switches_per_rt = m.switches_per_rt;
             w->peer_switches_per_rt = m.peer_switches_per_rt;
             w->cpu_us_per_rt = m.cpu_us_per_rt;
+            w->stream_switches_per_msg = m.stream_switches_per_msg;
             w->depth = m.depth;
             w->ok = 1;
         } catch (const std::exception& e) {
@@ -392,6 +393,7 @@ void run_cell(const variant& v, const cell_spec& spec, cell_result& out) {
     if (w->switches_per_rt >= 0) s.switches_per_rt = w->switches_per_rt;
     if (w->peer_switches_per_rt >= 0) s.peer_switches_per_rt = w->peer_switches_per_rt;
     if (w->cpu_us_per_rt >= 0) s.cpu_us_per_rt = w->cpu_us_per_rt;
+    if (w->stream_switches_per_msg >= 0) s.stream_switches_per_msg = w->stream_switches_per_msg;
     out.depth = w->depth;
 }
 

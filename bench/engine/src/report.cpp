@@ -387,14 +387,16 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
                  "the floor of the same run and pinning\n(mq/* and channel/* vs mq/raw at the same "
                  "size; sem/* "
                  "and shm/* vs sem/raw; pipe and eventfd vs mq/raw as kernel baselines); xepoll: "
-                 "vs mq/raw-epoll, the event-loop floor. cs/rt: context switches of both "
-                 "processes (all threads) per timed round trip; cpu/rt: their CPU time (user + "
+                 "vs mq/raw-epoll, the event-loop floor. cs/msg: context switches of both "
+                 "processes per message of the one-way stream (blocking variants); cs/rt: the "
+                 "same per timed round trip; cpu/rt: their CPU time (user + "
                  "sys, getrusage) per timed round trip in us, what spinning costs.\n");
     for (const auto& pin : pins_of(r)) {
         std::fprintf(out, "\n== %s: %s ==\n", pin.c_str(), pin_description(r, pin).c_str());
-        std::fprintf(out, "%-8s %-22s %5s %8s %8s %8s %8s %9s %10s %5s %6s  %-8s %6s %6s %6s %6s\n",
+        std::fprintf(out,
+                     "%-8s %-22s %5s %8s %8s %8s %8s %9s %10s %6s %5s %6s  %-8s %6s %6s %6s %6s\n",
                      "transp", "impl", "size", "p50", "p90", "p99", "p99.9", "max", "msgs/s",
-                     "cs/rt", "cpu/rt", "floor", "xp50", "xp99", "xtput", "xepoll");
+                     "cs/msg", "cs/rt", "cpu/rt", "floor", "xp50", "xp99", "xtput", "xepoll");
         std::vector<const cell_result*> rows;
         for (const auto& c : r.cells)
             if (c.pin == pin) rows.push_back(&c);
@@ -428,12 +430,14 @@ void print_table(const run_result& r, const options& o, std::FILE* out) {
                                        ? fmt("%.1f", *s.switches_per_rt + *s.peer_switches_per_rt)
                                        : "-";
             const std::string cpu = s.cpu_us_per_rt ? fmt("%.2f", *s.cpu_us_per_rt) : "-";
+            const std::string stream_cs =
+                s.stream_switches_per_msg ? fmt("%.3f", *s.stream_switches_per_msg) : "-";
             std::fprintf(out,
-                         "%-8s %-22s %5s %8.2f %8.2f %8.2f %8.2f %9.2f %10s %5s %6s  %-8s %6s %6s "
-                         "%6s %6s\n",
+                         "%-8s %-22s %5s %8.2f %8.2f %8.2f %8.2f %9.2f %10s %6s %5s %6s  %-8s %6s "
+                         "%6s %6s %6s\n",
                          c->transport.c_str(), c->impl.c_str(), size.c_str(), s.p50, s.p90, s.p99,
-                         s.p999, s.max, tput.c_str(), cs.c_str(), cpu.c_str(), floor.c_str(),
-                         xp50.c_str(), xp99.c_str(), xt.c_str(), xe.c_str());
+                         s.p999, s.max, tput.c_str(), stream_cs.c_str(), cs.c_str(), cpu.c_str(),
+                         floor.c_str(), xp50.c_str(), xp99.c_str(), xt.c_str(), xe.c_str());
         }
     }
     if (!r.cells.empty() && r.cells.front().impl != "peer") {
@@ -578,6 +582,8 @@ std::string to_json(const run_result& r, const options& o) {
         if (s.peer_switches_per_rt)
             row["peer_ctx_switches_per_rt"] = round3(*s.peer_switches_per_rt);
         if (s.cpu_us_per_rt) row["cpu_us_per_rt"] = round3(*s.cpu_us_per_rt);
+        if (s.stream_switches_per_msg)
+            row["stream_ctx_switches_per_msg"] = round3(*s.stream_switches_per_msg);
         row["min_us"] = round3(s.min);
         row["mean_us"] = round3(s.mean);
         row["warmup"] = c.warmup;

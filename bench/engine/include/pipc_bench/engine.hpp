@@ -53,6 +53,9 @@ struct cell_stats {
     std::optional<double> peer_switches_per_rt; ///< The same for the peer process.
     /// CPU time (user + system) of both processes per timed round trip, us (getrusage).
     std::optional<double> cpu_us_per_rt;
+    /// Context switches of both processes per message of the timed one-way stream: how often
+    /// the two sides hand the CPU to each other (blocking variants only).
+    std::optional<double> stream_switches_per_msg;
     /// Percentile curve for the plot: (x, latency) with x = -log10(1 - p).
     std::vector<std::pair<double, double>> curve;
 };
