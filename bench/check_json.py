@@ -31,7 +31,8 @@ assert results, "no results"
 transports = {"mq", "channel", "sem", "shm", "pipe", "eventfd", "lock"}
 impls = {"raw", "raw-epoll", "pipc-blocking", "pipc-blocking-zc", "pipc-blocking-cap64",
          "pipc-blocking-zc-cap64", "pipc-async", "pipc-async-zc", "pipc-async-public",
-         "pipc-async-notify", "boost-interprocess"}
+         "pipc-async-notify", "boost-interprocess", "pipc-async-deferred",
+         "pipc-async-deferred-spin"}
 # Spinning wait strategies of the pipc variants (pipc::wait_strategy).
 impls |= {base + suffix for base in ("pipc-blocking", "pipc-async") for suffix in ("-spin", "-adaptive")}
 # The floor of a spinning queue wait, and the free-semaphore cells (one process, batches).

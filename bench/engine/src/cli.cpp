@@ -17,6 +17,7 @@ void add_bench_options(CLI::App& app, const std::shared_ptr<options>& o) {
                    "pipc-blocking, pipc-blocking-zc, pipc-blocking-cap64, "
                    "pipc-blocking-zc-cap64, pipc-blocking-spin, pipc-blocking-adaptive, "
                    "pipc-async, pipc-async-zc, pipc-async-spin, pipc-async-adaptive, "
+                   "pipc-async-deferred, pipc-async-deferred-spin, "
                    "pipc-async-public, pipc-async-notify, pipc-async-free, pipc-async-free-try, "
                    "boost-interprocess")
         ->delimiter(',');

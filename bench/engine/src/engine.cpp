@@ -205,6 +205,8 @@ int impl_rank(const std::string& t) {
                                   "pipc-async-zc",
                                   "pipc-async-spin",
                                   "pipc-async-adaptive",
+                                  "pipc-async-deferred",
+                                  "pipc-async-deferred-spin",
                                   "pipc-async-public",
                                   "pipc-async-notify",
                                   "pipc-async-free",

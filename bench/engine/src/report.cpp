@@ -336,6 +336,8 @@ std::vector<target> targets(const run_result& r) {
             cell_at(r, "cross-cpu", "mq", impl, 64), mq_raw_spin, 1.1, true, p50);
     add_us("channel", "pipc-blocking-spin", 64, 1.0);
     add_us("channel", "pipc-async-spin", 64, 1.0);
+    // The same awaited with the deferred token (Asio's default from Boost 1.87).
+    add_us("channel", "pipc-async-deferred-spin", 64, 1.0);
     if (r.instrument.ns_per_sample > 0) {
         target t;
         t.what = "instrument cost per sample, ns";

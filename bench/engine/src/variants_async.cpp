@@ -30,10 +30,13 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <exception>
+#include <tuple>
+#include <type_traits>
 #endif
 
 namespace pipc_bench::detail {
@@ -81,6 +84,15 @@ constexpr bool direct_ops() {
         return false;
 }
 
+/// The size a direct receive completed with: a queue's (size, priority), a channel's size.
+template <class T>
+std::size_t received_size(const T& got) {
+    if constexpr (std::is_integral_v<T>)
+        return got;
+    else
+        return std::get<0>(got);
+}
+
 // co_await e.recv / e.tput_recv, checking a direct receive's size (a macro-free spelling would
 // need a coroutine, which is what direct operations avoid).
 // NOLINTBEGIN(bugprone-macro-parentheses): `op` names a member function
@@ -88,7 +100,7 @@ constexpr bool direct_ops() {
     do {                                                                                           \
         if constexpr (direct_ops<E>()) {                                                           \
             const auto got = co_await (e).op((p), (n));                                            \
-            check_len(std::get<0>(got), (n));                                                      \
+            check_len(received_size(got), (n));                                                    \
         } else {                                                                                   \
             co_await (e).op((p), (n));                                                             \
         }                                                                                          \
@@ -390,9 +402,13 @@ namespace {
 /// publish to send, async_receive_view and release to receive (the receiver still copies the
 /// message out, to check it, as every variant does). Spin: both handles' wait strategy (an
 /// operation that cannot finish at its first try spins in its initiation, then waits on the
-/// doorbell).
-template <bool ZeroCopy, spin_mode Spin = spin_mode::block>
+/// doorbell). Deferred (copying only): the operations awaited with the `deferred` token, Asio's
+/// default token from Boost 1.87, instead of `use_awaitable`; an operation that completes at once
+/// then resumes the coroutine from the library's trampoline (async_channel.hpp, "Completion at
+/// once") instead of through use_awaitable's handler.
+template <bool ZeroCopy, spin_mode Spin = spin_mode::block, bool Deferred = false>
 struct channel_async {
+    static_assert(!(ZeroCopy && Deferred), "the deferred variants are copying ones");
     static constexpr bool checks_seq = true;
     static void create(const cell_spec& s) {
         pipc::channel::options o;
@@ -411,29 +427,40 @@ struct channel_async {
     }
     channel_async(asio::io_context& ctx, const cell_spec& s, bool initiator)
         : in_(ctx, in_name(s, initiator), opts()), out_(ctx, out_name(s, initiator), opts()) {}
-    asio::awaitable<void> send(const std::byte* p, std::size_t n) {
-        if constexpr (ZeroCopy) {
-            pipc::channel_loan loan = co_await out_.async_loan(asio::use_awaitable);
-            std::memcpy(loan.buffer().data(), p, n);
-            loan.publish(n);
-        } else {
-            co_await out_.async_send(asio::buffer(p, n), asio::use_awaitable);
-        }
+    // Copying: the library's awaitables themselves, as the queue's (see direct_ops). Zero-copy
+    // needs a step after each completion (write and publish, read and release): a coroutine.
+    static constexpr bool direct = !ZeroCopy;
+    auto send(const std::byte* p, std::size_t n) {
+        if constexpr (ZeroCopy)
+            return send_in_place(p, n);
+        else
+            return out_.async_send(asio::buffer(p, n), token());
     }
-    asio::awaitable<void> recv(std::byte* p, std::size_t n) {
-        if constexpr (ZeroCopy) {
-            pipc::channel_view v = co_await in_.async_receive_view(asio::use_awaitable);
-            check_len(v.size(), n);
-            std::memcpy(p, v.data().data(), n);
-        } else {
-            const std::size_t got =
-                co_await in_.async_receive(asio::buffer(p, n), asio::use_awaitable);
-            check_len(got, n);
-        }
+    auto recv(std::byte* p, std::size_t n) {
+        if constexpr (ZeroCopy)
+            return receive_in_place(p, n);
+        else
+            return in_.async_receive(asio::buffer(p, n), token());
+    }
+    static auto token() {
+        if constexpr (Deferred)
+            return asio::deferred;
+        else
+            return asio::use_awaitable;
+    }
+    asio::awaitable<void> send_in_place(const std::byte* p, std::size_t n) {
+        pipc::channel_loan loan = co_await out_.async_loan(asio::use_awaitable);
+        std::memcpy(loan.buffer().data(), p, n);
+        loan.publish(n);
+    }
+    asio::awaitable<void> receive_in_place(std::byte* p, std::size_t n) {
+        pipc::channel_view v = co_await in_.async_receive_view(asio::use_awaitable);
+        check_len(v.size(), n);
+        std::memcpy(p, v.data().data(), n);
     }
     void tput_begin_initiator() {}
-    asio::awaitable<void> tput_send(const std::byte* p, std::size_t n) { return send(p, n); }
-    asio::awaitable<void> tput_recv(std::byte* p, std::size_t n) { return recv(p, n); }
+    auto tput_send(const std::byte* p, std::size_t n) { return send(p, n); }
+    auto tput_recv(std::byte* p, std::size_t n) { return recv(p, n); }
 
     pipc::async_channel in_, out_;
 };
@@ -496,6 +523,10 @@ void register_async_variants(std::vector<variant>& out) {
     out.push_back({"channel", spin_impl("pipc-async", spin_mode::adaptive), true,
                    channel_cell<channel_async<false, spin_mode::adaptive>>});
     out.push_back({"channel", "pipc-async-zc", true, channel_cell<channel_async<true>>});
+    out.push_back({"channel", "pipc-async-deferred", true,
+                   channel_cell<channel_async<false, spin_mode::block, true>>});
+    out.push_back({"channel", spin_impl("pipc-async-deferred", spin_mode::spin), true,
+                   channel_cell<channel_async<false, spin_mode::spin, true>>});
 #endif
     (void)out;
 }
