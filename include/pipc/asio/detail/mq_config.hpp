@@ -5,6 +5,15 @@
 #include <boost/asio/detail/config.hpp>
 #include <boost/asio/version.hpp>
 
+// Asio before 1.27 (Boost 1.81 ships 1.26) takes io_uring submission entries without clearing
+// their user data, so the completion of its own cancellation reaches another operation: a wait
+// pipc cancels can stay pending for good (docs/asio-message-queue.md). Refused here rather than
+// left to hang at run time.
+#if defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT) && BOOST_ASIO_VERSION < 102700
+#error "pipc: Asio's io_uring backend needs Asio 1.27 (Boost 1.82) or newer; this Asio loses \
+cancellations (chriskohlhoff/asio PR #1215). Keep the epoll reactor or use a newer Boost."
+#endif
+
 // Two ways to wait, chosen at compile time:
 // - the reactor path (default on the epoll reactor): reactor operations of our own that perform
 //   the queue call under the reactor's descriptor lock, through Asio's private detail::reactor
