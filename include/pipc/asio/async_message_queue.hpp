@@ -59,11 +59,11 @@ inline namespace PIPC_ASIO_MQ_PATH_NAMESPACE {
 /// which is indistinguishable for the coroutine and saves a scheduler pass, at most 64 times in a
 /// row on a thread; the next such completion is posted, so other handlers still get their turn.
 /// A coroutine that awaits the operation itself (`co_await q.async_receive(buf, deferred)`, and
-/// `co_await q.async_receive(buf)` where deferred is the default token, Boost >= 1.87) is
-/// resumed after the initiating function returned: from the thread's running trampoline of
-/// such resumptions, or through a post that starts one. So 64 of them in a row cost one
-/// scheduler pass, and the handler is never called inside the initiating function, even when a
-/// user's own initiation invokes a deferred operation with that coroutine's handler.
+/// `co_await q.async_receive(buf)` where deferred is the default token, Boost >= 1.87; also
+/// `as_tuple(deferred)`) is resumed after the initiating function returned: from the thread's
+/// running trampoline of such resumptions, or through a post that starts one. So 64 of them in a
+/// row cost one scheduler pass, and the handler is never called inside the initiating function,
+/// even when a user's own initiation invokes a deferred operation with that coroutine's handler.
 ///
 /// @par Reactors
 /// With Asio's epoll reactor (the default on Linux) the object hands the reactor operations of

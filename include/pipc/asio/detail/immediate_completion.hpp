@@ -77,8 +77,10 @@ namespace pipc::detail {
 // does the nested resumptions above. Without one (or at the bound) it is posted, as Asio would,
 // and runs as a trampoline: the coroutine's next operations that complete at once run from
 // it. So a coroutine awaiting deferred operations pays one scheduler pass per 64 operations that
-// complete at once, not one per operation. A deferred operation invoked with any other handler
-// (a callback, a parallel group, as_tuple(deferred)) completes by complete_immediately().
+// complete at once, not one per operation. `co_await op(as_tuple(deferred))` is the same: the
+// handler the initiation receives is Asio's as_tuple wrapper of co_await's, which only packs the
+// arguments into a tuple. A deferred operation invoked with any other handler (a callback, a
+// parallel group) completes by complete_immediately().
 
 /// True for completion tokens whose async_result runs the initiation from the suspended
 /// coroutine.
@@ -99,6 +101,13 @@ template <class Token>
 struct initiates_from_suspended_coroutine<boost::asio::redirect_error_t<Token>>
     : initiates_from_suspended_coroutine<Token> {};
 
+/// True for `deferred` and for as_tuple(deferred), whose handler only forwards.
+template <class Token>
+struct is_deferred_token : std::is_same<Token, boost::asio::deferred_t> {};
+
+template <class Token>
+struct is_deferred_token<boost::asio::as_tuple_t<Token>> : is_deferred_token<Token> {};
+
 /// How an operation that is over inside its initiation may hand its result to the coroutine
 /// awaiting it.
 enum class direct_resumption : unsigned char {
@@ -112,7 +121,7 @@ enum class direct_resumption : unsigned char {
 template <class Token>
 inline constexpr direct_resumption direct_resumption_token =
     initiates_from_suspended_coroutine<std::decay_t<Token>>::value ? direct_resumption::now
-    : std::is_same_v<std::decay_t<Token>, boost::asio::deferred_t> ? direct_resumption::after
+    : is_deferred_token<std::decay_t<Token>>::value                ? direct_resumption::after
                                                                    : direct_resumption::never;
 
 /// True for the handler that `co_await` of an asynchronous operation (a deferred one) passes.
@@ -125,6 +134,10 @@ template <class Signature, class Executor>
 struct awaits_deferred_operation<
     boost::asio::detail::awaitable_async_op_handler<Signature, Executor>> : std::true_type {};
 #endif
+
+template <class Handler>
+struct awaits_deferred_operation<boost::asio::detail::as_tuple_handler<Handler>>
+    : awaits_deferred_operation<Handler> {};
 
 /// What an initiation given a `TokenKind` token may do with `Handler`.
 template <direct_resumption TokenKind, class Handler>
