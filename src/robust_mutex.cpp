@@ -331,7 +331,9 @@ bool robust_mutex::lock_until(const detail::deadline& dl, error_code& ec) {
         return false;
     }
     if (dl.infinite) return finish_lock(::pthread_mutex_lock(mutex_), ec);
-    if (dl.when <= std::chrono::steady_clock::now()) return try_lock(ec);
+    // A deadline already passed is a try (see try_lock); the clock is read only when that matters.
+    if (held_by_another_thread(mutex_) && dl.when <= std::chrono::steady_clock::now())
+        return finish_lock(EBUSY, ec);
     // steady_clock is CLOCK_MONOTONIC on Linux, so the deadline passes through unchanged.
     const ::timespec abs = detail::to_timespec(dl.when.time_since_epoch());
     return finish_lock(monotonic_clocklock(mutex_, &abs), ec);
