@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pipc_cli {
@@ -587,10 +588,9 @@ void add_shm(CLI::App& app) {
                 }
             } else {
                 info.size = static_cast<std::uint64_t>(st.st_size);
-                const std::string_view file = std::string_view(o->name).substr(1);
-                if (file.rfind(lock_file_prefix, 0) == 0 && file.size() > lock_file_prefix.size()) {
+                if (std::string lock = lock_of_file(o->name.substr(1)); !lock.empty()) {
                     info.type = shm_type::lock;
-                    info.name = "/" + std::string(file.substr(lock_file_prefix.size()));
+                    info.name = std::move(lock);
                     fill_lock(info);
                 } else {
                     fill_channel(info);

@@ -259,6 +259,11 @@ void fill_lock(object_info& info) {
     info.lock = state;
 }
 
+std::string lock_of_file(std::string_view file) {
+    if (file.rfind(lock_file_prefix, 0) != 0 || file.size() == lock_file_prefix.size()) return {};
+    return "/" + std::string(file.substr(lock_file_prefix.size()));
+}
+
 std::string bell_channel(std::string_view file) {
     for (const std::string_view suffix : {".bell-data", ".bell-room"}) {
         if (file.size() > suffix.size() &&
@@ -537,12 +542,10 @@ inventory list_objects(const std::set<pipc::object_kind>& kinds, const mqueue_vi
                                           std::string(shm_dir) + "/" + file);
                     fill_semaphore(info);
                     objects.push_back(std::move(info));
-                } else if (file.rfind(lock_file_prefix, 0) == 0 &&
-                           file.size() > lock_file_prefix.size()) {
+                } else if (std::string lock = lock_of_file(file); !lock.empty()) {
                     // A robust mutex "/x" is the shm object "/pipc-robust-mutex.x".
                     if (!want_shm) continue;
-                    auto info = from_stat(pipc::object_kind::shared_memory,
-                                          "/" + file.substr(lock_file_prefix.size()), st,
+                    auto info = from_stat(pipc::object_kind::shared_memory, lock, st,
                                           std::string(shm_dir) + "/" + file);
                     info.type = shm_type::lock;
                     info.size = static_cast<std::uint64_t>(st.st_size);

@@ -84,6 +84,9 @@ const char* kind_label(pipc::object_kind kind) noexcept; ///< "mq", "sem", "shm"
 const char* kind_label(const object_info& info) noexcept;
 /// The robust mutex prefix of its shm object's file name ("pipc-robust-mutex.").
 inline constexpr std::string_view lock_file_prefix = "pipc-robust-mutex.";
+/// The robust mutex "/x" whose shm object is the file `pipc-robust-mutex.x` in /dev/shm, or "" if
+/// the name is not a robust mutex's.
+std::string lock_of_file(std::string_view file);
 /// The channel "/x" whose doorbell the file `x.bell-data` / `x.bell-room` in /dev/shm is, or ""
 /// if the name is not a bell's.
 std::string bell_channel(std::string_view file);
