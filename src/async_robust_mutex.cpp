@@ -21,6 +21,15 @@
 // instead: the thread ends while holding it, the kernel marks it owner-dead again for the next
 // locker, and a successor thread takes over the remaining requests.
 //
+// Fork: a child forked while a holder runs has a copy of the state but not the thread, and the
+// lock the holder owns is the parent's (the kernel records the parent thread's TID in it). The
+// first call in the child notices (a pthread_atfork handler counts forks; comparing the count is
+// one load, where getpid() would be a system call on every lock) and forgets what was the
+// parent's: the thread, the lock, and the copies of the operations pending at the fork (they
+// complete with operation_aborted; the parent completes the originals). The child's own locks
+// then start a holder of its own. Like every fork of a threaded process, this relies on the
+// holder not being inside the state's mutex at that moment (it takes it only briefly).
+//
 // Threads are started with sys().pthread_create (so tests can make it fail). When a holder
 // cannot be started (EAGAIN under RLIMIT_NPROC, or no memory for its stack), nobody would serve
 // the queue: what is queued completes with that error and `holder_running` stays false, so the
@@ -100,6 +109,9 @@ struct robust_lock_state {
     bool holder_owner_dead = false;    ///< ... taken with owner_dead and not yet consistent().
     bool holder_sleeping = false;      ///< The holder waits on cv: only then is it notified.
     std::atomic<unsigned> work_seq{0}; ///< Bumped (under m) whenever the holder has news.
+    /// forks_seen() when this process last used the state (written under m; read without it by
+    /// owns_lock() and inconsistent()).
+    std::atomic<unsigned> forks{0};
     grant_state grant = grant_state::none;
     // The fast path (lock on the calling thread): the grant belongs to `inline_owner`, not to
     // the holder thread; only that thread may unlock it, consistent() it or release it.
@@ -114,6 +126,37 @@ struct robust_lock_state {
 namespace {
 
 using op_ptr = std::shared_ptr<robust_lock_op>;
+
+std::atomic<unsigned> fork_count{0};
+
+/// The pthread_atfork child handler: one lock-free add, safe in the child of a threaded fork.
+void count_fork() noexcept {
+    fork_count.fetch_add(1, std::memory_order_relaxed);
+}
+
+/// Registers count_fork once, before the first state exists (a fork before that leaves nothing
+/// to forget). glibc unregisters it if the library is unloaded.
+void watch_forks() noexcept {
+    static const bool watching = [] {
+        if (const int err = ::pthread_atfork(nullptr, nullptr, &count_fork); err != 0) {
+            log_debug("async robust mutex: pthread_atfork failed (errno {}): a forked child "
+                      "cannot tell that its inherited holder threads are gone",
+                      err);
+            return false;
+        }
+        return true;
+    }();
+    (void)watching;
+}
+
+unsigned forks_seen() noexcept {
+    return fork_count.load(std::memory_order_relaxed);
+}
+
+/// Whether `st` was last used before a fork, by the parent of this process.
+bool inherited(const robust_lock_state& st) noexcept {
+    return st.forks.load(std::memory_order_relaxed) != forks_seen();
+}
 
 /// Wakes the holder thread if it sleeps on cv (when it is awake it sees the change before it
 /// sleeps again: every field it looks at is guarded by st.m). Call with st.m held.
@@ -171,7 +214,9 @@ struct completion {
         if (granted) {
             auto& st = *op->st;
             std::lock_guard lk(st.m);
-            if (st.grant_inline) {
+            if (inherited(st)) {
+                // Forked meanwhile: the lock is the parent's, nothing here to give back.
+            } else if (st.grant_inline) {
                 if (st.grant == grant_state::pending || st.grant == grant_state::revoked)
                     release_inline_locked(st);
             } else if (st.grant == grant_state::pending) {
@@ -199,13 +244,14 @@ struct completion {
         if (granted) {
             auto& st = *o->st;
             std::lock_guard lk(st.m);
-            if (st.grant == grant_state::pending) {
+            if (st.grant == grant_state::pending && !inherited(st)) {
                 st.grant = grant_state::delivered;
                 st.inconsistent.store(result == lock_result::owner_dead);
                 st.owns.store(true);
             } else {
-                if (st.grant_inline) release_inline_locked(st);
-                // close() came first and the holder lets go of it: not ours.
+                if (st.grant_inline && !inherited(st)) release_inline_locked(st);
+                // close() came first and the holder lets go of it, or this is a forked child
+                // and the lock is the parent's: not ours.
                 ec = asio::error::operation_aborted;
                 result = lock_result::acquired;
             }
@@ -555,10 +601,40 @@ void take_undecided(robust_lock_state& st, std::vector<op_ptr>& aborted) {
     }
 }
 
+/// In a child forked since `st` was last used, forgets what belongs to the parent: its holder
+/// thread (never joined here), the lock that thread holds or handed out (released by nobody in
+/// this process: the parent still owns it), the commands for it, and the copies of the pending
+/// operations (into `aborted`). Call first thing with st.m held.
+void forget_parent_locked(robust_lock_state& st, std::vector<op_ptr>& aborted) {
+    if (!inherited(st)) return;
+    st.forks.store(forks_seen(), std::memory_order_relaxed);
+    take_undecided(st, aborted);
+    st.active.reset();
+    st.commands.clear();
+    st.thread = helper_thread{};
+    st.holder_running = false;
+    st.holder_sleeping = false;
+    st.holder_holds = false;
+    st.holder_owner_dead = false;
+    // A pending grant's completion may still run here: it finds no grant and reports
+    // operation_aborted instead of handing out the parent's lock.
+    st.grant = grant_state::none;
+    st.grant_inline = false;
+    st.inline_owner_dead = false;
+    st.owns.store(false);
+    st.inconsistent.store(false);
+    log_debug("async robust mutex \"{}\": forked; the parent's holder thread and lock are not "
+              "this process's",
+              st.mtx.name());
+}
+
 } // namespace
 
 robust_lock_holder::robust_lock_holder(robust_mutex&& m)
-    : st_(std::make_shared<robust_lock_state>(std::move(m))) {}
+    : st_(std::make_shared<robust_lock_state>(std::move(m))) {
+    watch_forks();
+    st_->forks.store(forks_seen(), std::memory_order_relaxed);
+}
 
 robust_lock_holder::~robust_lock_holder() {
     close();
@@ -578,9 +654,11 @@ void robust_lock_holder::async_lock(asio::any_io_executor io_ex, handler_type ha
     bool granted = false;
     lock_result result = lock_result::acquired;
     std::vector<failed> no_holder;
+    std::vector<op_ptr> parent_ops;
     {
         std::lock_guard lk(st_->m);
         auto& st = *st_;
+        forget_parent_locked(st, parent_ops);
         if (st.stop) {
             closed = true;
             op->done = true;
@@ -612,6 +690,8 @@ void robust_lock_holder::async_lock(asio::any_io_executor io_ex, handler_type ha
             }
         }
     }
+    for (auto& p : parent_ops)
+        post_completion(std::move(p), asio::error::operation_aborted, {}, false);
     post_failed(no_holder);
     if (closed) post_completion(std::move(op), asio::error::operation_aborted, {}, false);
     // Posted, never run here: the handler does not run inside the initiating call.
@@ -620,7 +700,7 @@ void robust_lock_holder::async_lock(asio::any_io_executor io_ex, handler_type ha
 
 void robust_lock_holder::unlock(error_code& ec) {
     std::lock_guard lk(st_->m);
-    if (st_->grant != grant_state::delivered || !st_->owns.load()) {
+    if (st_->grant != grant_state::delivered || !st_->owns.load() || inherited(*st_)) {
         ec = make_error_code(errc::not_owner);
         return;
     }
@@ -651,7 +731,7 @@ void robust_lock_holder::unlock(error_code& ec) {
 
 void robust_lock_holder::consistent(error_code& ec) {
     std::lock_guard lk(st_->m);
-    if (st_->grant != grant_state::delivered || !st_->inconsistent.load()) {
+    if (st_->grant != grant_state::delivered || !st_->inconsistent.load() || inherited(*st_)) {
         ec = make_error_code(errc::not_owner);
         return;
     }
@@ -676,6 +756,7 @@ void robust_lock_holder::cancel() {
     std::vector<op_ptr> aborted;
     {
         std::lock_guard lk(st_->m);
+        forget_parent_locked(*st_, aborted);
         take_undecided(*st_, aborted);
     }
     for (auto& op : aborted)
@@ -688,6 +769,7 @@ void robust_lock_holder::close() noexcept {
     helper_thread t;
     {
         std::lock_guard lk(st_->m);
+        forget_parent_locked(*st_, aborted); // then there is no thread of ours to join
         st_->stop = true;
         take_undecided(*st_, aborted);
         if (st_->grant == grant_state::pending) st_->grant = grant_state::revoked;
@@ -704,17 +786,17 @@ void robust_lock_holder::close() noexcept {
 }
 
 bool robust_lock_holder::owns_lock() const noexcept {
-    return st_->owns.load();
+    return st_->owns.load() && !inherited(*st_);
 }
 bool robust_lock_holder::inconsistent() const noexcept {
-    return st_->inconsistent.load();
+    return st_->inconsistent.load() && !inherited(*st_);
 }
 const robust_mutex& robust_lock_holder::core() const noexcept {
     return st_->mtx;
 }
 bool robust_lock_holder::has_thread() const noexcept {
     std::lock_guard lk(st_->m);
-    return st_->holder_running;
+    return st_->holder_running && !inherited(*st_);
 }
 
 } // namespace pipc::detail

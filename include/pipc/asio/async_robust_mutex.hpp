@@ -56,7 +56,14 @@ namespace pipc {
 /// @par Thread safety
 /// Distinct objects: safe. Shared object: async_lock*, unlock, consistent and cancel may be
 /// called concurrently; open, close, moves and destruction may not overlap with anything else.
-/// The object must not outlive its execution context, and must not be used across fork().
+/// The object must not outlive its execution context.
+///
+/// @par Fork
+/// A forked child may keep using an inherited object: its first call there forgets the parent's
+/// holder thread and lock (owns_lock() is false, unlock() fails with errc::not_owner, copies of
+/// the locks pending at the fork complete with operation_aborted), and its own locks start a
+/// holder of its own. The holder must not be inside the object's internal mutex at the fork (it
+/// is there only briefly; an idle object is always safe). See docs/robust_mutex.md.
 ///
 /// @par Exception safety
 /// Constructors and open() mirror pipc::robust_mutex's, throwing and with an `error_code&`

@@ -94,7 +94,7 @@ struct async_semaphore_state {
 /// Implements `notify_fork` like Asio's resolver service: `fork_prepare` stops and joins every
 /// helper (taking up to one slice) while keeping the queues, `fork_parent` / `fork_child` restart
 /// helpers for the queues that still have waiters. Call `io_context::notify_fork` around fork()
-/// as Asio documents; pipc installs no pthread_atfork handlers.
+/// as Asio documents; the service installs no pthread_atfork handlers.
 ///
 /// @par Thread safety
 /// All member functions may be called concurrently.
