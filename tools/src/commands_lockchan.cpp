@@ -77,13 +77,6 @@ object_info object_from_stat(const std::string& name, const struct ::stat& st,
     return info;
 }
 
-void print_info(const object_info& info, bool json) {
-    if (json)
-        print_json(to_json(info));
-    else
-        write_stdout(to_text(info));
-}
-
 // --- lock ----------------------------------------------------------------------------------------
 
 void add_lock(CLI::App& app) {

@@ -84,13 +84,6 @@ void add_rm_command(CLI::App& group, object_kind kind, const char* what,
     });
 }
 
-void print_info(const object_info& info, bool json) {
-    if (json)
-        print_json(to_json(info));
-    else
-        write_stdout(to_text(info));
-}
-
 object_info info_from_stat(object_kind kind, const std::string& name, const struct ::stat& st,
                            const std::string& path) {
     object_info info;

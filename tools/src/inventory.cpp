@@ -834,6 +834,13 @@ std::string to_text(const object_info& info) {
     return out;
 }
 
+void print_info(const object_info& info, bool json) {
+    if (json)
+        print_json(to_json(info));
+    else
+        write_stdout(to_text(info));
+}
+
 const std::vector<column>& all_columns() {
     static const std::vector<column> columns = {
         {"kind", "mq, sem, shm, lock (robust mutex) or channel"},

@@ -183,6 +183,8 @@ std::optional<::dev_t> shm_device();
 boost::json::object to_json(const object_info& info);
 /// `key: value` lines for `pipc * info`.
 std::string to_text(const object_info& info);
+/// Prints `info` for `pipc * info`: to_json's object with `json`, else to_text's lines.
+void print_info(const object_info& info, bool json);
 
 /// "none" only when the holders are known to be none; "?" (or a trailing ",?") when the list is
 /// incomplete.
