@@ -142,6 +142,15 @@ void give_back(::sem_t* sem) {
         log_debug("semaphore_waiter_service: giving back a unit failed: errno {}", errno);
 }
 
+/// Whether a helper that has just handed out a unit of `st` stays on it for config::linger. Not
+/// when the object's wait strategy spins: its next acquire spins in the initiation, on the I/O
+/// thread, and needs no helper; a futex_waitv helper that stayed registered would make every
+/// sem_post of the peer a FUTEX_WAKE system call, and, woken, would wait for the spinning
+/// thread's CPU before it could leave (measured in docs/asio-semaphore.md, "Linger").
+bool lingers(const semaphore_waiter_service::config& c, const async_semaphore_state& st) noexcept {
+    return c.linger.count() > 0 && st.sem->strategy().current_budget().count() == 0;
+}
+
 const error_code& timed_out() {
     static const error_code ec(ETIMEDOUT, boost::system::system_category());
     return ec;
@@ -598,7 +607,7 @@ void semaphore_waiter_service::run_multi_worker(semaphore_worker* w) {
             }
             // Nobody waits. Right after a hand-out, stay registered for a moment: the handler
             // usually acquires again, and then finds us already asleep on the word.
-            if (took && config_.linger.count() > 0) {
+            if (took && detail::lingers(config_, st)) {
                 st.lingering = true;
                 st.linger_until = now + config_.linger;
             }
@@ -646,7 +655,7 @@ void semaphore_waiter_service::run_multi_worker(semaphore_worker* w) {
                 done.emplace_back(op, error_code{});
             }
             if (!done.empty()) {
-                const bool linger = config_.linger.count() > 0 && !st.head;
+                const bool linger = !st.head && detail::lingers(config_, st);
                 const auto linger_until = clock::now() + config_.linger;
                 if (linger) {
                     st.lingering = true;
@@ -748,7 +757,7 @@ void semaphore_waiter_service::run_worker(semaphore_worker* w) {
             op = next;
         }
         if (!st.head) {
-            if (delivered && config_.linger.count() > 0) {
+            if (delivered && detail::lingers(config_, st)) {
                 // The handler we just completed usually starts the next acquire at once (a
                 // loop, a ping-pong). Staying on the queue for a moment lets that acquire find a
                 // helper already here, instead of paying a condition-variable hand-off.

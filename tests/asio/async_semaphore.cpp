@@ -23,6 +23,8 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -635,6 +637,58 @@ BOOST_AUTO_TEST_CASE(idle_helpers_exit) {
     s.release();
     BOOST_TEST(run_until(ctx, [&] { return again.done(); }));
     BOOST_TEST(!*again.result);
+}
+
+namespace {
+
+/// The number of threads glibc counts as blocked on `sem` (the high half of its 64-bit word),
+/// where futex_waitv helpers register themselves.
+unsigned registered_waiters(::sem_t* sem) {
+    const auto word =
+        __atomic_load_n(reinterpret_cast<const std::uint64_t*>(sem), __ATOMIC_SEQ_CST);
+    return static_cast<unsigned>(word >> 32);
+}
+
+/// Polls `done()` for up to 10 s (a helper's registration has nothing to synchronise on).
+bool eventually(const std::function<bool()>& done) {
+    const auto until = steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+        if (steady_clock::now() >= until) return false;
+        std::this_thread::sleep_for(milliseconds(1));
+    }
+    return true;
+}
+
+} // namespace
+
+// After handing out a unit, a futex_waitv helper stays registered in the semaphore for
+// config::linger, so that the handler's next acquire finds it already waiting. An object that
+// spins needs no such helper (its next acquire spins in the initiation), and a registered helper
+// would turn every sem_post of the peer into a FUTEX_WAKE system call: it leaves at once.
+BOOST_AUTO_TEST_CASE(a_helper_lingers_only_on_objects_that_do_not_spin) {
+    for (const bool spins : {false, true}) {
+        BOOST_TEST_CONTEXT("spins " << spins) {
+            pipc_test::named name(object_kind::semaphore);
+            asio::io_context ctx;
+            if (!service(ctx).uses_futex_waitv()) return; // fallback helpers never register
+            service(ctx).configure({.linger = std::chrono::seconds(30)});
+            auto opts = create_opts(0);
+            opts.wait = spins ? pipc::wait_strategy::spin() : pipc::wait_strategy::block();
+            pipc::async_semaphore s(ctx, name, opts);
+            recorder r;
+            s.async_acquire(r.handler());
+            ctx.poll();
+            BOOST_TEST_REQUIRE(
+                eventually([&] { return registered_waiters(s.native_handle()) == 1; }));
+            s.release();
+            BOOST_TEST(run_until(ctx, [&] { return r.done(); }));
+            BOOST_TEST(!*r.result);
+            if (spins)
+                BOOST_TEST(eventually([&] { return registered_waiters(s.native_handle()) == 0; }));
+            else
+                BOOST_TEST(registered_waiters(s.native_handle()) == 1u); // lingering for 30 s
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -111,7 +111,9 @@ public:
         std::chrono::milliseconds slice{20};
         /// After handing out a unit, a helper stays on its semaphore this long (yielding the
         /// CPU) in case the completed handler acquires again, which saves a thread hand-off
-        /// per acquire in loops and ping-pongs. 0 disables it.
+        /// per acquire in loops and ping-pongs. Only on objects whose wait strategy does not
+        /// spin at that moment (block(), a collapsed adaptive()): a spinning object's next
+        /// acquire spins in the initiation instead. 0 disables it.
         std::chrono::microseconds linger{50};
         /// An idle helper exits after this long without work.
         std::chrono::milliseconds idle_timeout{2000};
