@@ -12,6 +12,7 @@
 
 #include <pipc_test/asio_run.hpp>
 #include <pipc_test/fault.hpp>
+#include <pipc_test/sanitizers.hpp>
 #include <pipc_test/support.hpp>
 #include <pipc_test/work_release_executor.hpp>
 
@@ -712,24 +713,15 @@ bool run_in_child_until(asio::io_context& ctx, const std::function<bool()>& done
     return true;
 }
 
-// ThreadSanitizer does not support a child of a multi-threaded fork that starts threads (it stops
-// it, "starting new threads after multi-threaded fork is not supported"), and its copy of the
-// parent's lock state would call the child's lock a double lock. The normal and ASan builds run it.
-boost::test_tools::assertion_result not_under_thread_sanitizer(boost::unit_test::test_unit_id) {
-#if defined(__SANITIZE_THREAD__)
-    return {false};
-#else
-    return {true};
-#endif
-}
-
 // A child forked while the holder thread owns the lock (and a second lock of the same object
 // waits behind it) has the object but not the thread, and the lock is the parent's. The child
 // must see neither as its own: no lock owned, unlock refused, the copy of the pending operation
 // aborted (the parent completes the original), a lock of its own that waits for the parent's
-// unlock instead of forever, and a close that does not wait for the parent's thread.
+// unlock instead of forever, and a close that does not wait for the parent's thread. Not under
+// TSan, which stops a child of a multi-threaded fork that starts threads (and would call the
+// child's lock a double lock of the parent's).
 BOOST_AUTO_TEST_CASE(a_forked_child_uses_an_inherited_object_as_its_own,
-                     *boost::unit_test::precondition(not_under_thread_sanitizer)) {
+                     *boost::unit_test::precondition(pipc_test::not_under_thread_sanitizer)) {
     mutex_name n;
     asio::io_context ctx;
     async_robust_mutex m(ctx, n, create_opts());

@@ -6,6 +6,7 @@
 #include <pipc/message_queue.hpp>
 
 #include <pipc_test/fault.hpp>
+#include <pipc_test/sanitizers.hpp>
 #include <pipc_test/support.hpp>
 
 #include <sys/eventfd.h>
@@ -519,19 +520,10 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(notification)
 
-// glibc starts SIGEV_THREAD callbacks from its own helper thread through an internal
-// pthread_create that ThreadSanitizer does not intercept; TSan then crashes in that thread.
-// The callback path is covered by the normal and ASan builds.
-boost::test_tools::assertion_result not_under_thread_sanitizer(boost::unit_test::test_unit_id) {
-#if defined(__SANITIZE_THREAD__)
-    return {false};
-#else
-    return {true};
-#endif
-}
-
+// Not under TSan: glibc starts SIGEV_THREAD callbacks from its own helper thread through an
+// internal pthread_create that ThreadSanitizer does not intercept, and TSan crashes in it.
 BOOST_AUTO_TEST_CASE(callback_runs_once_on_empty_to_non_empty,
-                     *boost::unit_test::precondition(not_under_thread_sanitizer)) {
+                     *boost::unit_test::precondition(pipc_test::not_under_thread_sanitizer)) {
     named name(kind);
     message_queue q(name, create());
     const int efd = ::eventfd(0, EFD_CLOEXEC);
