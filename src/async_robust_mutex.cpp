@@ -608,6 +608,11 @@ void take_undecided(robust_lock_state& st, std::vector<op_ptr>& aborted) {
 void forget_parent_locked(robust_lock_state& st, std::vector<op_ptr>& aborted) {
     if (!inherited(st)) return;
     st.forks.store(forks_seen(), std::memory_order_relaxed);
+    // If the parent's holder was asleep on cv, the copy still counts it as a waiter, and glibc's
+    // condition variable would wait for that waiter forever: a later notify blocks in the switch
+    // of waiter groups (seen as a close() that never returned). Nobody in this process waits on
+    // it yet, so a fresh one takes its storage (the copy's destructor would wait as well).
+    ::new (static_cast<void*>(&st.cv)) std::condition_variable();
     take_undecided(st, aborted);
     st.active.reset();
     st.commands.clear();
